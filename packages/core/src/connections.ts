@@ -1,0 +1,333 @@
+import { Server as NetServer, type Socket } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
+
+/** A request that was still running when the drain deadline destroyed its socket. */
+export interface ForcedRequest {
+  method: string
+  /** The request's path, without the query string (it may carry secrets). */
+  path: string
+  /** How long it had been running, in milliseconds. */
+  ageMs: number
+}
+
+/** What the drain did, for the report. */
+export interface DrainOutcome {
+  /** Requests in flight when draining began. */
+  inFlightAtStart: number
+  /** Responses that ended while draining. */
+  completed: number
+  /** Sockets open when draining began. */
+  socketsAtStart: number
+  /** Sockets closed by graceful because they were quiet (idle keep-alive, or never used). */
+  closedIdle: number
+  /** Sockets closed after their last response, or by the client. */
+  closedAfterResponse: number
+  /** Sockets destroyed at the deadline. */
+  forced: number
+  /** The requests those sockets were still serving. */
+  forcedRequests: ForcedRequest[]
+}
+
+// How graceful ended a socket, so that its 'close' event is counted in the right column of the report.
+const ENDED_BY_PEER_OR_RESPONSE = 0
+const ENDED_IDLE = 1
+const ENDED_FORCED = 2
+
+class Connection {
+  socket: Socket
+  readonly connectedAt: number = performance.now()
+  /** Requests whose response has not finished (more than one when the client pipelines). */
+  inFlight = 0
+  /** Requests seen on this socket, ever. */
+  requests = 0
+  idleSince: number = this.connectedAt
+  /** The oldest request in flight and when it started, for the report (unknown past the first when pipelined). */
+  oldest: IncomingMessage | undefined = undefined
+  oldestAt = 0
+  /** The newest response: the one that must carry `Connection: close`, since the socket closes after it. */
+  latest: ServerResponse | undefined = undefined
+  /** The response graceful added `Connection: close` to. */
+  told: ServerResponse | undefined = undefined
+  timer: NodeJS.Timeout | undefined = undefined
+  endedBy = ENDED_BY_PEER_OR_RESPONSE
+
+  constructor (socket: Socket) {
+    this.socket = socket
+  }
+}
+
+/**
+ * Follows every socket and request of the servers it is attached to, tells keep-alive clients to go
+ * (`Connection: close`) once shutdown begins, and drains: each socket is closed as soon as closing it cannot lose a
+ * request. Everything is driven by socket and response events and one timer per waiting socket: nothing polls.
+ */
+export class ConnectionTracker {
+  /** Requests whose response has not finished, over every attached server. */
+  inFlight = 0
+  /** Requests that arrived after shutdown began and before the listener closed. */
+  servedWhileStopping = 0
+
+  readonly #connections = new Set<Connection>()
+  readonly #servers = new Set<NetServer>()
+  // Per tracker, not global: two instances attached to one server must not share a socket's state.
+  readonly #key: symbol = Symbol('graceful.connection')
+  readonly #idleSocketGrace: number
+  readonly #newSocketGrace: number
+  #telling = false
+  #draining = false
+  #pendingListenerCloses = 0
+  #outcome: DrainOutcome | undefined
+  #drained: (() => void) | undefined
+
+  // Handlers are created once per tracker and find their state through the emitter (`this`), so that a request
+  // costs no closure.
+  readonly #onConnection = (socket: Socket): void => { this.#track(socket) }
+  readonly #onSecureConnection = (socket: Socket): void => { this.#onSecure(socket) }
+  readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => { this.#request(req, res) }
+  readonly #onListening: (this: NetServer) => void
+  readonly #onFinish: (this: ServerResponse) => void
+  readonly #onSocketClose: (this: Socket) => void
+  readonly #onQuiet = (connection: Connection): void => { this.#closeQuiet(connection) }
+
+  constructor (options: { idleSocketGrace: number, newSocketGrace: number }) {
+    this.#idleSocketGrace = options.idleSocketGrace
+    this.#newSocketGrace = options.newSocketGrace
+    const tracker = this
+    const key = this.#key
+    this.#onFinish = function () {
+      const connection = (this.req.socket as unknown as Record<symbol, Connection | undefined>)[key]
+      if (connection !== undefined) tracker.#finished(connection)
+    }
+    this.#onSocketClose = function () {
+      const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
+      if (connection !== undefined) tracker.#closed(connection)
+    }
+    this.#onListening = function () {
+      // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
+      if (tracker.#draining) tracker.#closeListener(this)
+    }
+  }
+
+  get sockets (): number {
+    return this.#connections.size
+  }
+
+  attach (server: NetServer): void {
+    if (this.#servers.has(server)) return
+    this.#servers.add(server)
+    server.on('connection', this.#onConnection)
+    // TLS: 'connection' gives the TCP socket (tracked from its first byte, so a stalled handshake cannot hold the
+    // drain); 'secureConnection' the TLS socket that requests arrive on.
+    if (typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function') {
+      server.on('secureConnection', this.#onSecureConnection)
+    }
+    // Prepended so that `Connection: close` is set before the application can send its headers.
+    server.prependListener('request', this.#onRequest)
+    server.on('listening', this.#onListening)
+    if (this.#draining) this.#closeListener(server)
+  }
+
+  /** Tracks a request that arrived before its server was attached (the Express middleware's first request). */
+  adopt (req: IncomingMessage, res: ServerResponse): void {
+    if ((req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined) return
+    const server = (req.socket as Socket & { server?: NetServer }).server
+    if (server !== undefined && !this.#servers.has(server)) this.attach(server)
+    this.#request(req, res)
+  }
+
+  isTracked (req: IncomingMessage): boolean {
+    return (req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined
+  }
+
+  #track (socket: Socket): Connection {
+    const connection = new Connection(socket)
+    ;(socket as unknown as Record<symbol, Connection>)[this.#key] = connection
+    socket.on('close', this.#onSocketClose)
+    this.#connections.add(connection)
+    if (this.#draining) this.#closeWhenQuiet(connection)
+    return connection
+  }
+
+  #onSecure (tlsSocket: Socket): void {
+    // Node's TLS socket keeps the TCP socket it wraps in `_parent`: the one internal field read here. The state moves
+    // to the TLS socket, which requests arrive on and whose destruction ends both.
+    const parent = (tlsSocket as Socket & { _parent?: Socket })._parent
+    const connection = parent === undefined
+      ? undefined
+      : (parent as unknown as Record<symbol, Connection | undefined>)[this.#key]
+    if (connection === undefined) {
+      this.#track(tlsSocket)
+      return
+    }
+    connection.socket = tlsSocket
+    ;(tlsSocket as unknown as Record<symbol, Connection>)[this.#key] = connection
+  }
+
+  #request (req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as unknown as Record<symbol, Connection | undefined>
+    const connection = socket[this.#key] ?? this.#track(req.socket)
+    connection.requests++
+    if (connection.inFlight++ === 0) {
+      connection.oldest = req
+      connection.oldestAt = performance.now()
+    }
+    connection.latest = res
+    this.inFlight++
+    res.on('finish', this.#onFinish)
+    if (this.#telling) {
+      if (connection.timer !== undefined) {
+        clearTimeout(connection.timer)
+        connection.timer = undefined
+      }
+      if (!this.#draining) this.servedWhileStopping++
+      this.#tell(connection)
+    }
+  }
+
+  #finished (connection: Connection): void {
+    connection.inFlight--
+    this.inFlight--
+    if (this.#draining && this.#outcome !== undefined) this.#outcome.completed++
+    if (connection.inFlight > 0) {
+      connection.oldest = undefined
+      return
+    }
+    connection.oldest = undefined
+    connection.latest = undefined
+    connection.told = undefined
+    connection.idleSince = performance.now()
+    // A response told `Connection: close` makes Node close the socket; one whose headers left before shutdown began
+    // did not, and its socket would linger until keepAliveTimeout, so it is closed once it has been quiet.
+    if (this.#draining) this.#closeWhenQuiet(connection)
+  }
+
+  #closed (connection: Connection): void {
+    if (connection.timer !== undefined) clearTimeout(connection.timer)
+    this.#connections.delete(connection)
+    this.inFlight -= connection.inFlight
+    const outcome = this.#outcome
+    if (outcome === undefined) return
+    if (connection.endedBy === ENDED_IDLE) outcome.closedIdle++
+    else if (connection.endedBy === ENDED_BY_PEER_OR_RESPONSE) outcome.closedAfterResponse++
+    this.#checkDrained()
+  }
+
+  /** Only the newest response on a socket may carry `Connection: close`: Node closes the socket after it. */
+  #tell (connection: Connection): void {
+    const response = connection.latest
+    if (response === undefined || response.headersSent) return
+    const previous = connection.told
+    // A pipelined request arrived behind a response already told: that one must not close the socket under it.
+    if (previous !== undefined && previous !== response && !previous.headersSent) previous.removeHeader('connection')
+    response.setHeader('connection', 'close')
+    connection.told = response
+  }
+
+  /** Lame duck: keep serving, but every response that has not sent its headers tells its client to go. */
+  startTelling (): void {
+    if (this.#telling) return
+    this.#telling = true
+    for (const connection of this.#connections) {
+      if (connection.inFlight > 0) this.#tell(connection)
+    }
+  }
+
+  /**
+   * Closes the listeners and waits until every socket is closed, or until `timeout` ms have passed: then the
+   * remaining sockets are destroyed and their requests named.
+   */
+  async drain (timeout: number): Promise<DrainOutcome> {
+    this.startTelling()
+    this.#draining = true
+    const outcome: DrainOutcome = {
+      inFlightAtStart: this.inFlight,
+      completed: 0,
+      socketsAtStart: this.#connections.size,
+      closedIdle: 0,
+      closedAfterResponse: 0,
+      forced: 0,
+      forcedRequests: []
+    }
+    this.#outcome = outcome
+    for (const server of this.#servers) this.#closeListener(server)
+    for (const connection of this.#connections) {
+      if (connection.inFlight === 0) this.#closeWhenQuiet(connection)
+    }
+    const drained = new Promise<void>(resolve => { this.#drained = resolve })
+    this.#checkDrained()
+    let deadline: NodeJS.Timeout | undefined
+    const expired = new Promise<boolean>(resolve => { deadline = setTimeout(resolve, timeout, true) })
+    const timedOut = await Promise.race([drained.then(() => false), expired])
+    clearTimeout(deadline)
+    if (timedOut) this.#destroyRemaining(outcome)
+    this.#drained = undefined
+    return outcome
+  }
+
+  #closeListener (server: NetServer): void {
+    this.#pendingListenerCloses++
+    // net.Server's close, not http.Server's: the latter also destroys idle keep-alive sockets on the spot, and a
+    // client may be writing its next request on one of them at that instant. Idle sockets get a quiet window instead.
+    NetServer.prototype.close.call(server, () => {
+      this.#pendingListenerCloses--
+      this.#checkDrained()
+    })
+  }
+
+  #checkDrained (): void {
+    if (this.#drained !== undefined && this.#connections.size === 0 && this.#pendingListenerCloses === 0) {
+      this.#drained()
+    }
+  }
+
+  /**
+   * A quiet socket may have a request on the wire that was written before the client saw anything from us, so it
+   * gets a short window from the moment it turned quiet: 100 ms after its last response, or, when it has never sent
+   * a request, about a second from its connection (a browser's preconnect). One timer per socket, no polling.
+   */
+  #closeWhenQuiet (connection: Connection): void {
+    if (connection.timer !== undefined) clearTimeout(connection.timer)
+    const remaining = connection.requests === 0
+      ? this.#newSocketGrace - (performance.now() - connection.connectedAt)
+      : this.#idleSocketGrace - (performance.now() - connection.idleSince)
+    if (remaining <= 0) {
+      connection.timer = undefined
+      this.#closeQuiet(connection)
+    } else {
+      connection.timer = setTimeout(this.#onQuiet, remaining, connection)
+    }
+  }
+
+  #closeQuiet (connection: Connection): void {
+    connection.timer = undefined
+    if (connection.inFlight > 0) return
+    connection.endedBy = ENDED_IDLE
+    connection.socket.destroy()
+  }
+
+  #destroyRemaining (outcome: DrainOutcome): void {
+    const now = performance.now()
+    for (const connection of this.#connections) {
+      outcome.forced++
+      const request = connection.oldest
+      if (connection.inFlight > 0) {
+        outcome.forcedRequests.push({
+          method: request?.method ?? 'unknown',
+          path: request === undefined ? 'unknown (pipelined)' : pathOf(request),
+          ageMs: request === undefined ? 0 : Math.round(now - connection.oldestAt)
+        })
+      }
+      connection.endedBy = ENDED_FORCED
+      if (connection.timer !== undefined) clearTimeout(connection.timer)
+      connection.socket.destroy()
+    }
+  }
+}
+
+function pathOf (req: IncomingMessage): string {
+  // Express rewrites req.url while routing through mounted routers; originalUrl is what the client asked for.
+  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}

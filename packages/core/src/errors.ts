@@ -1,0 +1,31 @@
+/** Every code a `GracefulError` can carry. Each has a row in docs/reference/errors.md. */
+export type GracefulErrorCode =
+  | 'GRACEFUL_ERR_INVALID_OPTION'
+  | 'GRACEFUL_ERR_INVALID_ARGUMENT'
+  | 'GRACEFUL_ERR_HOOK_TOO_LATE'
+  | 'GRACEFUL_ERR_DUPLICATE_HOOK'
+  | 'GRACEFUL_ERR_HOOK_TIMEOUT'
+  | 'GRACEFUL_ERR_SHUTTING_DOWN'
+
+// A brand through the global symbol registry, so that `isGracefulError` recognises an error thrown by
+// another installed copy of this package (undici does the same): `instanceof` would not.
+const kGracefulError: unique symbol = Symbol.for('graceful.error')
+
+export class GracefulError extends Error {
+  override name = 'GracefulError'
+  readonly code: GracefulErrorCode
+
+  constructor (code: GracefulErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    Object.defineProperty(this, kGracefulError, { value: true })
+  }
+}
+
+/** True when `err` is a `GracefulError` (from any copy of this package), optionally with the given code. */
+export function isGracefulError (err: unknown, code?: GracefulErrorCode): err is GracefulError {
+  if (typeof err !== 'object' || err === null || (err as Record<symbol, unknown>)[kGracefulError] !== true) {
+    return false
+  }
+  return code === undefined || (err as GracefulError).code === code
+}

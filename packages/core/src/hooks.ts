@@ -1,0 +1,68 @@
+import { performance } from 'node:perf_hooks'
+import { GracefulError } from './errors.js'
+
+/** A cleanup step: close a pool, flush logs or metrics. Receives a signal that aborts when its timeout passes. */
+export type ShutdownHook = (signal: AbortSignal) => unknown
+
+export interface HookOptions {
+  /**
+   * Bound for this hook in milliseconds; past it the hook is reported as timed out, its signal aborts and the next
+   * hook starts.
+   * @default the instance's `hookTimeout` (5 000 ms unless set)
+   */
+  timeout?: number
+}
+
+export interface HookResult {
+  name: string
+  status: 'ok' | 'failed' | 'timed-out'
+  durationMs: number
+  /** The error's message, when the hook threw, rejected or timed out. */
+  error?: string
+}
+
+export interface Hook {
+  name: string
+  fn: ShutdownHook
+  timeout: number
+}
+
+const TIMED_OUT: unique symbol = Symbol('timed out')
+
+/** Runs the hooks one after the other, in the order given; none can stop or hold up the ones after it. */
+export async function runHooks (hooks: readonly Hook[]): Promise<HookResult[]> {
+  const results: HookResult[] = []
+  for (const hook of hooks) results.push(await runHook(hook))
+  return results
+}
+
+async function runHook (hook: Hook): Promise<HookResult> {
+  const controller = new AbortController()
+  const started = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<typeof TIMED_OUT>(resolve => { timer = setTimeout(resolve, hook.timeout, TIMED_OUT) })
+  try {
+    // Started inside a promise chain so that a hook that throws synchronously is reported like one that rejects.
+    const outcome = await Promise.race([Promise.resolve().then(() => hook.fn(controller.signal)), timeout])
+    if (outcome === TIMED_OUT) {
+      const error = new GracefulError('GRACEFUL_ERR_HOOK_TIMEOUT',
+        `hook "${hook.name}" did not finish within ${hook.timeout} ms`)
+      controller.abort(error)
+      return { name: hook.name, status: 'timed-out', durationMs: elapsed(started), error: error.message }
+    }
+    return { name: hook.name, status: 'ok', durationMs: elapsed(started) }
+  } catch (err) {
+    return { name: hook.name, status: 'failed', durationMs: elapsed(started), error: messageOf(err) }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function elapsed (since: number): number {
+  return Math.round((performance.now() - since) * 10) / 10
+}
+
+function messageOf (err: unknown): string {
+  if (err instanceof Error) return err.message
+  return String(err)
+}

@@ -1,0 +1,8 @@
+export { createGraceful, Graceful } from './lifecycle.js'
+export { GracefulError, isGracefulError, type GracefulErrorCode } from './errors.js'
+export type { GracefulOptions } from './options.js'
+export type { GracefulLogger } from './logger.js'
+export type { HookOptions, HookResult, ShutdownHook } from './hooks.js'
+export type { HealthResponse } from './health.js'
+export type { ForcedRequest } from './connections.js'
+export type { Phase, ShutdownReport } from './report.js'

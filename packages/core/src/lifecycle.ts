@@ -1,0 +1,255 @@
+import type { Server as NetServer } from 'node:net'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
+import { ConnectionTracker, type DrainOutcome } from './connections.js'
+import { GracefulError } from './errors.js'
+import { healthResponse, matchesPath, sendHealth, type HealthResponse } from './health.js'
+import { runHooks, type Hook, type HookOptions, type HookResult, type ShutdownHook } from './hooks.js'
+import { describe, resolveOptions, validateDuration, type GracefulOptions, type ResolvedOptions } from './options.js'
+import type { Phase, ShutdownReport } from './report.js'
+import { signalRegistry, type SignalMember } from './signals.js'
+
+/**
+ * One shutdown coordinator: attach the servers it drains, register cleanup hooks, and let a signal or `shutdown()`
+ * run the sequence running → stopping → draining → cleanup → stopped.
+ */
+export class Graceful implements SignalMember {
+  readonly #options: ResolvedOptions
+  readonly #tracker: ConnectionTracker
+  readonly #hooks: Hook[] = []
+  readonly #controller = new AbortController()
+  readonly #retryAfterSeconds: number
+  #phase: Phase = 'running'
+  #shutdown: Promise<ShutdownReport> | undefined
+  #disposed = false
+
+  constructor (options?: GracefulOptions) {
+    this.#options = resolveOptions(options)
+    this.#tracker = new ConnectionTracker(this.#options)
+    this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
+    if (this.#options.signals.length > 0) signalRegistry().add(this)
+  }
+
+  /** Where the instance is in the shutdown sequence. */
+  get state (): Phase {
+    return this.#phase
+  }
+
+  /**
+   * Aborted when draining begins (the listener closes): long polls, streams and other long-lived work should end
+   * then. During the lame duck (`preStopDelay`) they keep running, since clients would only reconnect to this instance.
+   */
+  get signal (): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /** Requests in flight right now, over every attached server. */
+  get inFlight (): number {
+    return this.#tracker.inFlight
+  }
+
+  /** The readiness route's path. */
+  get readinessPath (): string {
+    return this.#options.readinessPath
+  }
+
+  /** The liveness route's path. */
+  get livenessPath (): string {
+    return this.#options.livenessPath
+  }
+
+  /** The signals this instance answers to. */
+  get signals (): readonly NodeJS.Signals[] {
+    return this.#options.signals
+  }
+
+  /** Whether the process exits once the shutdown is over. */
+  get exit (): boolean {
+    return this.#options.exit
+  }
+
+  /** True from the start of the shutdown until its report is out. */
+  get busy (): boolean {
+    return this.#phase !== 'running' && this.#phase !== 'stopped'
+  }
+
+  /**
+   * Tracks the server's sockets and requests from now on. Call it right after creating or listening the server,
+   * before any traffic: a socket opened earlier is only known from its next request. Idempotent per server.
+   */
+  attach (server: NetServer): this {
+    if (typeof server !== 'object' || server === null || typeof (server as NetServer).listen !== 'function' ||
+      typeof (server as NetServer).on !== 'function') {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `attach(server) expects a node:net, node:http or node:https server; received ${describe(server)}.`)
+    }
+    this.#tracker.attach(server)
+    return this
+  }
+
+  /**
+   * Registers a cleanup step. Hooks run after the drain, last registered first (a pool registered first closes last),
+   * each bounded by its timeout; one that throws, rejects or hangs is reported and the others still run.
+   */
+  onShutdown (name: string, fn: ShutdownHook, options?: HookOptions): this {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `onShutdown(name, fn) expects a non-empty name; received ${describe(name)}.`)
+    }
+    if (typeof fn !== 'function') {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `onShutdown("${name}", fn) expects fn to be a function; received ${describe(fn)}.`)
+    }
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `onShutdown("${name}", fn, options) expects options to be an object; received ${describe(options)}.`)
+    }
+    const timeout = options?.timeout === undefined
+      ? this.#options.hookTimeout
+      : validateDuration(options.timeout, `onShutdown("${name}").timeout`)
+    if (this.#phase === 'cleanup' || this.#phase === 'stopped') {
+      throw new GracefulError('GRACEFUL_ERR_HOOK_TOO_LATE',
+        `onShutdown("${name}") was called during the ${this.#phase} phase, after the hooks were started; ` +
+        'register hooks at start-up.')
+    }
+    if (this.#hooks.some(hook => hook.name === name)) {
+      throw new GracefulError('GRACEFUL_ERR_DUPLICATE_HOOK',
+        `a hook named "${name}" is already registered; hook names identify hooks in the report.`)
+    }
+    this.#hooks.push({ name, fn, timeout })
+    return this
+  }
+
+  /**
+   * The per-request entry for middleware: makes sure the request is tracked (attaching its server on first sight)
+   * and answers the readiness and liveness routes. True when it answered.
+   */
+  handle (req: IncomingMessage, res: ServerResponse): boolean {
+    if (!this.#tracker.isTracked(req)) this.#tracker.adopt(req, res)
+    const response = this.healthFor(req.url ?? '/')
+    if (response === undefined) return false
+    sendHealth(req, res, response)
+    return true
+  }
+
+  /** The health response for a URL, or undefined when it is neither the readiness nor the liveness path. */
+  healthFor (url: string): HealthResponse | undefined {
+    if (matchesPath(url, this.#options.readinessPath)) {
+      return healthResponse('readiness', this.#phase, this.#retryAfterSeconds)
+    }
+    if (matchesPath(url, this.#options.livenessPath)) {
+      return healthResponse('liveness', this.#phase, this.#retryAfterSeconds)
+    }
+    return undefined
+  }
+
+  /** Starts the shutdown (or returns the one under way): the same promise every time, resolved with the report. */
+  shutdown (): Promise<ShutdownReport> {
+    return this.#start('shutdown()')
+  }
+
+  /** Stops listening for signals without shutting down (the Fastify plugin calls it when the app closes on its own). */
+  dispose (): void {
+    if (this.#disposed || this.busy) return
+    this.#disposed = true
+    if (this.#options.signals.length > 0) signalRegistry().settle(this)
+  }
+
+  startFromSignal (signal: NodeJS.Signals): void {
+    void this.#start(signal)
+  }
+
+  abandon (signal: NodeJS.Signals): void {
+    this.#log('error', { phase: this.#phase, signal, inFlight: this.#tracker.inFlight, sockets: this.#tracker.sockets },
+      `graceful: second ${signal} during ${this.#phase}, exiting now`)
+  }
+
+  #start (reason: string): Promise<ShutdownReport> {
+    this.#shutdown ??= this.#run(reason)
+    return this.#shutdown
+  }
+
+  async #run (reason: string): Promise<ShutdownReport> {
+    const options = this.#options
+    const started = performance.now()
+    this.#phase = 'stopping'
+    this.#log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: this.#tracker.inFlight },
+      'graceful: shutdown started')
+    this.#tracker.startTelling()
+    if (options.preStopDelay > 0) await delay(options.preStopDelay)
+
+    const drainStarted = performance.now()
+    this.#phase = 'draining'
+    this.#controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
+    const drain = await this.#tracker.drain(options.drainTimeout)
+
+    const cleanupStarted = performance.now()
+    this.#phase = 'cleanup'
+    const steps: Hook[] = []
+    const close = options.close
+    if (close !== undefined) steps.push({ name: 'close', fn: () => close(), timeout: options.hookTimeout })
+    steps.push(...[...this.#hooks].reverse())
+    const hooks = await runHooks(steps)
+
+    const stopped = performance.now()
+    this.#phase = 'stopped'
+    const report = buildReport(reason, drain, hooks, this.#tracker.servedWhileStopping, {
+      stopping: drainStarted - started,
+      draining: cleanupStarted - drainStarted,
+      cleanup: stopped - cleanupStarted,
+      total: stopped - started
+    })
+    this.#log(report.exitCode === 0 ? 'info' : 'warn', report, 'graceful: shutdown complete')
+    if (options.signals.length > 0 || options.exit) signalRegistry().settle(this, report.exitCode)
+    return report
+  }
+
+  #log (level: 'info' | 'warn' | 'error', obj: object, msg: string): void {
+    const logger = this.#options.logger
+    if (logger === false) return
+    try {
+      logger[level](obj, msg)
+    } catch {
+      // A broken logger must not break the shutdown it reports on.
+    }
+  }
+}
+
+function buildReport (
+  reason: string,
+  drain: DrainOutcome,
+  hooks: HookResult[],
+  servedWhileStopping: number,
+  times: { stopping: number, draining: number, cleanup: number, total: number }
+): ShutdownReport {
+  const failed = drain.forced > 0 || hooks.some(hook => hook.status !== 'ok')
+  return {
+    reason,
+    exitCode: failed ? 1 : 0,
+    durationMs: round(times.total),
+    phases: { stopping: round(times.stopping), draining: round(times.draining), cleanup: round(times.cleanup) },
+    requests: {
+      servedWhileStopping,
+      inFlightAtDrain: drain.inFlightAtStart,
+      completedDuringDrain: drain.completed,
+      forced: drain.forcedRequests
+    },
+    sockets: {
+      openAtDrain: drain.socketsAtStart,
+      closedIdle: drain.closedIdle,
+      closedAfterResponse: drain.closedAfterResponse,
+      forced: drain.forced
+    },
+    hooks
+  }
+}
+
+function round (ms: number): number {
+  return Math.round(ms * 10) / 10
+}
+
+/** Creates a shutdown coordinator; see `GracefulOptions` for every option and its default. */
+export function createGraceful (options?: GracefulOptions): Graceful {
+  return new Graceful(options)
+}

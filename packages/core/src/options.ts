@@ -1,0 +1,239 @@
+import { constants } from 'node:os'
+import { GracefulError } from './errors.js'
+import { jsonLogger, type GracefulLogger } from './logger.js'
+
+export interface GracefulOptions {
+  /**
+   * Signals that start the shutdown. A second one, in any phase, exits at once. An empty list leaves signals alone
+   * (then only `shutdown()` starts it).
+   * @default ['SIGTERM', 'SIGINT']
+   */
+  signals?: readonly NodeJS.Signals[]
+  /**
+   * Readiness route: 200 while running, 503 with `Retry-After` from the moment shutdown begins.
+   * Point the Kubernetes readiness probe (or the load balancer's health check) here.
+   * @default '/healthz'
+   */
+  readinessPath?: string
+  /**
+   * Liveness route: 200 until the process exits, so a draining pod is never restarted by the kubelet.
+   * @default '/livez'
+   */
+  livenessPath?: string
+  /**
+   * Lame-duck delay in milliseconds: after the signal, keep accepting and serving (with `Connection: close`) for this
+   * long, so that load balancers see the failing readiness probe and stop routing here before the listener closes.
+   * Set it to about probe period × failure threshold, plus the endpoint propagation time.
+   * @default 0
+   */
+  preStopDelay?: number
+  /**
+   * Deadline in milliseconds for in-flight requests once the listener is closed. Sockets still open then are
+   * destroyed and named in the report (the exit code becomes 1).
+   * @default 10_000
+   */
+  drainTimeout?: number
+  /**
+   * Default bound in milliseconds for each `onShutdown` hook (and for the framework's own close), when the hook gives
+   * none of its own. A hook still running then is reported as timed out and the next hook starts.
+   * @default 5_000
+   */
+  hookTimeout?: number
+  /**
+   * While draining, a keep-alive socket with nothing in flight is closed once it has been quiet for this many
+   * milliseconds: a socket that turned idle a moment ago may have the client's next request on the wire, and that
+   * request deserves an answer (with `Connection: close`), not a reset.
+   * @default 100
+   */
+  idleSocketGrace?: number
+  /**
+   * While draining, a socket that has not sent a single request is closed once it is this many milliseconds old
+   * (counted from its connection), so that a browser's preconnect cannot hold the drain.
+   * @default 1_000
+   */
+  newSocketGrace?: number
+  /**
+   * Exit the process when the shutdown is over: code 0 when clean, 1 when anything was forced or failed.
+   * `false` for embedding and tests: the shutdown runs and reports, and the process is left alone.
+   * @default true
+   */
+  exit?: boolean
+  /**
+   * Where the report and warnings go: any pino-compatible logger. `false` silences graceful.
+   * @default a logger that writes one JSON line per entry to stderr
+   */
+  logger?: GracefulLogger | false
+  /**
+   * Closes the application after the drain and before the `onShutdown` hooks, bounded by `hookTimeout` and reported
+   * as the hook `close`. The Fastify plugin passes `fastify.close()` here, so `onClose` hooks run after the drain.
+   */
+  close?: () => unknown
+}
+
+export interface ResolvedOptions {
+  signals: readonly NodeJS.Signals[]
+  readinessPath: string
+  livenessPath: string
+  preStopDelay: number
+  drainTimeout: number
+  hookTimeout: number
+  idleSocketGrace: number
+  newSocketGrace: number
+  exit: boolean
+  logger: GracefulLogger | false
+  close: (() => unknown) | undefined
+}
+
+type Validator = (value: unknown, name: string) => unknown
+
+// setTimeout turns any larger delay into 1 ms, which would end a lame duck or a drain at once.
+const MAX_DELAY = 2_147_483_647
+const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
+
+function invalid (name: string, expected: string, value: unknown): GracefulError {
+  return new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `\`${name}\` must be ${expected}; received ${describe(value)}.`)
+}
+
+export function describe (value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  return `an object (${Object.prototype.toString.call(value)})`
+}
+
+export function validateDuration (value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DELAY) {
+    throw invalid(name, `a finite number of milliseconds from 0 to ${MAX_DELAY}`, value)
+  }
+  return value
+}
+
+function validatePath (value: unknown, name: string): string {
+  if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) {
+    throw invalid(name, 'a path that starts with "/" and holds no spaces, "?" or "#"', value)
+  }
+  return value
+}
+
+function validateBoolean (value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalid(name, 'true or false', value)
+  return value
+}
+
+function validateSignals (value: unknown, name: string): readonly NodeJS.Signals[] {
+  if (!Array.isArray(value)) throw invalid(name, 'an array of signal names such as ["SIGTERM", "SIGINT"]', value)
+  const seen = new Set<string>()
+  for (const signal of value as unknown[]) {
+    if (typeof signal !== 'string' || !Object.hasOwn(constants.signals, signal) || UNCATCHABLE.has(signal)) {
+      throw invalid(name, 'a list of signals this platform can catch, such as "SIGTERM" or "SIGINT"', signal)
+    }
+    if (seen.has(signal)) throw invalid(name, 'a list without repeats', signal)
+    seen.add(signal)
+  }
+  return Object.freeze([...seen]) as readonly NodeJS.Signals[]
+}
+
+function validateLogger (value: unknown, name: string): GracefulLogger | false {
+  if (value === false) return false
+  if (typeof value === 'object' && value !== null) {
+    const logger = value as Record<string, unknown>
+    if (typeof logger['info'] === 'function' && typeof logger['warn'] === 'function' &&
+      typeof logger['error'] === 'function') {
+      return value as GracefulLogger
+    }
+  }
+  throw invalid(name, 'false or a logger with info, warn and error methods (pino, fastify.log)', value)
+}
+
+function validateFunction (value: unknown, name: string): () => unknown {
+  if (typeof value !== 'function') throw invalid(name, 'a function', value)
+  return value as () => unknown
+}
+
+const validators: Record<keyof GracefulOptions, Validator> = {
+  signals: validateSignals,
+  readinessPath: validatePath,
+  livenessPath: validatePath,
+  preStopDelay: validateDuration,
+  drainTimeout: validateDuration,
+  hookTimeout: validateDuration,
+  idleSocketGrace: validateDuration,
+  newSocketGrace: validateDuration,
+  exit: validateBoolean,
+  logger: validateLogger,
+  close: validateFunction
+}
+
+const defaults: Omit<ResolvedOptions, 'logger' | 'close'> = {
+  signals: Object.freeze(['SIGTERM', 'SIGINT'] as const),
+  readinessPath: '/healthz',
+  livenessPath: '/livez',
+  preStopDelay: 0,
+  drainTimeout: 10_000,
+  hookTimeout: 5_000,
+  idleSocketGrace: 100,
+  newSocketGrace: 1_000,
+  exit: true
+}
+
+/**
+ * Validates every option eagerly, so that a typo or a wrong unit fails at start-up with a hint rather than
+ * during a shutdown, when nobody is watching. `extraKeys` are names an adapter reads itself.
+ */
+export function resolveOptions (input: unknown, extraKeys: readonly string[] = []): ResolvedOptions {
+  if (input === undefined) input = {}
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `options must be an object; received ${describe(input)}.`)
+  }
+  const given = input as Record<string, unknown>
+  const known = [...Object.keys(validators), ...extraKeys]
+  // Own keys only: an inherited or `__proto__` key must neither configure anything nor pass unnoticed.
+  for (const key of Object.keys(given)) {
+    if (!known.includes(key)) {
+      const hint = closest(key, known)
+      throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
+        `unknown option \`${key}\`.${hint === undefined ? '' : ` Did you mean \`${hint}\`?`} Known options: ${known.join(', ')}.`)
+    }
+  }
+  const resolved: Record<string, unknown> = { ...defaults, logger: undefined, close: undefined }
+  for (const [key, validate] of Object.entries(validators)) {
+    const value = Object.hasOwn(given, key) ? given[key] : undefined
+    if (value !== undefined) resolved[key] = validate(value, key)
+  }
+  const options = resolved as unknown as ResolvedOptions & { logger: GracefulLogger | false | undefined }
+  if (options.readinessPath === options.livenessPath) {
+    throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath)
+  }
+  options.logger ??= jsonLogger
+  return options
+}
+
+/** The closest known name within a small edit distance, for "did you mean". */
+function closest (key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
+  for (const candidate of known) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) {
+      best = candidate
+      bestDistance = distance
+    }
+  }
+  return best
+}
+
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}

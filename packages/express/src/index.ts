@@ -1,0 +1,63 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Server as NetServer } from 'node:net'
+import {
+  createGraceful,
+  type Graceful,
+  type GracefulOptions,
+  type HookOptions,
+  type Phase,
+  type ShutdownHook,
+  type ShutdownReport
+} from '@graceful/core'
+
+export type { GracefulOptions, HookOptions, Phase, ShutdownHook, ShutdownReport } from '@graceful/core'
+export { GracefulError, isGracefulError } from '@graceful/core'
+
+/** Express middleware that serves the health routes and tracks requests, with the shutdown controls on it. */
+export interface GracefulMiddleware {
+  (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void
+  /** Tracks the server's sockets from now on: `shutdown.attach(app.listen(3000))`. Returns the server. */
+  attach: <S extends NetServer>(server: S) => S
+  /** Registers a cleanup step, run after the drain, last registered first, bounded by its timeout. */
+  onShutdown: (name: string, fn: ShutdownHook, options?: HookOptions) => GracefulMiddleware
+  /** Starts the shutdown (or returns the one under way), resolved with the report. */
+  shutdown: () => Promise<ShutdownReport>
+  /** Where the shutdown stands. */
+  readonly state: Phase
+  /** Aborted when draining begins: long-lived work should end then. */
+  readonly signal: AbortSignal
+  /** Requests in flight right now. */
+  readonly inFlight: number
+  /** The core instance, for everything else. */
+  readonly graceful: Graceful
+}
+
+/**
+ * `app.use(graceful())` first, then `shutdown.attach(app.listen(port))`. See `GracefulOptions` for every option.
+ */
+export function graceful (options?: GracefulOptions): GracefulMiddleware {
+  const core = createGraceful(options)
+  const middleware = function gracefulMiddleware (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    if (!core.handle(req, res)) next()
+  } as GracefulMiddleware
+  Object.defineProperties(middleware, {
+    attach: {
+      value: <S extends NetServer>(server: S): S => {
+        core.attach(server)
+        return server
+      }
+    },
+    onShutdown: {
+      value: (name: string, fn: ShutdownHook, hookOptions?: HookOptions): GracefulMiddleware => {
+        core.onShutdown(name, fn, hookOptions)
+        return middleware
+      }
+    },
+    shutdown: { value: (): Promise<ShutdownReport> => core.shutdown() },
+    state: { get: (): Phase => core.state, enumerable: true },
+    signal: { get: (): AbortSignal => core.signal, enumerable: true },
+    inFlight: { get: (): number => core.inFlight, enumerable: true },
+    graceful: { value: core }
+  })
+  return middleware
+}
