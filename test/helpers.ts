@@ -1,0 +1,162 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { afterEach } from 'vitest'
+
+export const frameworks = ['node', 'express', 'express4', 'fastify'] as const
+export type Framework = typeof frameworks[number]
+
+export interface FixtureConfig {
+  framework: Framework
+  options?: Record<string, unknown>
+  hooks?: Array<{ name: string, behavior?: 'ok' | 'throw' | 'hang', timeout?: number }>
+  servers?: number
+  instances?: number
+  listen?: boolean
+  keepAliveTimeout?: number
+  tls?: { key: string, cert: string }
+}
+
+export interface FixtureEvent {
+  t: number
+  event?: string
+  msg?: string
+  [key: string]: unknown
+}
+
+export interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  /** performance.timeOrigin-based time at which the test saw the exit. */
+  at: number
+}
+
+const fixturePath = fileURLToPath(new URL('./fixtures/app.mjs', import.meta.url))
+const running = new Set<ChildProcess>()
+
+// Every child this file started is ended by its PID, even when a test fails half-way.
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL')
+  running.clear()
+})
+
+/** A fixture app in a child process: real sockets, real signals. */
+export class Fixture {
+  readonly events: FixtureEvent[] = []
+  readonly stderr: string[] = []
+  readonly child: ChildProcess
+  readonly exited: Promise<Exit>
+  #waiters: Array<{ match: (event: FixtureEvent) => boolean, resolve: (event: FixtureEvent) => void }> = []
+
+  constructor (config: FixtureConfig) {
+    this.child = spawn(process.execPath, [fixturePath], {
+      env: { ...process.env, GRACEFUL_FIXTURE: JSON.stringify(config) },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    running.add(this.child)
+    createInterface({ input: this.child.stdout! }).on('line', line => { this.#onLine(line) })
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderr.push(chunk) })
+    this.exited = once(this.child, 'exit').then(([code, signal]) => {
+      running.delete(this.child)
+      return { code: code as number | null, signal: signal as NodeJS.Signals | null, at: now() }
+    })
+  }
+
+  #onLine (line: string): void {
+    let event: FixtureEvent
+    try {
+      event = JSON.parse(line) as FixtureEvent
+    } catch {
+      return
+    }
+    this.events.push(event)
+    this.#waiters = this.#waiters.filter(waiter => {
+      if (!waiter.match(event)) return true
+      waiter.resolve(event)
+      return false
+    })
+  }
+
+  /** Resolves with the first event (already seen or to come) that matches; rejects after `timeout` ms. */
+  async waitFor (match: (event: FixtureEvent) => boolean, what: string, timeout = 10_000): Promise<FixtureEvent> {
+    const seen = this.events.find(match)
+    if (seen !== undefined) return seen
+    let timer: NodeJS.Timeout | undefined
+    try {
+      return await Promise.race([
+        new Promise<FixtureEvent>(resolve => { this.#waiters.push({ match, resolve }) }),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => {
+            reject(new Error(`timed out waiting for ${what}; events: ${JSON.stringify(this.events)}; stderr: ${this.stderr.join('')}`))
+          }, timeout)
+        }),
+        this.exited.then(exit => {
+          // Let the last lines arrive before deciding the event never came.
+          return new Promise<FixtureEvent>((resolve, reject) => {
+            setImmediate(() => {
+              const late = this.events.find(match)
+              if (late !== undefined) resolve(late)
+              else reject(new Error(`fixture exited (${JSON.stringify(exit)}) before ${what}; events: ${JSON.stringify(this.events)}; stderr: ${this.stderr.join('')}`))
+            })
+          })
+        })
+      ])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async ready (index = 0): Promise<number> {
+    const event = await this.waitFor(e => e.event === 'ready' && e['index'] === index, `ready #${index}`)
+    return event['port'] as number
+  }
+
+  async started (path: string, count = 1): Promise<void> {
+    await this.waitFor(() => this.events.filter(e => e.event === 'started' && e['path'] === path).length >= count,
+      `${count} × started ${path}`)
+  }
+
+  async shutdownStarted (): Promise<FixtureEvent> {
+    return await this.waitFor(e => e.msg === 'graceful: shutdown started', 'shutdown started')
+  }
+
+  kill (signal: NodeJS.Signals = 'SIGTERM'): number {
+    this.child.kill(signal)
+    return now()
+  }
+
+  /** The report logged at the end of the shutdown (the instance's, or the n-th when there are several). */
+  reports (): Report[] {
+    return this.events.filter(e => e.msg === 'graceful: shutdown complete') as unknown as Report[]
+  }
+
+  report (): Report {
+    const [report] = this.reports()
+    if (report === undefined) throw new Error(`no report; events: ${JSON.stringify(this.events)}; stderr: ${this.stderr.join('')}`)
+    return report
+  }
+
+  eventsNamed (name: string): FixtureEvent[] {
+    return this.events.filter(e => e.event === name)
+  }
+}
+
+export interface Report {
+  reason: string
+  exitCode: number
+  durationMs: number
+  phases: { stopping: number, draining: number, cleanup: number }
+  requests: {
+    servedWhileStopping: number
+    inFlightAtDrain: number
+    completedDuringDrain: number
+    forced: Array<{ method: string, path: string, ageMs: number }>
+  }
+  sockets: { openAtDrain: number, closedIdle: number, closedAfterResponse: number, forced: number }
+  hooks: Array<{ name: string, status: string, durationMs: number, error?: string }>
+}
+
+export function now (): number {
+  return performance.timeOrigin + performance.now()
+}
