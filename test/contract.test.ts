@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { Fixture, frameworks, now } from './helpers.js'
+import { Fixture, frameworks } from './helpers.js'
 
 const origin = (port: number): string => `http://127.0.0.1:${port}`
 
@@ -251,7 +251,7 @@ describe.each(frameworks)('%s', (framework) => {
     const port = await app.ready()
     const client = new Client(origin(port))
     try {
-      const response = client.request({ method: 'GET', path: '/hang?token=secret' }).catch((err: Error) => err)
+      const response = client.request({ method: 'GET', path: '/hang?token=secret' }).catch((err: unknown) => err)
       await app.started('/hang')
       const signalled = app.kill('SIGTERM')
       const exit = await app.exited
@@ -275,7 +275,7 @@ describe.each(frameworks)('%s', (framework) => {
     const port = await app.ready()
     const client = new Client(origin(port))
     try {
-      const response = client.request({ method: 'GET', path: '/hang' }).catch((err: Error) => err)
+      const response = client.request({ method: 'GET', path: '/hang' }).catch((err: unknown) => err)
       await app.started('/hang')
       app.kill('SIGTERM')
       await app.shutdownStarted()

@@ -16,6 +16,7 @@ export interface FixtureConfig {
   listen?: boolean
   keepAliveTimeout?: number
   tls?: { key: string, cert: string }
+  attach?: boolean
 }
 
 export interface FixtureEvent {

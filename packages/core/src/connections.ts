@@ -93,6 +93,9 @@ export class ConnectionTracker {
   constructor (options: { idleSocketGrace: number, newSocketGrace: number }) {
     this.#idleSocketGrace = options.idleSocketGrace
     this.#newSocketGrace = options.newSocketGrace
+    // These three need the emitter as `this` (that is how they find their socket without a closure per request) and
+    // the tracker as well, hence the alias.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const tracker = this
     const key = this.#key
     this.#onFinish = function () {

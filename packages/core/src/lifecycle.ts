@@ -79,8 +79,9 @@ export class Graceful implements SignalMember {
    * before any traffic: a socket opened earlier is only known from its next request. Idempotent per server.
    */
   attach (server: NetServer): this {
-    if (typeof server !== 'object' || server === null || typeof (server as NetServer).listen !== 'function' ||
-      typeof (server as NetServer).on !== 'function') {
+    const candidate = server as Partial<NetServer> | null
+    if (typeof candidate !== 'object' || candidate === null || typeof candidate.listen !== 'function' ||
+      typeof candidate.on !== 'function') {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
         `attach(server) expects a node:net, node:http or node:https server; received ${describe(server)}.`)
     }
@@ -101,7 +102,8 @@ export class Graceful implements SignalMember {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
         `onShutdown("${name}", fn) expects fn to be a function; received ${describe(fn)}.`)
     }
-    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    const given = options as unknown
+    if (given !== undefined && (typeof given !== 'object' || given === null)) {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
         `onShutdown("${name}", fn, options) expects options to be an object; received ${describe(options)}.`)
     }

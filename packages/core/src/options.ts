@@ -203,11 +203,11 @@ export function resolveOptions (input: unknown, extraKeys: readonly string[] = [
     const value = Object.hasOwn(given, key) ? given[key] : undefined
     if (value !== undefined) resolved[key] = validate(value, key)
   }
-  const options = resolved as unknown as ResolvedOptions & { logger: GracefulLogger | false | undefined }
+  resolved['logger'] ??= jsonLogger
+  const options = resolved as unknown as ResolvedOptions
   if (options.readinessPath === options.livenessPath) {
     throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath)
   }
-  options.logger ??= jsonLogger
   return options
 }
 

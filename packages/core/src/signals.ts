@@ -92,7 +92,8 @@ export class SignalRegistry {
 const kRegistry = Symbol.for('graceful.signal-registry.v1')
 
 export function signalRegistry (): SignalRegistry {
-  const holder = globalThis as typeof globalThis & { [kRegistry]?: SignalRegistry }
-  holder[kRegistry] ??= new SignalRegistry()
-  return holder[kRegistry]
+  const holder = globalThis as Record<symbol, SignalRegistry | undefined>
+  const registry = holder[kRegistry] ?? new SignalRegistry()
+  holder[kRegistry] = registry
+  return registry
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
 
@@ -15,14 +15,26 @@ declare module 'fastify' {
   }
 }
 
-const plugin: FastifyPluginAsync<GracefulPluginOptions> = async (fastify: FastifyInstance, options) => {
-  const core = createGraceful({
-    logger: fastify.log,
-    ...options,
-    // After the drain, so that preClose and onClose hooks run as Fastify intends, on a server with no sockets left:
-    // Fastify's own close waits for keep-alive sockets that turn idle during it (fastify#7044); this one never has to.
-    close: () => fastify.close()
-  })
+// Fastify hands register()'s own options to the plugin too; they configure the registration, not graceful.
+const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
+
+const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyInstance, options, done) => {
+  const given: Record<string, unknown> = { ...options }
+  for (const key of REGISTER_OPTIONS) Reflect.deleteProperty(given, key)
+  let core: Graceful
+  try {
+    core = createGraceful({
+      logger: fastify.log,
+      ...given,
+      // After the drain, so that preClose and onClose hooks run as Fastify intends, on a server with no sockets left:
+      // Fastify's own close waits for sockets that turn idle during it (fastify#7044); this one never has to.
+      close: () => fastify.close()
+    })
+  } catch (err) {
+    // Through done(), so that `await fastify.register()` rejects with the GracefulError instead of an uncaught throw.
+    done(err as Error)
+    return
+  }
   core.attach(fastify.server)
   fastify.decorate('graceful', core)
 
@@ -31,19 +43,26 @@ const plugin: FastifyPluginAsync<GracefulPluginOptions> = async (fastify: Fastif
       method: ['GET', 'HEAD'],
       url: path,
       logLevel: 'warn',
-      handler: async (request, reply) => {
+      handler: (request, reply) => {
         const response = core.healthFor(request.url)
-        if (response === undefined) return await reply.callNotFound()
-        return await reply.code(response.statusCode).headers(response.headers).send(response.body)
+        if (response === undefined) {
+          reply.callNotFound()
+          return reply
+        }
+        return reply.code(response.statusCode).headers(response.headers).send(response.body)
       }
     })
   }
   // An app closed directly with fastify.close() must not keep listening for signals.
-  fastify.addHook('onClose', async () => { core.dispose() })
+  fastify.addHook('onClose', (_instance, next) => {
+    core.dispose()
+    next()
+  })
+  done()
 }
 
 /** `await fastify.register(gracefulPlugin, options)`; then `fastify.graceful` holds the controls. */
-export const gracefulPlugin: FastifyPluginAsync<GracefulPluginOptions> = fp(plugin, {
+export const gracefulPlugin: FastifyPluginCallback<GracefulPluginOptions> = fp(plugin, {
   fastify: '5.x',
   name: '@graceful/fastify'
 })

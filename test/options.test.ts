@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest'
+import { createGraceful, GracefulError, isGracefulError } from '@graceful/core'
+import { graceful } from '@graceful/express'
+
+// Instances here never attach a server or take a signal: `signals: []` keeps them off the process.
+const quiet = { signals: [], exit: false, logger: false } as const
+
+function expectInvalid (options: unknown, message: RegExp): void {
+  let caught: unknown
+  try {
+    createGraceful(options as never)
+  } catch (err) {
+    caught = err
+  }
+  expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+  expect((caught as Error).message).toMatch(message)
+}
+
+describe('option validation', () => {
+  it.each([
+    ['a string for a duration', { drainTimeout: '10s' }, /`drainTimeout` must be a finite number of milliseconds.*received "10s"/],
+    ['a negative duration', { preStopDelay: -1 }, /`preStopDelay` must be/],
+    ['an infinite duration', { drainTimeout: Infinity }, /`drainTimeout`.*Infinity/],
+    ['NaN', { hookTimeout: Number.NaN }, /`hookTimeout`.*NaN/],
+    ['a duration past what setTimeout can hold', { drainTimeout: 2 ** 31 }, /from 0 to 2147483647/],
+    ['an unknown signal', { signals: ['SIGTERMX'] }, /`signals`.*"SIGTERMX"/],
+    ['SIGKILL, which cannot be caught', { signals: ['SIGKILL'] }, /`signals`.*"SIGKILL"/],
+    ['a repeated signal', { signals: ['SIGTERM', 'SIGTERM'] }, /without repeats/],
+    ['signals that are not an array', { signals: 'SIGTERM' }, /`signals` must be an array/],
+    ['a path without a leading slash', { readinessPath: 'healthz' }, /`readinessPath` must be a path that starts with "\/"/],
+    ['a path with a query', { livenessPath: '/livez?x' }, /`livenessPath`/],
+    ['the same path twice', { readinessPath: '/health', livenessPath: '/health' }, /other than readinessPath/],
+    ['a non-boolean exit', { exit: 'yes' }, /`exit` must be true or false/],
+    ['a logger without methods', { logger: console.log }, /`logger` must be false or a logger/],
+    ['a close that is not a function', { close: 'fastify' }, /`close` must be a function/],
+    ['options that are not an object', 'fast', /options must be an object; received "fast"/],
+    ['null options', null, /options must be an object; received null/]
+  ])('rejects %s at construction', (_name, options, message) => {
+    expectInvalid(options, message)
+  })
+
+  it('names the closest option for a typo', () => {
+    expectInvalid({ drainTimout: 5_000 }, /unknown option `drainTimout`\. Did you mean `drainTimeout`\?/)
+    expectInvalid({ PreStopDelay: 5_000 }, /Did you mean `preStopDelay`\?/)
+    expectInvalid({ somethingElse: 1 }, /unknown option `somethingElse`\. Known options: signals,/)
+  })
+
+  it('treats a `__proto__` key from JSON as an unknown option and leaves Object.prototype alone', () => {
+    expectInvalid(JSON.parse('{"__proto__": {"polluted": true}}'), /unknown option `__proto__`/)
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined()
+  })
+
+  it('validates the Express middleware options the same way', () => {
+    expect(() => graceful({ drainTimeout: -5 })).toThrow(GracefulError)
+  })
+
+  it('accepts every option at its documented bounds', () => {
+    const g = createGraceful({
+      ...quiet,
+      readinessPath: '/ready',
+      livenessPath: '/alive',
+      preStopDelay: 0,
+      drainTimeout: 2_147_483_647,
+      hookTimeout: 0,
+      idleSocketGrace: 0,
+      newSocketGrace: 0,
+      close: () => undefined
+    })
+    expect(g.state).toBe('running')
+    expect(g.readinessPath).toBe('/ready')
+  })
+
+  it('rejects a bad hook at registration, not at shutdown', () => {
+    const g = createGraceful(quiet)
+    expect(() => g.onShutdown('', () => undefined)).toThrow(/non-empty name/)
+    expect(() => g.onShutdown('db', 'pool.end' as never)).toThrow(/fn to be a function/)
+    expect(() => g.onShutdown('db', () => undefined, { timeout: -1 })).toThrow(/onShutdown\("db"\)\.timeout/)
+    g.onShutdown('db', () => undefined)
+    let caught: unknown
+    try {
+      g.onShutdown('db', () => undefined)
+    } catch (err) {
+      caught = err
+    }
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_DUPLICATE_HOOK')).toBe(true)
+  })
+
+  it('rejects attaching something that is not a server', () => {
+    const g = createGraceful(quiet)
+    let caught: unknown
+    try {
+      g.attach({} as never)
+    } catch (err) {
+      caught = err
+    }
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+  })
+})
+
+describe('GracefulError', () => {
+  it('is recognised by its brand, also when thrown by another copy of the package', () => {
+    const own = new GracefulError('GRACEFUL_ERR_INVALID_OPTION', 'x')
+    expect(isGracefulError(own)).toBe(true)
+    expect(isGracefulError(own, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+    expect(isGracefulError(own, 'GRACEFUL_ERR_HOOK_TIMEOUT')).toBe(false)
+    expect(own.name).toBe('GracefulError')
+    // What another copy's class produces: a different constructor, the same global brand.
+    const foreign = Object.assign(new Error('y'), { code: 'GRACEFUL_ERR_HOOK_TIMEOUT' })
+    Object.defineProperty(foreign, Symbol.for('graceful.error'), { value: true })
+    expect(isGracefulError(foreign, 'GRACEFUL_ERR_HOOK_TIMEOUT')).toBe(true)
+    expect(isGracefulError(new Error('plain'))).toBe(false)
+    expect(isGracefulError(null)).toBe(false)
+  })
+})
