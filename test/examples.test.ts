@@ -19,11 +19,11 @@ function start (script: string, args: string[] = []): { child: ReturnType<typeof
   const output: string[] = []
   const exited = once(child, 'exit')
   const port = new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', line => {
+    createInterface({ input: child.stdout }).on('line', line => {
       output.push(line)
       if (line.includes('"listening"')) resolve((JSON.parse(line) as { port: number }).port)
     })
-    createInterface({ input: child.stderr! }).on('line', line => output.push(line))
+    createInterface({ input: child.stderr }).on('line', line => output.push(line))
     void exited.then(() => { reject(new Error(`exited before listening: ${output.join('\n')}`)) })
   })
   // The demo never listens itself: only callers that await the port care about that rejection.
