@@ -17,6 +17,7 @@ export interface FixtureConfig {
   keepAliveTimeout?: number
   tls?: { key: string, cert: string }
   attach?: boolean
+  fastifyLocalhost?: boolean
 }
 
 export interface FixtureEvent {

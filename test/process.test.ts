@@ -144,3 +144,31 @@ describe('exit: false', () => {
     expect(app.report().hooks).toMatchObject([{ name: 'flush', status: 'ok' }])
   })
 })
+
+describe('fastify on localhost', () => {
+  it('drains the second server Fastify opens for ::1 as well as the first', async () => {
+    const app = new Fixture({ framework: 'fastify', fastifyLocalhost: true, keepAliveTimeout: 60_000 })
+    const port = await app.ready()
+    const ready = app.events.find(e => e.event === 'ready')!
+    expect((ready['addresses'] as Array<{ address: string }>).map(a => a.address).sort()).toEqual(['127.0.0.1', '::1'])
+    const v4 = new Client(`http://127.0.0.1:${port}`)
+    const v6 = new Client(`http://[::1]:${port}`)
+    try {
+      const responses = [v4, v6].map(async client => {
+        const res = await client.request({ method: 'GET', path: '/slow?ms=400' })
+        return { status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }
+      })
+      await app.started('/slow', 2)
+      const signalled = app.kill('SIGTERM')
+      for (const response of await Promise.all(responses)) {
+        expect(response).toEqual({ status: 200, connection: 'close', body: 'slow done' })
+      }
+      const exit = await app.exited
+      expect(exit.code).toBe(0)
+      expect(exit.at - signalled).toBeLessThan(3_000)
+    } finally {
+      await Promise.all([v4.destroy(), v6.destroy()])
+    }
+    expect(app.report().requests.inFlightAtDrain).toBe(2)
+  })
+})

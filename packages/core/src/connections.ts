@@ -42,6 +42,10 @@ class Connection {
   /** Requests seen on this socket, ever. */
   requests = 0
   idleSince: number = this.connectedAt
+  /** `socket.bytesRead` when the socket last turned idle: more since then means a request is on its way in. */
+  readAtIdle = 0
+  /** A TLS socket before its handshake completes: the bytes it reads are handshake, not a request. */
+  handshaking = false
   /** The oldest request in flight and when it started, for the report (unknown past the first when pipelined). */
   oldest: IncomingMessage | undefined = undefined
   oldestAt = 0
@@ -70,19 +74,21 @@ export class ConnectionTracker {
 
   readonly #connections = new Set<Connection>()
   readonly #servers = new Set<NetServer>()
+  /** Servers whose listener close has not completed: something still holds a socket of theirs. */
+  readonly #closing = new Set<NetServer>()
   // Per tracker, not global: two instances attached to one server must not share a socket's state.
   readonly #key: symbol = Symbol('graceful.connection')
   readonly #idleSocketGrace: number
   readonly #newSocketGrace: number
   #telling = false
   #draining = false
-  #pendingListenerCloses = 0
   #outcome: DrainOutcome | undefined
   #drained: (() => void) | undefined
 
   // Handlers are created once per tracker and find their state through the emitter (`this`), so that a request
   // costs no closure.
-  readonly #onConnection = (socket: Socket): void => { this.#track(socket) }
+  readonly #onConnection = (socket: Socket): void => { this.#accepted(socket, false) }
+  readonly #onTlsConnection = (socket: Socket): void => { this.#accepted(socket, true) }
   readonly #onSecureConnection = (socket: Socket): void => { this.#onSecure(socket) }
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => { this.#request(req, res) }
   readonly #onListening: (this: NetServer) => void
@@ -119,16 +125,30 @@ export class ConnectionTracker {
   attach (server: NetServer): void {
     if (this.#servers.has(server)) return
     this.#servers.add(server)
-    server.on('connection', this.#onConnection)
     // TLS: 'connection' gives the TCP socket (tracked from its first byte, so a stalled handshake cannot hold the
     // drain); 'secureConnection' the TLS socket that requests arrive on.
     if (typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function') {
+      server.on('connection', this.#onTlsConnection)
       server.on('secureConnection', this.#onSecureConnection)
+    } else {
+      server.on('connection', this.#onConnection)
     }
     // Prepended so that `Connection: close` is set before the application can send its headers.
     server.prependListener('request', this.#onRequest)
     server.on('listening', this.#onListening)
     if (this.#draining) this.#closeListener(server)
+  }
+
+  /** Stops following the servers (an app closed on its own, without a shutdown). */
+  detach (): void {
+    for (const server of this.#servers) {
+      server.off('connection', this.#onConnection)
+      server.off('connection', this.#onTlsConnection)
+      server.off('secureConnection', this.#onSecureConnection)
+      server.off('request', this.#onRequest)
+      server.off('listening', this.#onListening)
+    }
+    this.#servers.clear()
   }
 
   /** Tracks a request that arrived before its server was attached (the Express middleware's first request). */
@@ -143,12 +163,18 @@ export class ConnectionTracker {
     return (req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined
   }
 
+  #accepted (socket: Socket, tls: boolean): void {
+    const connection = this.#track(socket)
+    connection.handshaking = tls
+    // Accepted while the listener was closing: it gets the same window as any socket that has not spoken yet.
+    if (this.#draining) this.#closeWhenQuiet(connection)
+  }
+
   #track (socket: Socket): Connection {
     const connection = new Connection(socket)
     ;(socket as unknown as Record<symbol, Connection>)[this.#key] = connection
     socket.on('close', this.#onSocketClose)
     this.#connections.add(connection)
-    if (this.#draining) this.#closeWhenQuiet(connection)
     return connection
   }
 
@@ -164,6 +190,9 @@ export class ConnectionTracker {
       return
     }
     connection.socket = tlsSocket
+    connection.handshaking = false
+    // The TLS socket counts decrypted bytes only: none yet.
+    connection.readAtIdle = tlsSocket.bytesRead
     ;(tlsSocket as unknown as Record<symbol, Connection>)[this.#key] = connection
   }
 
@@ -200,6 +229,7 @@ export class ConnectionTracker {
     connection.latest = undefined
     connection.told = undefined
     connection.idleSince = performance.now()
+    connection.readAtIdle = connection.socket.bytesRead
     // A response told `Connection: close` makes Node close the socket; one whose headers left before shutdown began
     // did not, and its socket would linger until keepAliveTimeout, so it is closed once it has been quiet.
     if (this.#draining) this.#closeWhenQuiet(connection)
@@ -263,23 +293,24 @@ export class ConnectionTracker {
     const expired = new Promise<boolean>(resolve => { deadline = setTimeout(resolve, timeout, true) })
     const timedOut = await Promise.race([drained.then(() => false), expired])
     clearTimeout(deadline)
-    if (timedOut) this.#destroyRemaining(outcome)
+    if (timedOut) await this.#destroyRemaining(outcome)
     this.#drained = undefined
     return outcome
   }
 
   #closeListener (server: NetServer): void {
-    this.#pendingListenerCloses++
+    if (this.#closing.has(server)) return
+    this.#closing.add(server)
     // net.Server's close, not http.Server's: the latter also destroys idle keep-alive sockets on the spot, and a
     // client may be writing its next request on one of them at that instant. Idle sockets get a quiet window instead.
     NetServer.prototype.close.call(server, () => {
-      this.#pendingListenerCloses--
+      this.#closing.delete(server)
       this.#checkDrained()
     })
   }
 
   #checkDrained (): void {
-    if (this.#drained !== undefined && this.#connections.size === 0 && this.#pendingListenerCloses === 0) {
+    if (this.#drained !== undefined && this.#connections.size === 0 && this.#closing.size === 0) {
       this.#drained()
     }
   }
@@ -294,22 +325,27 @@ export class ConnectionTracker {
     const remaining = connection.requests === 0
       ? this.#newSocketGrace - (performance.now() - connection.connectedAt)
       : this.#idleSocketGrace - (performance.now() - connection.idleSince)
-    if (remaining <= 0) {
-      connection.timer = undefined
-      this.#closeQuiet(connection)
-    } else {
-      connection.timer = setTimeout(this.#onQuiet, remaining, connection)
-    }
+    // Never in the same tick, even for a socket quiet for minutes: a request already in the kernel's buffer is read
+    // by the poll phase that runs before this timer, and then it is served instead of reset.
+    connection.timer = setTimeout(this.#onQuiet, Math.max(remaining, 0), connection)
   }
 
   #closeQuiet (connection: Connection): void {
     connection.timer = undefined
     if (connection.inFlight > 0) return
+    // Bytes since the socket turned idle (or, for a socket that never sent a request, any byte at all) mean a request
+    // is arriving slowly or the socket was upgraded (WebSocket): it is busy, and only the deadline may end it.
+    if (!connection.handshaking && connection.socket.bytesRead !== connection.readAtIdle) return
     connection.endedBy = ENDED_IDLE
     connection.socket.destroy()
   }
 
-  #destroyRemaining (outcome: DrainOutcome): void {
+  async #destroyRemaining (outcome: DrainOutcome): Promise<void> {
+    // Sockets this tracker never saw (connected before attach) still hold their listener's close. Node's own count
+    // finds them; http.Server#closeAllConnections ends them.
+    let open = 0
+    for (const server of this.#closing) open += await connectionsOf(server)
+    const untracked = Math.max(0, open - this.#connections.size)
     const now = performance.now()
     for (const connection of this.#connections) {
       outcome.forced++
@@ -325,7 +361,19 @@ export class ConnectionTracker {
       if (connection.timer !== undefined) clearTimeout(connection.timer)
       connection.socket.destroy()
     }
+    if (untracked > 0) {
+      outcome.forced += untracked
+      for (const server of this.#closing) {
+        (server as NetServer & { closeAllConnections?: () => void }).closeAllConnections?.()
+      }
+    }
   }
+}
+
+function connectionsOf (server: NetServer): Promise<number> {
+  return new Promise(resolve => {
+    server.getConnections((err, count) => { resolve(err === null ? count : 0) })
+  })
 }
 
 function pathOf (req: IncomingMessage): string {

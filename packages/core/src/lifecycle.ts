@@ -22,13 +22,18 @@ export class Graceful implements SignalMember {
   readonly #retryAfterSeconds: number
   #phase: Phase = 'running'
   #shutdown: Promise<ShutdownReport> | undefined
-  #disposed = false
+  #registered = false
 
   constructor (options?: GracefulOptions) {
     this.#options = resolveOptions(options)
     this.#tracker = new ConnectionTracker(this.#options)
     this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
-    if (this.#options.signals.length > 0) signalRegistry().add(this)
+    // Also without signals: an instance that will exit must be known to the registry, so that no other instance
+    // exits the process while this one is still draining.
+    if (this.#options.signals.length > 0 || this.#options.exit) {
+      signalRegistry().add(this)
+      this.#registered = true
+    }
   }
 
   /** Where the instance is in the shutdown sequence. */
@@ -84,6 +89,11 @@ export class Graceful implements SignalMember {
       typeof candidate.on !== 'function') {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
         `attach(server) expects a node:net, node:http or node:https server; received ${describe(server)}.`)
+    }
+    if (/^Http2(Secure)?Server$/.test(candidate.constructor.name)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        'attach(server) does not support HTTP/2 servers yet: their streams and GOAWAY need their own drain. ' +
+        'Use an HTTP/1.1 server (node:http or node:https).')
     }
     this.#tracker.attach(server)
     return this
@@ -151,11 +161,17 @@ export class Graceful implements SignalMember {
     return this.#start('shutdown()')
   }
 
-  /** Stops listening for signals without shutting down (the Fastify plugin calls it when the app closes on its own). */
+  /**
+   * Lets go of signals and servers without shutting down (the Fastify plugin calls it when the app is closed
+   * directly with `fastify.close()`). Does nothing once a shutdown has begun.
+   */
   dispose (): void {
-    if (this.#disposed || this.busy) return
-    this.#disposed = true
-    if (this.#options.signals.length > 0) signalRegistry().settle(this)
+    if (this.#phase !== 'running') return
+    this.#tracker.detach()
+    if (this.#registered) {
+      this.#registered = false
+      signalRegistry().settle(this)
+    }
   }
 
   startFromSignal (signal: NodeJS.Signals): void {
@@ -173,6 +189,25 @@ export class Graceful implements SignalMember {
   }
 
   async #run (reason: string): Promise<ShutdownReport> {
+    let report: ShutdownReport
+    try {
+      report = await this.#sequence(reason)
+    } catch (err) {
+      // A bug here must still end in a report and an exit, never in a process that hangs half shut down.
+      this.#phase = 'stopped'
+      report = buildReport(reason, emptyDrain(), [], this.#tracker.servedWhileStopping, { stopping: 0, draining: 0, cleanup: 0, total: 0 })
+      report.exitCode = 1
+      report.error = err instanceof Error ? err.message : String(err)
+      this.#log('error', report, 'graceful: shutdown failed')
+    }
+    if (this.#registered) {
+      this.#registered = false
+      signalRegistry().settle(this, report.exitCode)
+    }
+    return report
+  }
+
+  async #sequence (reason: string): Promise<ShutdownReport> {
     const options = this.#options
     const started = performance.now()
     this.#phase = 'stopping'
@@ -203,7 +238,6 @@ export class Graceful implements SignalMember {
       total: stopped - started
     })
     this.#log(report.exitCode === 0 ? 'info' : 'warn', report, 'graceful: shutdown complete')
-    if (options.signals.length > 0 || options.exit) signalRegistry().settle(this, report.exitCode)
     return report
   }
 
@@ -244,6 +278,18 @@ function buildReport (
       forced: drain.forced
     },
     hooks
+  }
+}
+
+function emptyDrain (): DrainOutcome {
+  return {
+    inFlightAtStart: 0,
+    completed: 0,
+    socketsAtStart: 0,
+    closedIdle: 0,
+    closedAfterResponse: 0,
+    forced: 0,
+    forcedRequests: []
   }
 }
 

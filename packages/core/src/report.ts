@@ -36,4 +36,6 @@ export interface ShutdownReport {
   }
   /** Each cleanup step in the order it ran, the application's own close first. */
   hooks: HookResult[]
+  /** Set only when the shutdown itself failed unexpectedly (a bug): what went wrong. */
+  error?: string
 }

@@ -80,10 +80,12 @@ export class SignalRegistry {
       // eslint-disable-next-line n/no-process-exit
       process.exit(1)
     }
-    // Every busy instance was told to leave the process alone (`exit: false`): step aside and let the signal do
-    // what it would have done without graceful (Node's default terminates; the embedder's own handlers may not).
-    for (const [registered, handler] of this.#handlers) process.removeListener(registered, handler)
-    this.#handlers.clear()
+    // Every busy instance was told to leave the process alone (`exit: false`): step aside for this signal and let it
+    // do what it would have done without graceful (Node's default terminates; the embedder's own handlers may not).
+    const handler = this.#handlers.get(signal)
+    if (handler !== undefined) process.removeListener(signal, handler)
+    this.#handlers.delete(signal)
+    this.#received = undefined
     process.kill(process.pid, signal)
   }
 }

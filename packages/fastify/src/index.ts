@@ -1,3 +1,4 @@
+import type { Server as NetServer } from 'node:net'
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
@@ -35,30 +36,54 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
     done(err as Error)
     return
   }
-  core.attach(fastify.server)
-  fastify.decorate('graceful', core)
-
-  for (const path of [core.readinessPath, core.livenessPath]) {
-    fastify.route({
-      method: ['GET', 'HEAD'],
-      url: path,
-      logLevel: 'warn',
-      handler: (request, reply) => {
-        const response = core.healthFor(request.url)
-        if (response === undefined) {
-          reply.callNotFound()
-          return reply
+  try {
+    core.attach(fastify.server)
+    fastify.decorate('graceful', core)
+    for (const path of [core.readinessPath, core.livenessPath]) {
+      fastify.route({
+        method: ['GET', 'HEAD'],
+        url: path,
+        logLevel: 'warn',
+        handler: (request, reply) => {
+          const response = core.healthFor(request.url)
+          if (response === undefined) {
+            reply.callNotFound()
+            return reply
+          }
+          return reply.code(response.statusCode).headers(response.headers).send(response.body)
         }
-        return reply.code(response.statusCode).headers(response.headers).send(response.body)
-      }
-    })
+      })
+    }
+  } catch (err) {
+    // A duplicate /healthz route or a second registration: leave nothing behind that a later signal would act on.
+    core.dispose()
+    done(err as Error)
+    return
   }
+  // listen({ host: 'localhost' }) binds 127.0.0.1 and ::1 with one server each; the second is only reachable
+  // through Fastify's bindings list. Unattached, it would keep its listener open and its requests uncounted.
+  fastify.addHook('onListen', (next) => {
+    for (const server of secondaryServers(fastify)) core.attach(server)
+    next()
+  })
   // An app closed directly with fastify.close() must not keep listening for signals.
   fastify.addHook('onClose', (_instance, next) => {
     core.dispose()
     next()
   })
   done()
+}
+
+/** Fastify's extra servers for a multi-address host, from its internal bindings list (empty if that ever moves). */
+function secondaryServers (fastify: FastifyInstance): NetServer[] {
+  // An encapsulated instance inherits the list from the root through its prototype chain.
+  for (let holder: object | null = fastify; holder !== null; holder = Object.getPrototypeOf(holder) as object | null) {
+    const key = Object.getOwnPropertySymbols(holder).find(symbol => symbol.description === 'fastify.serverBindings')
+    if (key === undefined) continue
+    const bindings = (holder as Record<symbol, unknown>)[key]
+    return Array.isArray(bindings) ? bindings.filter((server): server is NetServer => server !== fastify.server) : []
+  }
+  return []
 }
 
 /** `await fastify.register(gracefulPlugin, options)`; then `fastify.graceful` holds the controls. */

@@ -1,0 +1,295 @@
+// `pnpm bench` (or `pnpm bench --quick`): per-request overhead and shutdown speed of graceful, A/B interleaved against
+// the bare frameworks and the peers, on this machine, in one run. Writes docs/benchmarks.md and docs/benchmarks.json.
+// All traffic goes to 127.0.0.1; every server is a child process this script started and ends by its PID.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { connect } from 'node:net'
+import { cpus, totalmem } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
+import autocannon from 'autocannon'
+
+const quick = process.argv.includes('--quick')
+// For working on the harness: --only <variant substring>, --skip-throughput, --skip-shutdown.
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+const skipThroughput = process.argv.includes('--skip-throughput')
+const skipShutdown = process.argv.includes('--skip-shutdown')
+// Sockets left idle this long before the signal: long enough to be really idle, as keep-alive sockets mostly are.
+const IDLE_BEFORE_SIGNAL = 250
+const settings = quick
+  ? { rounds: 2, duration: 2, warmup: 1, connections: 64, shutdownRepeats: 3, socketCounts: [1_000, 10_000] }
+  : { rounds: 6, duration: 5, warmup: 3, connections: 64, shutdownRepeats: 7, socketCounts: [1_000, 10_000] }
+
+const allGroups = {
+  Express: [
+    ['express-bare', 'Express 5 (bare, server.close())'],
+    ['express-graceful', 'Express + @graceful/express'],
+    ['express-terminus', 'Express + @godaddy/terminus'],
+    ['express-http-terminator', 'Express + http-terminator']
+  ],
+  Fastify: [
+    ['fastify-bare', 'Fastify 5 (bare, fastify.close())'],
+    ['fastify-graceful', 'Fastify + @graceful/fastify'],
+    ['fastify-graceful-shutdown', 'Fastify + fastify-graceful-shutdown'],
+    ['fastify-close-with-grace', 'Fastify + close-with-grace']
+  ]
+}
+const groups = Object.fromEntries(Object.entries(allGroups)
+  .map(([group, variants]) => [group, variants.filter(([variant]) => only === undefined || variant.includes(only))])
+  .filter(([, variants]) => variants.length > 0))
+const routes = [['/', 'hello world'], ['/json', '1 KiB JSON']]
+const serverScript = new URL('./server.mjs', import.meta.url).pathname
+const children = new Set()
+process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
+
+function start (variant) {
+  const child = spawn(process.execPath, ['--expose-gc', serverScript], {
+    env: { ...process.env, BENCH_VARIANT: variant, NODE_ENV: 'production' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  children.add(child)
+  const events = []
+  const waiters = []
+  createInterface({ input: child.stdout }).on('line', line => {
+    let event
+    try { event = JSON.parse(line) } catch { return }
+    events.push(event)
+    for (const waiter of waiters.splice(0)) {
+      if (waiter.match(event)) waiter.resolve(event)
+      else waiters.push(waiter)
+    }
+  })
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    children.delete(child)
+    return { code, signal, at: performance.now() }
+  })
+  const waitFor = (match, timeout = 15_000) => new Promise((resolve, reject) => {
+    const seen = events.find(match)
+    if (seen) return resolve(seen)
+    const timer = setTimeout(() => reject(new Error(`${variant}: timed out`)), timeout)
+    waiters.push({ match, resolve: (event) => { clearTimeout(timer); resolve(event) } })
+  })
+  return { variant, child, exited, waitFor, port: waitFor(e => e.event === 'ready').then(e => e.port) }
+}
+
+function median (values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+function load (port, path, duration) {
+  return autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: settings.connections, pipelining: 1, duration })
+}
+
+async function throughput () {
+  const results = {}
+  for (const [group, variants] of Object.entries(groups)) {
+    const servers = variants.map(([variant]) => start(variant))
+    const ports = await Promise.all(servers.map(server => server.port))
+    for (const [path] of routes) {
+      for (const port of ports) await load(port, path, settings.warmup) // warm-up, discarded
+    }
+    for (let round = 0; round < settings.rounds; round++) {
+      for (const [path] of routes) {
+        // A B C D, then B C D A, …: each variant runs next to every other, so drift and order cancel out.
+        const order = variants.map((_, index) => (index + round) % variants.length)
+        for (const index of order) {
+          const [variant] = variants[index]
+          const result = await load(ports[index], path, settings.duration)
+          const key = `${variant} ${path}`
+          results[key] ??= []
+          results[key].push({ round, rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx })
+          process.stdout.write(`  ${group} round ${round + 1}/${settings.rounds} ${path.padEnd(5)} ${variant.padEnd(26)} ${Math.round(result.requests.average)} req/s\n`)
+        }
+      }
+    }
+    for (const server of servers) server.child.kill('SIGKILL')
+  }
+  return results
+}
+
+function request (socket, path = '/') {
+  return new Promise((resolve, reject) => {
+    let data = ''
+    const onData = (chunk) => {
+      data += chunk
+      if (/\r\n\r\n[\s\S]*(hello world|slow|heapUsed[^}]*})/.test(data)) { socket.off('data', onData); resolve(data) }
+    }
+    socket.setEncoding('utf8')
+    socket.on('data', onData)
+    socket.once('error', reject)
+    socket.once('close', () => reject(new Error(`closed before a response: ${JSON.stringify(data.slice(0, 200))}`)))
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
+  })
+}
+
+async function openSockets (port, count) {
+  const sockets = []
+  for (let done = 0; done < count;) {
+    const batch = Math.min(250, count - done)
+    await Promise.all(Array.from({ length: batch }, async () => {
+      const socket = connect(port, '127.0.0.1')
+      socket.on('error', () => {})
+      await once(socket, 'connect')
+      await request(socket)
+      sockets.push(socket)
+    }))
+    done += batch
+  }
+  return sockets
+}
+
+async function heapOf (port) {
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  const data = await request(socket, '/mem')
+  socket.destroy()
+  return JSON.parse(data.slice(data.indexOf('{'))).heapUsed
+}
+
+/** Peak resident set (VmHWM) of a child, read until it exits. */
+function watchPeakRss (pid) {
+  let peak = 0
+  const read = () => {
+    try {
+      const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      if (match) peak = Math.max(peak, Number(match[1]) * 1024)
+    } catch {}
+  }
+  read()
+  const timer = setInterval(read, 2)
+  return () => { clearInterval(timer); return peak }
+}
+
+async function exitAfterSignal (server, limit = 30_000) {
+  const signalled = performance.now()
+  server.child.kill('SIGTERM')
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), limit)
+  const exit = await server.exited
+  clearTimeout(timer)
+  return { ms: exit.at - signalled, code: exit.code ?? exit.signal }
+}
+
+async function shutdownSpeed () {
+  const results = {}
+  for (const variants of Object.values(groups)) {
+    for (const [variant] of variants) {
+      const entry = results[variant] = { idle: [], lastResponse: [], sockets: {} }
+      for (let i = 0; i < settings.shutdownRepeats; i++) {
+        // SIGTERM → exit with one idle keep-alive socket.
+        let server = start(variant)
+        let port = await server.port
+        const idle = await openSockets(port, 1)
+        await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
+        entry.idle.push(await exitAfterSignal(server))
+        idle.forEach(socket => socket.destroy())
+
+        // The last in-flight response → exit.
+        server = start(variant)
+        port = await server.port
+        const socket = connect(port, '127.0.0.1')
+        socket.on('error', () => {})
+        await once(socket, 'connect')
+        const response = request(socket, '/slow?ms=200').then(() => performance.now())
+        await server.waitFor(e => e.event === 'started')
+        server.child.kill('SIGTERM')
+        const answered = await response.catch((err) => { if (process.env.BENCH_DEBUG) console.error(variant, err.message); return undefined })
+        const exit = await server.exited
+        socket.destroy()
+        entry.lastResponse.push({ ms: answered === undefined ? null : exit.at - answered, code: exit.code ?? exit.signal })
+      }
+      for (const count of settings.socketCounts) {
+        const server = start(variant)
+        const port = await server.port
+        const before = await heapOf(port)
+        const sockets = await openSockets(port, count)
+        const after = await heapOf(port)
+        await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
+        const peak = watchPeakRss(server.child.pid)
+        const exit = await exitAfterSignal(server)
+        entry.sockets[count] = { exitMs: exit.ms, code: exit.code, peakRss: peak(), heapPerSocket: (after - before) / count }
+        sockets.forEach(s => s.destroy())
+      }
+      process.stdout.write(`  shutdown ${variant.padEnd(26)} idle ${median(entry.idle.map(r => r.ms)).toFixed(1)} ms, ` +
+        `last response → exit ${median(entry.lastResponse.map(r => r.ms ?? Infinity)).toFixed(1)} ms, ` +
+        `10k sockets ${entry.sockets[10_000]?.exitMs.toFixed(0)} ms\n`)
+    }
+  }
+  return results
+}
+
+const fmt = (value, digits = 0) => value === undefined || value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits)
+const pct = (ratio) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`
+
+function render (machine, overhead, shutdown) {
+  const lines = []
+  lines.push('# Benchmarks', '')
+  lines.push(`Produced by \`pnpm bench${quick ? ' --quick' : ''}\` on ${machine.date}: ${machine.cpu} × ${machine.cores} cores, ` +
+    `${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}. Raw figures: [benchmarks.json](benchmarks.json).`, '')
+  lines.push('Server and load generator (autocannon, ' + `${settings.connections} keep-alive connections, ${settings.duration} s per run) ` +
+    'share the machine\'s cores, so absolute figures are modest; the ratios are what to read. Each variant ran ' +
+    `${settings.rounds} rounds, interleaved with the others (A B C D, B C D A, …) after a discarded warm-up; a ratio ` +
+    'is taken per round against the bare framework measured next to it, and the table shows the median.', '')
+  lines.push('## Overhead per request', '')
+  for (const [group, variants] of Object.entries(groups)) {
+    for (const [path, label] of routes) {
+      lines.push(`### ${group}, ${label} (\`${path}\`)`, '')
+      lines.push('| variant | median req/s | ratio to bare (median of rounds) | median p99 latency (ms) | errors |')
+      lines.push('|---|---:|---:|---:|---:|')
+      const bare = overhead[`${variants[0][0]} ${path}`]
+      for (const [variant, name] of variants) {
+        const runs = overhead[`${variant} ${path}`]
+        const ratios = runs.map((run, index) => run.rps / bare[index].rps)
+        lines.push(`| ${name} | ${fmt(median(runs.map(r => r.rps)))} | ${variant === variants[0][0] ? '1 (reference)' : `${median(ratios).toFixed(3)} (${pct(median(ratios))})`} | ` +
+          `${fmt(median(runs.map(r => r.p99)), 1)} | ${runs.reduce((sum, r) => sum + r.errors, 0)} |`)
+      }
+      lines.push('')
+    }
+  }
+  lines.push('## Shutdown speed', '')
+  lines.push(`Median of ${settings.shutdownRepeats} runs for the first two columns; one run each for the socket counts. ` +
+    '"SIGTERM → exit" is measured by this script from the signal to the child\'s exit; "last response → exit" from the ' +
+    'moment the client has the whole response of the only in-flight request to the exit. Exit codes in brackets.', '')
+  lines.push('| variant | SIGTERM → exit, 1 idle keep-alive socket (ms) | last response → exit (ms) | ' +
+    settings.socketCounts.map(n => `SIGTERM → exit, ${n.toLocaleString('en')} idle sockets (ms)`).join(' | ') +
+    ` | peak RSS with ${settings.socketCounts.at(-1).toLocaleString('en')} sockets (MiB) | heap per socket (bytes) |`)
+  lines.push('|---|---:|---:|' + settings.socketCounts.map(() => '---:').join('|') + '|---:|---:|')
+  for (const variants of Object.values(groups)) {
+    for (const [variant, name] of variants) {
+      const entry = shutdown[variant]
+      const codes = (runs) => [...new Set(runs.map(r => r.code))].join('/')
+      const last = settings.socketCounts.at(-1)
+      lines.push(`| ${name} | ${fmt(median(entry.idle.map(r => r.ms)), 1)} [${codes(entry.idle)}] | ` +
+        `${fmt(median(entry.lastResponse.map(r => r.ms ?? Infinity)), 1)} [${codes(entry.lastResponse)}] | ` +
+        settings.socketCounts.map(n => `${fmt(entry.sockets[n].exitMs)} [${entry.sockets[n].code}]`).join(' | ') +
+        ` | ${fmt(entry.sockets[last].peakRss / 2 ** 20, 1)} | ${fmt(entry.sockets[last].heapPerSocket)} |`)
+    }
+  }
+  lines.push('')
+  return lines.join('\n')
+}
+
+const machine = {
+  date: new Date().toISOString().slice(0, 10),
+  cpu: cpus()[0]?.model ?? 'unknown CPU',
+  cores: cpus().length,
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.versions.node,
+  platform: `${process.platform}-${process.arch}`
+}
+console.log(`graceful bench${quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`)
+console.log('overhead per request…')
+const overhead = skipThroughput ? {} : await throughput()
+console.log('shutdown speed…')
+const shutdown = skipShutdown ? {} : await shutdownSpeed()
+if (only !== undefined || skipThroughput || skipShutdown) {
+  console.log(JSON.stringify({ overhead, shutdown }, null, 1))
+  process.exit(0)
+}
+const docs = new URL('../docs/', import.meta.url)
+writeFileSync(new URL('benchmarks.json', docs), JSON.stringify({ machine, settings, overhead, shutdown }, null, 2) + '\n')
+const markdown = render(machine, overhead, shutdown)
+writeFileSync(new URL('benchmarks.md', docs), markdown)
+console.log('\n' + markdown)

@@ -1,0 +1,81 @@
+// One server per benchmark variant (BENCH_VARIANT), configured as each library's README recommends.
+// Routes: / (hello world), /json (1 KiB of JSON), /slow?ms= (prints "started" when it arrives), /mem (heap after GC).
+import { createServer } from 'node:http'
+import { performance } from 'node:perf_hooks'
+
+const variant = process.env.BENCH_VARIANT
+const payload = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`key${String(i).padStart(2, '0')}`, 'v'.repeat(30)]))
+const emit = (event) => process.stdout.write(JSON.stringify({ ...event, t: performance.timeOrigin + performance.now() }) + '\n')
+const heap = () => {
+  globalThis.gc?.()
+  globalThis.gc?.()
+  return process.memoryUsage().heapUsed
+}
+const ready = (server) => emit({ event: 'ready', port: server.address().port })
+
+async function express () {
+  const { default: express } = await import('express')
+  const app = express()
+  let shutdown
+  if (variant === 'express-graceful') {
+    const { graceful } = await import('@graceful/express')
+    shutdown = graceful({ drainTimeout: 10_000 })
+    app.use(shutdown)
+  }
+  app.get('/', (req, res) => { res.send('hello world') })
+  app.get('/json', (req, res) => { res.json(payload) })
+  app.get('/slow', (req, res) => {
+    emit({ event: 'started' })
+    setTimeout(() => res.send('slow'), Number(req.query.ms ?? 200))
+  })
+  app.get('/mem', (req, res) => { res.json({ heapUsed: heap() }) })
+  // Every library is set up before the first connection can arrive.
+  const server = createServer(app)
+  server.keepAliveTimeout = 30_000
+  if (variant === 'express-graceful') {
+    shutdown.attach(server)
+  } else if (variant === 'express-terminus') {
+    const { createTerminus } = await import('@godaddy/terminus')
+    createTerminus(server, { signals: ['SIGTERM'], healthChecks: { '/healthz': async () => {} }, timeout: 10_000 })
+  } else if (variant === 'express-http-terminator') {
+    const { createHttpTerminator } = await import('http-terminator')
+    const terminator = createHttpTerminator({ server, gracefulTerminationTimeout: 10_000 })
+    process.once('SIGTERM', () => { terminator.terminate().then(() => process.exit(0), () => process.exit(1)) })
+  } else {
+    // Bare: Node's own server.close(), as most services ship it.
+    process.once('SIGTERM', () => { server.close(() => process.exit(0)) })
+  }
+  server.listen(0, '127.0.0.1', () => ready(server))
+}
+
+async function fastify () {
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify({ logger: false, forceCloseConnections: 'idle' })
+  if (variant === 'fastify-graceful') {
+    const { gracefulPlugin } = await import('@graceful/fastify')
+    await app.register(gracefulPlugin, { drainTimeout: 10_000, logger: false })
+  } else if (variant === 'fastify-graceful-shutdown') {
+    const { default: gracefulShutdown } = await import('fastify-graceful-shutdown')
+    await app.register(gracefulShutdown, { timeout: 10_000 })
+  }
+  app.get('/', async () => 'hello world')
+  app.get('/json', async () => payload)
+  app.get('/slow', async (request) => {
+    emit({ event: 'started' })
+    await new Promise(resolve => setTimeout(resolve, Number(request.query.ms ?? 200)))
+    return 'slow'
+  })
+  app.get('/mem', async () => ({ heapUsed: heap() }))
+  if (variant === 'fastify-close-with-grace') {
+    const { default: closeWithGrace } = await import('close-with-grace')
+    closeWithGrace({ delay: 10_000 }, async () => { await app.close() })
+  } else if (variant === 'fastify-bare') {
+    // Fastify's own close, as its documentation shows.
+    process.once('SIGTERM', () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  app.server.keepAliveTimeout = 30_000
+  ready(app.server)
+}
+
+await (variant.startsWith('express') ? express() : fastify())
