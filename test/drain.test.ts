@@ -1,0 +1,148 @@
+// The drain's socket rules, one by one, in-process over real sockets (`signals: []`, `exit: false`).
+import { createServer, type Server } from 'node:http'
+import { createServer as createHttp2Server } from 'node:http2'
+import { connect, type Socket } from 'node:net'
+import { once } from 'node:events'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createGraceful, isGracefulError, type Graceful, type GracefulOptions } from '@graceful/core'
+
+const cleanup: Array<() => void> = []
+afterEach(() => {
+  for (const step of cleanup.splice(0)) step()
+})
+
+async function listen (server: Server): Promise<number> {
+  cleanup.push(() => { server.closeAllConnections() })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+async function open (port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1')
+  cleanup.push(() => socket.destroy())
+  await once(socket, 'connect')
+  socket.setEncoding('latin1')
+  return socket
+}
+
+/** Reads from `socket` until `pattern` has arrived; rejects if the socket closes first. */
+function read (socket: Socket, pattern: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = ''
+    const onData = (chunk: string): void => {
+      data += chunk
+      if (pattern.test(data)) { done(); resolve(data) }
+    }
+    const onClose = (): void => { done(); reject(new Error(`closed before ${String(pattern)}; got ${JSON.stringify(data)}`)) }
+    const done = (): void => { socket.off('data', onData); socket.off('close', onClose) }
+    socket.on('data', onData)
+    socket.on('close', onClose)
+  })
+}
+
+function setup (options: GracefulOptions = {}, attach = true): { g: Graceful, server: Server } {
+  const g = createGraceful({ signals: [], exit: false, logger: false, ...options })
+  const server = createServer((req, res) => {
+    if (g.handle(req, res)) return
+    res.end('ok')
+  })
+  if (attach) g.attach(server)
+  return { g, server }
+}
+
+const GET = 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'
+
+describe('drain', () => {
+  it('a request already on the wire when draining begins on a long-idle socket is served, not reset', async () => {
+    // idleSocketGrace 0: every idle socket counts as long idle, so only the rule "never close in the same tick" saves it.
+    const { g, server } = setup({ idleSocketGrace: 0 })
+    const port = await listen(server)
+    const socket = await open(port)
+    socket.write(GET)
+    await read(socket, /\r\n\r\nok$/)
+    const answer = read(socket, /\r\n\r\nok$/)
+    socket.write(GET) // in the server's receive buffer, not yet read by Node,
+    const report = g.shutdown() // when the drain starts, in this same tick.
+    const response = await answer
+    expect(response).toMatch(/^HTTP\/1\.1 200/)
+    expect(response).toMatch(/connection: close/i)
+    expect((await report).exitCode).toBe(0)
+  })
+
+  it('a request whose headers are still arriving when the quiet window ends is waited for and served', async () => {
+    const { g, server } = setup({ idleSocketGrace: 0 })
+    const port = await listen(server)
+    const slow = await open(port)
+    const quiet = await open(port)
+    slow.write(GET)
+    await read(slow, /\r\n\r\nok$/)
+    slow.write('GET / HTTP/1.1\r\nHost: local') // half of the next request's headers
+    // A round trip on another socket, written after those bytes: once it is answered, the server has read them.
+    quiet.write(GET)
+    await read(quiet, /\r\n\r\nok$/)
+    const quietClosed = once(quiet, 'close')
+    const report = g.shutdown()
+    // Both sockets' quiet windows end in the same timer phase: once the quiet one is closed, the slow one was spared.
+    await quietClosed
+    expect(slow.destroyed).toBe(false)
+    const answer = read(slow, /\r\n\r\nok$/)
+    slow.write('host\r\n\r\n')
+    expect(await answer).toMatch(/connection: close/i)
+    expect((await report).sockets).toMatchObject({ closedIdle: 1, forced: 0 })
+  })
+
+  it('an upgraded socket (WebSocket) is not taken for an unused one: it may end itself on signal, or is forced at the deadline', async () => {
+    for (const endsOnSignal of [true, false]) {
+      const { g, server } = setup({ newSocketGrace: 0, drainTimeout: 300 })
+      server.on('upgrade', (_req, socket: Socket) => {
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
+        if (endsOnSignal) g.signal.addEventListener('abort', () => socket.end())
+      })
+      const port = await listen(server)
+      const client = await open(port)
+      const switched = read(client, /101 Switching Protocols[\s\S]*\r\n\r\n/)
+      client.write('GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
+      await switched
+      client.on('end', () => client.end())
+      const report = await g.shutdown()
+      if (endsOnSignal) {
+        expect(report.sockets).toMatchObject({ forced: 0, closedIdle: 0, closedAfterResponse: 1 })
+        expect(report.exitCode).toBe(0)
+      } else {
+        expect(report.sockets).toMatchObject({ forced: 1, closedIdle: 0 })
+        expect(report.phases.draining).toBeGreaterThanOrEqual(290)
+        expect(report.exitCode).toBe(1)
+      }
+    }
+  })
+
+  it('a socket opened before attach is ended at the deadline and counted as forced', async () => {
+    const { g, server } = setup({ drainTimeout: 300 }, false)
+    const port = await listen(server)
+    const early = await open(port) // connected before graceful knew the server
+    const adopted = await open(port)
+    adopted.write(GET) // the middleware path: the first request attaches the server
+    await read(adopted, /\r\n\r\nok$/)
+    const earlyClosed = once(early, 'close')
+    const report = await g.shutdown()
+    await earlyClosed
+    expect(report.sockets.closedIdle).toBe(1)
+    expect(report.sockets.forced).toBe(1)
+    expect(report.exitCode).toBe(1)
+  })
+
+  it('refuses HTTP/2 servers, whose streams need a drain of their own', () => {
+    const g = createGraceful({ signals: [], exit: false, logger: false })
+    let caught: unknown
+    try {
+      g.attach(createHttp2Server() as never)
+    } catch (err) {
+      caught = err
+    }
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+    expect((caught as Error).message).toMatch(/HTTP\/2/)
+  })
+})
