@@ -1,7 +1,7 @@
 // `pnpm bench` (or `pnpm bench --quick`): per-request overhead and shutdown speed of graceful, A/B interleaved against
 // the bare frameworks and the peers, on this machine, in one run. Writes docs/benchmarks.md and docs/benchmarks.json.
 // All traffic goes to 127.0.0.1; every server is a child process this script started and ends by its PID.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
@@ -22,6 +22,10 @@ const settings = quick
   : { rounds: 6, duration: 5, warmup: 3, connections: 64, shutdownRepeats: 7, socketCounts: [1_000, 10_000] }
 
 const allGroups = {
+  'node:http': [
+    ['node-bare', 'node:http (bare, server.close())'],
+    ['node-graceful', 'node:http + @graceful/core']
+  ],
   Express: [
     ['express-bare', 'Express 5 (bare, server.close())'],
     ['express-graceful', 'Express + @graceful/express'],
@@ -43,8 +47,15 @@ const serverScript = new URL('./server.mjs', import.meta.url).pathname
 const children = new Set()
 process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
 
+// The server gets a core of its own and this script (the load generator) the other, where taskset exists: two
+// processes fighting over both cores make throughput figures drift far more than the overhead being measured.
+const pin = spawnSync('taskset', ['-c', '0', 'true']).status === 0 && cpus().length >= 2
+if (pin) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
+
 function start (variant) {
-  const child = spawn(process.execPath, ['--expose-gc', serverScript], {
+  const command = pin ? 'taskset' : process.execPath
+  const args = pin ? ['-c', '1', process.execPath, '--expose-gc', serverScript] : ['--expose-gc', serverScript]
+  const child = spawn(command, args, {
     env: { ...process.env, BENCH_VARIANT: variant, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
@@ -97,10 +108,19 @@ async function throughput () {
         const order = variants.map((_, index) => (index + round) % variants.length)
         for (const index of order) {
           const [variant] = variants[index]
+          const cpuBefore = await cpuOf(ports[index])
           const result = await load(ports[index], path, settings.duration)
+          const cpuAfter = await cpuOf(ports[index])
           const key = `${variant} ${path}`
           results[key] ??= []
-          results[key].push({ round, rps: result.requests.average, p99: result.latency.p99, errors: result.errors + result.non2xx })
+          results[key].push({
+            round,
+            rps: result.requests.average,
+            p99: result.latency.p99,
+            // The server's own CPU time per request: what the library costs, whoever the bottleneck is.
+            cpuMicros: (cpuAfter - cpuBefore) / result.requests.total,
+            errors: result.errors + result.non2xx
+          })
           process.stdout.write(`  ${group} round ${round + 1}/${settings.rounds} ${path.padEnd(5)} ${variant.padEnd(26)} ${Math.round(result.requests.average)} req/s\n`)
         }
       }
@@ -139,6 +159,12 @@ async function openSockets (port, count) {
     done += batch
   }
   return sockets
+}
+
+async function cpuOf (port) {
+  const response = await fetch(`http://127.0.0.1:${port}/cpu`, { headers: { connection: 'close' } })
+  const usage = await response.json()
+  return usage.user + usage.system
 }
 
 async function heapOf (port) {
@@ -236,13 +262,16 @@ function render (machine, overhead, shutdown) {
   for (const [group, variants] of Object.entries(groups)) {
     for (const [path, label] of routes) {
       lines.push(`### ${group}, ${label} (\`${path}\`)`, '')
-      lines.push('| variant | median req/s | ratio to bare (median of rounds) | median p99 latency (ms) | errors |')
-      lines.push('|---|---:|---:|---:|---:|')
+      lines.push('| variant | median req/s | req/s ratio to bare | server CPU per request (µs) | CPU ratio to bare | median p99 latency (ms) | errors |')
+      lines.push('|---|---:|---:|---:|---:|---:|---:|')
       const bare = overhead[`${variants[0][0]} ${path}`]
       for (const [variant, name] of variants) {
         const runs = overhead[`${variant} ${path}`]
         const ratios = runs.map((run, index) => run.rps / bare[index].rps)
-        lines.push(`| ${name} | ${fmt(median(runs.map(r => r.rps)))} | ${variant === variants[0][0] ? '1 (reference)' : `${median(ratios).toFixed(3)} (${pct(median(ratios))})`} | ` +
+        const cpuRatios = runs.map((run, index) => run.cpuMicros / bare[index].cpuMicros)
+        const reference = variant === variants[0][0]
+        lines.push(`| ${name} | ${fmt(median(runs.map(r => r.rps)))} | ${reference ? '1 (reference)' : `${median(ratios).toFixed(3)} (${pct(median(ratios))})`} | ` +
+          `${fmt(median(runs.map(r => r.cpuMicros)), 2)} | ${reference ? '1 (reference)' : `${median(cpuRatios).toFixed(3)} (${pct(median(cpuRatios))})`} | ` +
           `${fmt(median(runs.map(r => r.p99)), 1)} | ${runs.reduce((sum, r) => sum + r.errors, 0)} |`)
       }
       lines.push('')

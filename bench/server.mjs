@@ -29,6 +29,7 @@ async function express () {
     setTimeout(() => res.send('slow'), Number(req.query.ms ?? 200))
   })
   app.get('/mem', (req, res) => { res.json({ heapUsed: heap() }) })
+  app.get('/cpu', (req, res) => { res.json(process.cpuUsage()) })
   // Every library is set up before the first connection can arrive.
   const server = createServer(app)
   server.keepAliveTimeout = 30_000
@@ -66,6 +67,7 @@ async function fastify () {
     return 'slow'
   })
   app.get('/mem', async () => ({ heapUsed: heap() }))
+  app.get('/cpu', async () => process.cpuUsage())
   if (variant === 'fastify-close-with-grace') {
     const { default: closeWithGrace } = await import('close-with-grace')
     closeWithGrace({ delay: 10_000 }, async () => { await app.close() })
@@ -78,4 +80,29 @@ async function fastify () {
   ready(app.server)
 }
 
-await (variant.startsWith('express') ? express() : fastify())
+async function node () {
+  let g
+  if (variant === 'node-graceful') {
+    // BENCH_CORE: another build of the core, for comparing a change's cost per request (bench/ir.mjs).
+    const { createGraceful } = await import(process.env.BENCH_CORE ?? '@graceful/core')
+    g = createGraceful({ drainTimeout: 10_000 })
+  }
+  const json = JSON.stringify(payload)
+  const server = createServer((req, res) => {
+    if (g?.handle(req, res) === true) return
+    if (req.url === '/') res.end('hello world')
+    else if (req.url === '/json') res.setHeader('content-type', 'application/json').end(json)
+    else if (req.url === '/cpu') res.end(JSON.stringify(process.cpuUsage()))
+    else if (req.url === '/mem') res.end(JSON.stringify({ heapUsed: heap() }))
+    else {
+      emit({ event: 'started' })
+      setTimeout(() => res.end('slow'), 200)
+    }
+  })
+  server.keepAliveTimeout = 30_000
+  if (g !== undefined) g.attach(server)
+  else process.once('SIGTERM', () => { server.close(() => process.exit(0)) })
+  server.listen(0, '127.0.0.1', () => ready(server))
+}
+
+await (variant.startsWith('express') ? express() : variant.startsWith('node') ? node() : fastify())

@@ -95,6 +95,13 @@ export class ConnectionTracker {
   readonly #onFinish: (this: ServerResponse) => void
   readonly #onSocketClose: (this: Socket) => void
   readonly #onQuiet = (connection: Connection): void => { this.#closeQuiet(connection) }
+  /** Sockets already quiet long enough when draining begins: one timer for all of them, not one each. */
+  #quietNow: Connection[] = []
+  readonly #onQuietNow = (): void => {
+    const batch = this.#quietNow
+    this.#quietNow = []
+    for (const connection of batch) this.#closeQuiet(connection)
+  }
 
   constructor (options: { idleSocketGrace: number, newSocketGrace: number }) {
     this.#idleSocketGrace = options.idleSocketGrace
@@ -325,14 +332,18 @@ export class ConnectionTracker {
     const remaining = connection.requests === 0
       ? this.#newSocketGrace - (performance.now() - connection.connectedAt)
       : this.#idleSocketGrace - (performance.now() - connection.idleSince)
+    if (remaining > 0) {
+      connection.timer = setTimeout(this.#onQuiet, remaining, connection)
+      return
+    }
     // Never in the same tick, even for a socket quiet for minutes: a request already in the kernel's buffer is read
     // by the poll phase that runs before this timer, and then it is served instead of reset.
-    connection.timer = setTimeout(this.#onQuiet, Math.max(remaining, 0), connection)
+    if (this.#quietNow.push(connection) === 1) setTimeout(this.#onQuietNow, 0)
   }
 
   #closeQuiet (connection: Connection): void {
     connection.timer = undefined
-    if (connection.inFlight > 0) return
+    if (connection.inFlight > 0 || connection.socket.destroyed) return
     // Bytes since the socket turned idle (or, for a socket that never sent a request, any byte at all) mean a request
     // is arriving slowly or the socket was upgraded (WebSocket): it is busy, and only the deadline may end it.
     if (!connection.handshaking && connection.socket.bytesRead !== connection.readAtIdle) return

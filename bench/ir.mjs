@@ -1,0 +1,29 @@
+// Instructions per request under valgrind (callgrind counts instructions, not time: repeatable where throughput
+// is noise). Per request = (total at N2 − total at N1) / (N2 − N1), so start-up and shutdown cancel out.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import autocannon from 'autocannon'
+
+async function total (variant, amount, path) {
+  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--predictable',
+    new URL('./server.mjs', import.meta.url).pathname], { env: { ...process.env, BENCH_VARIANT: variant }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', chunk => { stderr += chunk })
+  const port = await new Promise(resolve => createInterface({ input: child.stdout }).on('line', line => {
+    try { const event = JSON.parse(line); if (event.event === 'ready') resolve(event.port) } catch {}
+  }))
+  await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: 1, amount })
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+  return Number(/I\s+refs:\s+([\d,]+)/.exec(stderr)[1].replaceAll(',', ''))
+}
+
+export async function instructionsPerRequest (variant, path = "/", low = 2_000, high = 12_000) {
+  const [a, b] = [await total(variant, low, path), await total(variant, high, path)]
+  return (b - a) / (high - low)
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const variant of process.argv.slice(2)) console.log(variant, Math.round(await instructionsPerRequest(variant)))
+}
