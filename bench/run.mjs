@@ -12,6 +12,7 @@ import autocannon from 'autocannon'
 import { instructionsPerRequest } from './ir.mjs'
 
 const quick = process.argv.includes('--quick')
+let quickRender = quick
 // For working on the harness: --only <variant substring>, --skip-throughput, --skip-shutdown.
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
 const skipThroughput = process.argv.includes('--skip-throughput')
@@ -20,7 +21,7 @@ const skipShutdown = process.argv.includes('--skip-shutdown')
 const IDLE_BEFORE_SIGNAL = 250
 const settings = quick
   ? { rounds: 2, duration: 2, warmup: 1, connections: 64, shutdownRepeats: 3, socketCounts: [1_000, 10_000] }
-  : { rounds: 6, duration: 5, warmup: 3, connections: 64, shutdownRepeats: 5, socketCounts: [1_000, 10_000] }
+  : { rounds: 6, duration: 4, warmup: 2, connections: 64, shutdownRepeats: 5, socketCounts: [1_000, 10_000] }
 
 const allGroups = {
   'node:http': [
@@ -98,12 +99,14 @@ function load (port, path, duration) {
 async function throughput () {
   const results = {}
   for (const [group, variants] of Object.entries(groups)) {
-    const servers = variants.map(([variant]) => start(variant))
-    const ports = await Promise.all(servers.map(server => server.port))
-    for (const [path] of routes) {
-      for (const port of ports) await load(port, path, settings.warmup) // warm-up, discarded
-    }
     for (let round = 0; round < settings.rounds; round++) {
+      // Fresh processes every round: two processes running the same code can differ by 10 % or more (JIT and
+      // memory layout luck), which would otherwise pass for a difference between the libraries.
+      const servers = variants.map(([variant]) => start(variant))
+      const ports = await Promise.all(servers.map(server => server.port))
+      for (const [path] of routes) {
+        for (const port of ports) await load(port, path, settings.warmup) // warm-up, discarded
+      }
       for (const [path] of routes) {
         // A B C D, then B C D A, …: each variant runs next to every other, so drift and order cancel out.
         const order = variants.map((_, index) => (index + round) % variants.length)
@@ -114,19 +117,20 @@ async function throughput () {
           const cpuAfter = await cpuOf(ports[index])
           const key = `${variant} ${path}`
           results[key] ??= []
-          results[key].push({
+          results[key][round] = {
             round,
             rps: result.requests.average,
             p99: result.latency.p99,
             // The server's own CPU time per request: what the library costs, whoever the bottleneck is.
             cpuMicros: (cpuAfter - cpuBefore) / result.requests.total,
             errors: result.errors + result.non2xx
-          })
+          }
           process.stdout.write(`  ${group} round ${round + 1}/${settings.rounds} ${path.padEnd(5)} ${variant.padEnd(26)} ${Math.round(result.requests.average)} req/s\n`)
         }
       }
+      for (const server of servers) server.child.kill('SIGKILL')
+      await Promise.all(servers.map(server => server.exited))
     }
-    for (const server of servers) server.child.kill('SIGKILL')
   }
   return results
 }
@@ -255,7 +259,9 @@ async function instructions () {
   if (quick || spawnSync('valgrind', ['--version']).status !== 0) return {}
   const results = {}
   for (const variants of Object.values(groups)) {
-    for (const [variant] of variants.filter(([name]) => name.endsWith('-bare') || name.endsWith('-graceful'))) {
+    const measured = variants.filter(([name]) => name.endsWith('-bare') || name.endsWith('-graceful'))
+    if (variants[0][0] === 'express-bare') measured.push(['express-noop'])
+    for (const [variant] of measured) {
       results[variant] = await instructionsPerRequest(variant)
       process.stdout.write(`  instructions ${variant.padEnd(26)} ${Math.round(results[variant])} per request\n`)
     }
@@ -269,12 +275,15 @@ const pct = (ratio) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)
 function render (machine, overhead, shutdown, counted) {
   const lines = []
   lines.push('# Benchmarks', '')
-  lines.push(`Produced by \`pnpm bench${quick ? ' --quick' : ''}\` on ${machine.date}: ${machine.cpu} × ${machine.cores} cores, ` +
+  lines.push(`Produced by \`pnpm bench${quickRender ? ' --quick' : ''}\` on ${machine.date}: ${machine.cpu} × ${machine.cores} cores, ` +
     `${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}. Raw figures: [benchmarks.json](benchmarks.json).`, '')
   lines.push('Server and load generator (autocannon, ' + `${settings.connections} keep-alive connections, ${settings.duration} s per run) ` +
-    'share the machine\'s cores, so absolute figures are modest; the ratios are what to read. Each variant ran ' +
-    `${settings.rounds} rounds, interleaved with the others (A B C D, B C D A, …) after a discarded warm-up; a ratio ` +
-    'is taken per round against the bare framework measured next to it, and the table shows the median.', '')
+    'run on one core each of a small machine (pinned with taskset), so absolute figures are modest; the ratios are what ' +
+    'to read. Each variant ran ' +
+    `${settings.rounds} rounds, each in fresh processes (two processes of the same code can differ by 10 % or more), ` +
+    'interleaved with the others (A B C D, B C D A, …) after a discarded warm-up; a ratio is taken per round against ' +
+    'the bare framework measured next to it, and the table shows the median. The server\'s CPU time per request is ' +
+    'read from the server itself (`process.cpuUsage()`), so it does not depend on which side is the bottleneck.', '')
   lines.push('## Overhead per request', '')
   for (const [group, variants] of Object.entries(groups)) {
     for (const [path, label] of routes) {
@@ -309,6 +318,10 @@ function render (machine, overhead, shutdown, counted) {
       lines.push(`| ${group} | ${fmt(bare)} | ${fmt(withGraceful)} | ${fmt(withGraceful - bare)} | ${(withGraceful / bare).toFixed(3)} |`)
     }
     lines.push('')
+    if (counted['express-noop'] !== undefined && counted['express-bare'] !== undefined) {
+      lines.push(`For scale: a middleware that only calls \`next()\` costs Express ${fmt(counted['express-noop'] - counted['express-bare'])} ` +
+        'instructions per request by itself; that is the floor for any `app.use()` middleware, graceful included.', '')
+    }
   }
   lines.push('## Shutdown speed', '')
   lines.push(`Median of ${settings.shutdownRepeats} runs for the first two columns; one run each for the socket counts. ` +
@@ -332,7 +345,26 @@ function render (machine, overhead, shutdown, counted) {
     }
   }
   lines.push('')
+  const last = settings.socketCounts.at(-1)
+  lines.push(`What graceful itself keeps per tracked socket, from the ${last.toLocaleString('en')}-socket runs ` +
+    '(heap per socket with graceful minus the bare framework\'s, after a forced garbage collection):', '')
+  for (const variants of Object.values(groups)) {
+    const bare = shutdown[variants[0][0]]?.sockets[last]?.heapPerSocket
+    const [variant, name] = variants.find(([v]) => v.endsWith('-graceful')) ?? []
+    const own = variant === undefined ? undefined : shutdown[variant]?.sockets[last]?.heapPerSocket
+    if (bare !== undefined && own !== undefined) lines.push(`- ${name}: ${fmt(own - bare)} bytes`)
+  }
+  lines.push('')
   return lines.join('\n')
+}
+
+if (process.argv.includes('--render')) {
+  // Re-renders docs/benchmarks.md from docs/benchmarks.json, without measuring anything.
+  const saved = JSON.parse(readFileSync(new URL('../docs/benchmarks.json', import.meta.url), 'utf8'))
+  Object.assign(settings, saved.settings)
+  quickRender = saved.quick === true
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}))
+  process.exit(0)
 }
 
 const machine = {
@@ -355,7 +387,7 @@ if (only !== undefined || skipThroughput || skipShutdown) {
   process.exit(0)
 }
 const docs = new URL('../docs/', import.meta.url)
-writeFileSync(new URL('benchmarks.json', docs), JSON.stringify({ machine, settings, overhead, instructions: counted, shutdown }, null, 2) + '\n')
+writeFileSync(new URL('benchmarks.json', docs), JSON.stringify({ machine, quick, settings, overhead, instructions: counted, shutdown }, null, 2) + '\n')
 const markdown = render(machine, overhead, shutdown, counted)
 writeFileSync(new URL('benchmarks.md', docs), markdown)
 console.log('\n' + markdown)

@@ -21,6 +21,9 @@ async function express () {
     const { graceful } = await import('@graceful/express')
     shutdown = graceful({ drainTimeout: 10_000 })
     app.use(shutdown)
+  } else if (variant === 'express-noop') {
+    // What any middleware costs in Express, to tell graceful's own cost from the router's (bench/ir.mjs).
+    app.use((req, res, next) => { next() })
   }
   app.get('/', (req, res) => { res.send('hello world') })
   app.get('/json', (req, res) => { res.json(payload) })

@@ -54,7 +54,10 @@ async function openSocket (port: number): Promise<Socket> {
 
 describe.each(frameworks)('%s', (framework) => {
   it('32 keep-alive clients under load at SIGTERM: every request written gets a full response, each client is told to go', async () => {
-    const app = new Fixture({ framework, options: { drainTimeout: 15_000 } })
+    // The quiet window is widened from 100 to 500 ms: on a shared two-core CI machine this test process can be starved
+    // of CPU for longer than 100 ms between two requests of a client, which is the accepted race of the design, not
+    // the behaviour under test. The drain tests cover the default window.
+    const app = new Fixture({ framework, options: { drainTimeout: 15_000, idleSocketGrace: 500 } })
     const port = await app.ready()
     const clients = Array.from({ length: 32 }, () => new Client(origin(port), { pipelining: 1, keepAliveTimeout: 60_000 }))
     const failures: string[] = []
