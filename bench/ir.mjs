@@ -11,7 +11,8 @@ async function total (variant, amount, path) {
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += chunk })
   const port = await new Promise(resolve => createInterface({ input: child.stdout }).on('line', line => {
-    try { const event = JSON.parse(line); if (event.event === 'ready') resolve(event.port) } catch {}
+    try { const event = JSON.parse(line); if (event.event === 'ready') resolve(event.port) } catch { // not a JSON line: valgrind's or the app's own output
+    }
   }))
   await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections: 1, amount })
   child.kill('SIGTERM')

@@ -187,7 +187,9 @@ function watchPeakRss (pid) {
     try {
       const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
       if (match) peak = Math.max(peak, Number(match[1]) * 1024)
-    } catch {}
+    } catch {
+      // the process has just exited
+    }
   }
   read()
   const timer = setInterval(read, 2)

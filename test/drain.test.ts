@@ -138,7 +138,7 @@ describe('drain', () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     let caught: unknown
     try {
-      g.attach(createHttp2Server() as never)
+      g.attach(createHttp2Server())
     } catch (err) {
       caught = err
     }
