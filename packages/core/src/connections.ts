@@ -97,6 +97,9 @@ export class ConnectionTracker {
   readonly #onQuiet = (connection: Connection): void => { this.#closeQuiet(connection) }
   /** Sockets already quiet long enough when draining begins: one timer for all of them, not one each. */
   #quietNow: Connection[] = []
+  // An immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
+  // guarantee one complete poll, wherever the drain started (a timer will not do: the timers phase comes first).
+  readonly #afterNextPoll = (): void => { setImmediate(this.#onQuietNow) }
   readonly #onQuietNow = (): void => {
     const batch = this.#quietNow
     this.#quietNow = []
@@ -336,9 +339,9 @@ export class ConnectionTracker {
       connection.timer = setTimeout(this.#onQuiet, remaining, connection)
       return
     }
-    // Never in the same tick, even for a socket quiet for minutes: a request already in the kernel's buffer is read
-    // by the poll phase that runs before this timer, and then it is served instead of reset.
-    if (this.#quietNow.push(connection) === 1) setTimeout(this.#onQuietNow, 0)
+    // Never before the event loop has polled once more, even for a socket quiet for minutes: a request already in
+    // the kernel's buffer is read by that poll, and then it is served instead of reset.
+    if (this.#quietNow.push(connection) === 1) setImmediate(this.#afterNextPoll)
   }
 
   #closeQuiet (connection: Connection): void {
