@@ -4,6 +4,7 @@ import { createServer as createHttp2Server } from 'node:http2'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
+import { thrown } from './helpers.js'
 import { createGraceful, isGracefulError, type Graceful, type GracefulOptions } from '@graceful/core'
 
 const cleanup: Array<() => void> = []
@@ -136,12 +137,7 @@ describe('drain', () => {
 
   it('refuses HTTP/2 servers, whose streams need a drain of their own', () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
-    let caught: unknown
-    try {
-      g.attach(createHttp2Server())
-    } catch (err) {
-      caught = err
-    }
+    const caught = thrown(() => g.attach(createHttp2Server()))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
     expect((caught as Error).message).toMatch(/HTTP\/2/)
   })

@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
+import { thrown } from './helpers.js'
 import { Client } from 'undici'
 import { createGraceful, isGracefulError, type Graceful, type GracefulLogger } from '@graceful/core'
 
@@ -69,12 +70,7 @@ describe('lifecycle', () => {
   it('refuses a hook once the hooks have started', async () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     await g.shutdown()
-    let caught: unknown
-    try {
-      g.onShutdown('late', () => undefined)
-    } catch (err) {
-      caught = err
-    }
+    const caught = thrown(() => g.onShutdown('late', () => undefined))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_HOOK_TOO_LATE')).toBe(true)
   })
 

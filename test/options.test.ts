@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { thrown } from './helpers.js'
 import { createGraceful, GracefulError, isGracefulError } from '@graceful/core'
 import { graceful } from '@graceful/express'
 
@@ -6,12 +7,7 @@ import { graceful } from '@graceful/express'
 const quiet = { signals: [], exit: false, logger: false } as const
 
 function expectInvalid (options: unknown, message: RegExp): void {
-  let caught: unknown
-  try {
-    createGraceful(options as never)
-  } catch (err) {
-    caught = err
-  }
+  const caught = thrown(() => createGraceful(options as never))
   expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
   expect((caught as Error).message).toMatch(message)
 }
@@ -76,23 +72,13 @@ describe('option validation', () => {
     expect(() => g.onShutdown('db', 'pool.end' as never)).toThrow(/fn to be a function/)
     expect(() => g.onShutdown('db', () => undefined, { timeout: -1 })).toThrow(/onShutdown\("db"\)\.timeout/)
     g.onShutdown('db', () => undefined)
-    let caught: unknown
-    try {
-      g.onShutdown('db', () => undefined)
-    } catch (err) {
-      caught = err
-    }
+    const caught = thrown(() => g.onShutdown('db', () => undefined))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_DUPLICATE_HOOK')).toBe(true)
   })
 
   it('rejects attaching something that is not a server', () => {
     const g = createGraceful(quiet)
-    let caught: unknown
-    try {
-      g.attach({} as never)
-    } catch (err) {
-      caught = err
-    }
+    const caught = thrown(() => g.attach({} as never))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
   })
 })
