@@ -274,7 +274,7 @@ async function instructions () {
 const fmt = (value, digits = 0) => value === undefined || value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits)
 const pct = (ratio) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`
 
-function render (machine, overhead, shutdown, counted) {
+function render (machine, overhead, shutdown, counted, measuredAgain = []) {
   const lines = []
   lines.push('# Benchmarks', '')
   lines.push(`Produced by \`pnpm bench${quickRender ? ' --quick' : ''}\` on ${machine.date}: ${machine.cpu} × ${machine.cores} cores, ` +
@@ -287,7 +287,7 @@ function render (machine, overhead, shutdown, counted) {
     'the bare framework measured next to it, and the table shows the median. The server\'s CPU time per request is ' +
     'read from the server itself (`process.cpuUsage()`), so it does not depend on which side is the bottleneck.', '')
   lines.push('## Overhead per request', '')
-  for (const [group, variants] of Object.entries(groups)) {
+  for (const [group, variants] of Object.entries(allGroups)) {
     for (const [path, label] of routes) {
       lines.push(`### ${group}, ${label} (\`${path}\`)`, '')
       lines.push('| variant | median req/s | req/s ratio to bare | server CPU per request (µs) | CPU ratio to bare | median p99 latency (ms) | errors |')
@@ -313,7 +313,7 @@ function render (machine, overhead, shutdown, counted) {
       'differ by about 1 % (garbage collection and JIT timing).', '')
     lines.push('| framework | bare | with graceful | difference per request | ratio |')
     lines.push('|---|---:|---:|---:|---:|')
-    for (const [group, variants] of Object.entries(groups)) {
+    for (const [group, variants] of Object.entries(allGroups)) {
       const bare = counted[variants[0][0]]
       const withGraceful = counted[variants.find(([name]) => name.endsWith('-graceful'))?.[0]]
       if (bare === undefined || withGraceful === undefined) continue
@@ -330,12 +330,13 @@ function render (machine, overhead, shutdown, counted) {
     '"SIGTERM → exit" is measured by this script from the signal to the child\'s exit; "last response → exit" from the ' +
     'moment the client has the whole response of the only in-flight request to the exit (cut at 10 s with SIGKILL: ' +
     'a figure near 10 000 means the process was still waiting for the keep-alive socket). Exit codes or signals in ' +
-    'brackets; n/a means the in-flight response was lost.', '')
+    'brackets; n/a means the in-flight response was lost.' +
+    (measuredAgain.length > 0 ? ` The rows of ${measuredAgain.join(', ')} were measured again after a change to the drain (\`--merge\`).` : ''), '')
   lines.push('| variant | SIGTERM → exit, 1 idle keep-alive socket (ms) | last response → exit (ms) | ' +
     settings.socketCounts.map(n => `SIGTERM → exit, ${n.toLocaleString('en')} idle sockets (ms)`).join(' | ') +
     ` | peak RSS with ${settings.socketCounts.at(-1).toLocaleString('en')} sockets (MiB) | heap per socket (bytes) |`)
   lines.push('|---|---:|---:|' + settings.socketCounts.map(() => '---:').join('|') + '|---:|---:|')
-  for (const variants of Object.values(groups)) {
+  for (const variants of Object.values(allGroups)) {
     for (const [variant, name] of variants) {
       const entry = shutdown[variant]
       const codes = (runs) => [...new Set(runs.map(r => r.code))].join('/')
@@ -350,7 +351,7 @@ function render (machine, overhead, shutdown, counted) {
   const last = settings.socketCounts.at(-1)
   lines.push(`What graceful itself keeps per tracked socket, from the ${last.toLocaleString('en')}-socket runs ` +
     '(heap per socket with graceful minus the bare framework\'s, after a forced garbage collection):', '')
-  for (const variants of Object.values(groups)) {
+  for (const variants of Object.values(allGroups)) {
     const bare = shutdown[variants[0][0]]?.sockets[last]?.heapPerSocket
     const [variant, name] = variants.find(([v]) => v.endsWith('-graceful')) ?? []
     const own = variant === undefined ? undefined : shutdown[variant]?.sockets[last]?.heapPerSocket
@@ -365,7 +366,7 @@ if (process.argv.includes('--render')) {
   const saved = JSON.parse(readFileSync(new URL('../docs/benchmarks.json', import.meta.url), 'utf8'))
   Object.assign(settings, saved.settings)
   quickRender = saved.quick === true
-  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}))
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain))
   process.exit(0)
 }
 
@@ -384,6 +385,18 @@ console.log('instructions per request…')
 const counted = skipThroughput ? {} : await instructions()
 console.log('shutdown speed…')
 const shutdown = skipShutdown ? {} : await shutdownSpeed()
+if (process.argv.includes('--merge')) {
+  // Re-measures some variants' shutdown figures (after a change to the drain) into the saved run, and re-renders.
+  const file = new URL('../docs/benchmarks.json', import.meta.url)
+  const saved = JSON.parse(readFileSync(file, 'utf8'))
+  Object.assign(saved.shutdown, shutdown)
+  saved.shutdownMeasuredAgain = [...new Set([...(saved.shutdownMeasuredAgain ?? []), ...Object.keys(shutdown)])]
+  writeFileSync(file, JSON.stringify(saved, null, 2) + '\n')
+  Object.assign(settings, saved.settings)
+  quickRender = saved.quick === true
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain))
+  process.exit(0)
+}
 if (only !== undefined || skipThroughput || skipShutdown) {
   console.log(JSON.stringify({ overhead, counted, shutdown }, null, 1))
   process.exit(0)

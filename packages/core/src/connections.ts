@@ -95,7 +95,7 @@ export class ConnectionTracker {
   readonly #onFinish: (this: ServerResponse) => void
   readonly #onSocketClose: (this: Socket) => void
   readonly #onQuiet = (connection: Connection): void => { this.#closeQuiet(connection) }
-  /** Sockets already quiet long enough when draining begins: one timer for all of them, not one each. */
+  /** Sockets already quiet long enough: released together after the next poll, rather than one timer each. */
   #quietNow: Connection[] = []
   // An immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
   // guarantee one complete poll, wherever the drain started (a timer will not do: the timers phase comes first).
@@ -103,7 +103,8 @@ export class ConnectionTracker {
   readonly #onQuietNow = (): void => {
     const batch = this.#quietNow
     this.#quietNow = []
-    for (const connection of batch) this.#closeQuiet(connection)
+    // One that served a request meanwhile has a fresh window of its own (its timer): that one decides.
+    for (const connection of batch) if (connection.timer === undefined) this.#closeQuiet(connection)
   }
 
   constructor (options: { idleSocketGrace: number, newSocketGrace: number }) {
@@ -327,8 +328,9 @@ export class ConnectionTracker {
 
   /**
    * A quiet socket may have a request on the wire that was written before the client saw anything from us, so it
-   * gets a short window from the moment it turned quiet: 100 ms after its last response, or, when it has never sent
-   * a request, about a second from its connection (a browser's preconnect). One timer per socket, no polling.
+   * gets a short window from the moment it turned quiet: `idleSocketGrace` after its last response, or, when it has
+   * never sent a request, `newSocketGrace` from its connection (a browser's preconnect). A socket quiet for longer
+   * already is released after the event loop's next poll. One timer per waiting socket, no polling.
    */
   #closeWhenQuiet (connection: Connection): void {
     if (connection.timer !== undefined) clearTimeout(connection.timer)

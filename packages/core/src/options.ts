@@ -41,14 +41,15 @@ export interface GracefulOptions {
   hookTimeout?: number
   /**
    * While draining, a keep-alive socket with nothing in flight is closed once it has been quiet for this many
-   * milliseconds: a socket that turned idle a moment ago may have the client's next request on the wire, and that
-   * request deserves an answer (with `Connection: close`), not a reset.
+   * milliseconds since its last response: a socket that turned idle a moment ago may have the client's next request
+   * on the wire, and that request deserves an answer (with `Connection: close`), not a reset. A socket that has
+   * received bytes since (a request arriving slowly, an upgraded socket) is busy: only `drainTimeout` ends it.
    * @default 100
    */
   idleSocketGrace?: number
   /**
-   * While draining, a socket that has not sent a single request is closed once it is this many milliseconds old
-   * (counted from its connection), so that a browser's preconnect cannot hold the drain.
+   * While draining, a socket that has not sent a single byte (TLS handshakes aside) is closed once it is this many
+   * milliseconds old, counted from its connection, so that a browser's preconnect cannot hold the drain.
    * @default 1_000
    */
   newSocketGrace?: number
@@ -66,6 +67,7 @@ export interface GracefulOptions {
   /**
    * Closes the application after the drain and before the `onShutdown` hooks, bounded by `hookTimeout` and reported
    * as the hook `close`. The Fastify plugin passes `fastify.close()` here, so `onClose` hooks run after the drain.
+   * @default undefined (nothing to close)
    */
   close?: () => unknown
 }
@@ -181,15 +183,15 @@ const defaults: Omit<ResolvedOptions, 'logger' | 'close'> = {
 
 /**
  * Validates every option eagerly, so that a typo or a wrong unit fails at start-up with a hint rather than
- * during a shutdown, when nobody is watching. `extraKeys` are names an adapter reads itself.
+ * during a shutdown, when nobody is watching.
  */
-export function resolveOptions (input: unknown, extraKeys: readonly string[] = []): ResolvedOptions {
+export function resolveOptions (input: unknown): ResolvedOptions {
   if (input === undefined) input = {}
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `options must be an object; received ${describe(input)}.`)
   }
   const given = input as Record<string, unknown>
-  const known = [...Object.keys(validators), ...extraKeys]
+  const known = Object.keys(validators)
   // Own keys only: an inherited or `__proto__` key must neither configure anything nor pass unnoticed.
   for (const key of Object.keys(given)) {
     if (!known.includes(key)) {
