@@ -229,6 +229,30 @@ describe.each(frameworks)('%s', (framework) => {
     }
   })
 
+  it('pipelined requests in flight at SIGTERM all get their responses, and only the last says Connection: close', async () => {
+    const app = new Fixture({ framework })
+    const port = await app.ready()
+    const socket = await openSocket(port)
+    try {
+      let data = ''
+      socket.setEncoding('latin1')
+      socket.on('data', (chunk: string) => { data += chunk })
+      const closed = once(socket, 'close')
+      const request = (ms: number): string => `GET /slow?ms=${ms} HTTP/1.1\r\nHost: localhost\r\n\r\n`
+      socket.write(request(300) + request(200) + request(100))
+      await app.started('/slow', 3)
+      app.kill('SIGTERM')
+      await closed
+      const heads = data.split('HTTP/1.1 ').slice(1)
+      expect(heads).toHaveLength(3)
+      expect(heads.map(head => /connection: close/i.test(head))).toEqual([false, false, true])
+      expect(data.match(/slow done/g)).toHaveLength(3)
+      expect((await app.exited).code).toBe(0)
+    } finally {
+      socket.destroy()
+    }
+  })
+
   it('the process exits right after the last in-flight response ends, not at a later tick', async () => {
     const app = new Fixture({ framework })
     const port = await app.ready()

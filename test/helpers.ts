@@ -19,6 +19,7 @@ export interface FixtureConfig {
   tls?: { key: string, cert: string }
   attach?: boolean
   fastifyLocalhost?: boolean
+  instanceOptions?: Array<Record<string, unknown>>
 }
 
 export interface FixtureEvent {

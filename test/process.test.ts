@@ -48,6 +48,26 @@ describe('several servers and instances in one process', () => {
     expect(app.eventsNamed('exit')[0]!.t).toBeGreaterThanOrEqual(lastFinished)
   })
 
+  it('an instance without signals that is draining holds the exit of an instance that finished first', async () => {
+    // Instance 0 has no signals and is shut down by the app itself; instance 1 takes SIGTERM and has nothing to drain.
+    const app = new Fixture({ framework: 'node', servers: 2, instances: 2, instanceOptions: [{ signals: [] }, {}] })
+    const ports = [await app.ready(0), await app.ready(1)]
+    const long = slow(ports[0]!, 800)
+    await app.started('/slow')
+    const client = new Client(`http://127.0.0.1:${ports[0]!}`)
+    try {
+      const res = await client.request({ method: 'GET', path: '/shutdown', headers: { connection: 'close' } })
+      expect(await res.body.text()).toBe('shutting down')
+    } finally {
+      await client.destroy()
+    }
+    app.kill('SIGTERM')
+    expect(await long).toMatchObject({ status: 200, body: 'slow done' })
+    expect((await app.exited).code).toBe(0)
+    expect(app.reports().map(report => report.reason).sort()).toEqual(['SIGTERM', 'shutdown()'])
+    expect(app.eventsNamed('exit')[0]!.t).toBeGreaterThanOrEqual(app.eventsNamed('finished')[0]!.t)
+  })
+
   it('the exit code is the worst of the instances: one forced drain makes it 1', async () => {
     const app = new Fixture({ framework: 'node', servers: 2, instances: 2, options: { drainTimeout: 500 } })
     const ports = [await app.ready(0), await app.ready(1)]
