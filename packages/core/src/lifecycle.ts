@@ -174,10 +174,12 @@ export class Graceful implements SignalMember {
     }
   }
 
+  /** @internal The signal registry's entry: a signal this instance listens to arrived. */
   startFromSignal (signal: NodeJS.Signals): void {
     void this.#start(signal)
   }
 
+  /** @internal The signal registry's entry: a second signal arrived and the process is about to exit. */
   abandon (signal: NodeJS.Signals): void {
     this.#log('error', { phase: this.#phase, signal, inFlight: this.#tracker.inFlight, sockets: this.#tracker.sockets },
       `graceful: second ${signal} during ${this.#phase}, exiting now`)
