@@ -143,6 +143,31 @@ describe('lifecycle', () => {
   })
 })
 
+describe('dispose', () => {
+  it('lets go of the server: its requests are no longer followed', async () => {
+    const g = createGraceful({ signals: [], exit: false, logger: false })
+    let release: (() => void) | undefined
+    const server = createServer((_req, res) => { release = () => res.end('ok') })
+    servers.push(server)
+    g.attach(server)
+    g.dispose()
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const address = server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    const client = new Client(`http://127.0.0.1:${address.port}`)
+    try {
+      const response = client.request({ method: 'GET', path: '/' })
+      await once(server, 'request')
+      expect(g.inFlight).toBe(0)
+      release?.()
+      await (await response).body.text()
+    } finally {
+      await client.close()
+    }
+  })
+})
+
 describe('health routes', () => {
   it('serve readiness and liveness for GET and HEAD, with a query string, and 405 for other methods', async () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
