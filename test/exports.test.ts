@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import type * as Core from '@graceful/core'
 import type * as Express from '@graceful/express'
 import type * as Fastify from '@graceful/fastify'
+import type * as Prometheus from '@graceful/prometheus'
 
 const require = createRequire(import.meta.url)
 
@@ -13,8 +14,11 @@ describe('public surface', () => {
       [
         "Graceful",
         "GracefulError",
+        "channels",
+        "createFallbackLogger",
         "createGraceful",
         "isGracefulError",
+        "renderReport",
       ]
     `)
   })
@@ -40,6 +44,28 @@ describe('public surface', () => {
     `)
   })
 
+  it('@graceful/prometheus exports', async () => {
+    expect(Object.keys(await import('@graceful/prometheus')).sort()).toMatchInlineSnapshot(`
+      [
+        "gracefulMetrics",
+      ]
+    `)
+  })
+
+  it('the diagnostics channel names', async () => {
+    const { channels } = await import('@graceful/core')
+    expect(channels).toMatchInlineSnapshot(`
+      {
+        "hookEnd": "graceful:hook:end",
+        "hookStart": "graceful:hook:start",
+        "phase": "graceful:phase",
+        "shutdownEnd": "graceful:shutdown:end",
+        "shutdownStart": "graceful:shutdown:start",
+      }
+    `)
+    expect(Object.isFrozen(channels)).toBe(true)
+  })
+
   it('the Express middleware carries its controls', async () => {
     const { graceful } = await import('@graceful/express')
     const shutdown = graceful({ signals: [], exit: false, logger: false })
@@ -57,9 +83,11 @@ describe('public surface', () => {
     const core = require('@graceful/core') as typeof Core
     const express = require('@graceful/express') as typeof Express
     const fastify = require('@graceful/fastify') as typeof Fastify
+    const prometheus = require('@graceful/prometheus') as typeof Prometheus
     expect(typeof core.createGraceful).toBe('function')
     expect(typeof express.graceful).toBe('function')
     expect(typeof fastify.gracefulPlugin).toBe('function')
+    expect(typeof prometheus.gracefulMetrics).toBe('function')
     // The same module instance as the ESM import: one error class, one registry.
     expect(express.GracefulError).toBe(core.GracefulError)
   })

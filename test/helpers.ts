@@ -20,6 +20,8 @@ export interface FixtureConfig {
   attach?: boolean
   fastifyLocalhost?: boolean
   instanceOptions?: Array<Record<string, unknown>>
+  /** Log through graceful's own fallback logger (to stderr) instead of the fixture's JSON lines on stdout. */
+  fallbackLogger?: boolean
 }
 
 export interface FixtureEvent {
@@ -49,15 +51,23 @@ afterEach(() => {
 export class Fixture {
   readonly events: FixtureEvent[] = []
   readonly stderr: string[] = []
+  /** Every line the child wrote to stdout, JSON or not (under a terminal, stderr's lines arrive here too). */
+  readonly lines: string[] = []
   readonly child: ChildProcess
   readonly exited: Promise<Exit>
   #waiters: Array<{ match: (event: FixtureEvent) => boolean, resolve: (event: FixtureEvent) => void }> = []
 
-  constructor (config: FixtureConfig) {
-    this.child = spawn(process.execPath, [fixturePath], {
-      env: { ...process.env, GRACEFUL_FIXTURE: JSON.stringify(config) },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
+  /**
+   * `tty: true` runs the app under a pseudo-terminal (util-linux `script`), so that its stdout and stderr are TTYs;
+   * both arrive on `lines`, and signals must go to the app's own PID (`ready` carries it), not to `script`.
+   */
+  constructor (config: FixtureConfig, { tty = false }: { tty?: boolean } = {}) {
+    const env = { ...process.env, GRACEFUL_FIXTURE: JSON.stringify(config) }
+    this.child = tty
+      ? spawn('script', ['-qec', `${shellQuote(process.execPath)} ${shellQuote(fixturePath)}`, '/dev/null'], {
+        env, stdio: ['pipe', 'pipe', 'pipe']
+      })
+      : spawn(process.execPath, [fixturePath], { env, stdio: ['ignore', 'pipe', 'pipe'] })
     running.add(this.child)
     createInterface({ input: this.child.stdout! }).on('line', line => { this.#onLine(line) })
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderr.push(chunk) })
@@ -68,6 +78,7 @@ export class Fixture {
   }
 
   #onLine (line: string): void {
+    this.lines.push(line)
     let event: FixtureEvent
     try {
       event = JSON.parse(line) as FixtureEvent
@@ -141,6 +152,19 @@ export class Fixture {
     return report
   }
 
+  /** The JSON lines graceful's fallback logger wrote to stderr. */
+  loggedLines (): Array<Record<string, unknown>> {
+    return this.stderr.join('').split('\n').filter(line => line.startsWith('{'))
+      .map(line => JSON.parse(line) as Record<string, unknown>)
+  }
+
+  /** The report as graceful's fallback logger wrote it: one JSON line on stderr. */
+  loggedReport (): Report & { level: number, time: number, name: string, msg: string } {
+    const line = this.loggedLines().find(entry => entry['msg'] === 'graceful: shutdown complete')
+    if (line === undefined) throw new Error(`no report on stderr: ${this.stderr.join('')}`)
+    return line as unknown as Report & { level: number, time: number, name: string, msg: string }
+  }
+
   eventsNamed (name: string): FixtureEvent[] {
     return this.events.filter(e => e.event === name)
   }
@@ -157,6 +181,10 @@ export function thrown (fn: () => unknown): unknown {
     return err
   }
   return undefined
+}
+
+function shellQuote (text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`
 }
 
 export function now (): number {

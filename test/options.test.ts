@@ -29,6 +29,8 @@ describe('option validation', () => {
     ['a non-boolean exit', { exit: 'yes' }, /`exit` must be true or false/],
     ['a logger without methods', { logger: console.log }, /`logger` must be false or a logger/],
     ['a close that is not a function', { close: 'fastify' }, /`close` must be a function/],
+    ['an exit code policy that is not one of the two', { signalExitCode: 143 }, /`signalExitCode` must be "zero" .* or "conventional" \(128 \+ the signal's number\); received 143/],
+    ['an exit code policy spelt otherwise', { signalExitCode: 'signal' }, /`signalExitCode`.*received "signal"/],
     ['options that are not an object', 'fast', /options must be an object; received "fast"/],
     ['null options', null, /options must be an object; received null/]
   ])('rejects %s at construction', (_name, options, message) => {
@@ -38,6 +40,7 @@ describe('option validation', () => {
   it('names the closest option for a typo', () => {
     expectInvalid({ drainTimout: 5_000 }, /unknown option `drainTimout`\. Did you mean `drainTimeout`\?/)
     expectInvalid({ PreStopDelay: 5_000 }, /Did you mean `preStopDelay`\?/)
+    expectInvalid({ signalExitcodes: 'zero' }, /Did you mean `signalExitCode`\?/)
     expectInvalid({ somethingElse: 1 }, /unknown option `somethingElse`\. Known options: signals,/)
   })
 

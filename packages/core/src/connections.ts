@@ -279,9 +279,10 @@ export class ConnectionTracker {
 
   /**
    * Closes the listeners and waits until every socket is closed, or until `timeout` ms have passed: then the
-   * remaining sockets are destroyed and their requests named.
+   * remaining sockets are destroyed and their requests named. `atDeadline` runs just before that, while what holds
+   * the process is still there to be seen.
    */
-  async drain (timeout: number): Promise<DrainOutcome> {
+  async drain (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
     this.startTelling()
     this.#draining = true
     const outcome: DrainOutcome = {
@@ -304,7 +305,10 @@ export class ConnectionTracker {
     const expired = new Promise<boolean>(resolve => { deadline = setTimeout(resolve, timeout, true) })
     const timedOut = await Promise.race([drained.then(() => false), expired])
     clearTimeout(deadline)
-    if (timedOut) await this.#destroyRemaining(outcome)
+    if (timedOut) {
+      atDeadline?.()
+      await this.#destroyRemaining(outcome)
+    }
     this.#drained = undefined
     return outcome
   }

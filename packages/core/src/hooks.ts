@@ -29,10 +29,21 @@ export interface Hook {
 
 const TIMED_OUT: unique symbol = Symbol('timed out')
 
+/** Told before each hook starts and after it ends (the lifecycle events); must not throw. */
+export interface HookObserver {
+  start: (hook: Hook) => void
+  end: (result: HookResult) => void
+}
+
 /** Runs the hooks one after the other, in the order given; none can stop or hold up the ones after it. */
-export async function runHooks (hooks: readonly Hook[]): Promise<HookResult[]> {
+export async function runHooks (hooks: readonly Hook[], observer?: HookObserver): Promise<HookResult[]> {
   const results: HookResult[] = []
-  for (const hook of hooks) results.push(await runHook(hook))
+  for (const hook of hooks) {
+    observer?.start(hook)
+    const result = await runHook(hook)
+    results.push(result)
+    observer?.end(result)
+  }
   return results
 }
 

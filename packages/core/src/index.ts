@@ -1,8 +1,20 @@
 export { createGraceful, Graceful } from './lifecycle.js'
 export { GracefulError, isGracefulError, type GracefulErrorCode } from './errors.js'
 export type { GracefulOptions } from './options.js'
-export type { GracefulLogger } from './logger.js'
+export { createFallbackLogger, type GracefulLogger, type LogStream } from './logger.js'
+export { renderReport } from './render.js'
 export type { HookOptions, HookResult, ShutdownHook } from './hooks.js'
 export type { HealthResponse } from './health.js'
 export type { ForcedRequest } from './connections.js'
-export type { Phase, ShutdownReport } from './report.js'
+export type { HeldAtDeadline, Phase, ShutdownReport, SignalExitCode } from './report.js'
+export {
+  channels,
+  type GracefulEventName,
+  type GracefulEvents,
+  type GracefulListener,
+  type HookEndEvent,
+  type HookStartEvent,
+  type PhaseEvent,
+  type ShutdownEndEvent,
+  type ShutdownStartEvent
+} from './events.js'

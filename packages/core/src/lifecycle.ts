@@ -4,10 +4,11 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import { ConnectionTracker, type DrainOutcome } from './connections.js'
 import { GracefulError } from './errors.js'
+import { LifecycleEvents, type GracefulEventName, type GracefulListener } from './events.js'
 import { healthResponse, matchesPath, sendHealth, type HealthResponse } from './health.js'
 import { runHooks, type Hook, type HookOptions, type HookResult, type ShutdownHook } from './hooks.js'
 import { describe, resolveOptions, validateDuration, type GracefulOptions, type ResolvedOptions } from './options.js'
-import type { Phase, ShutdownReport } from './report.js'
+import { activeResources, exitCodeFor, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
 import { signalRegistry, type SignalMember } from './signals.js'
 
 /**
@@ -21,6 +22,11 @@ export class Graceful implements SignalMember {
   readonly #controller = new AbortController()
   readonly #retryAfterSeconds: number
   #phase: Phase = 'running'
+  #phaseStarted = 0
+  readonly #events = new LifecycleEvents((name, err) => {
+    this.#log('warn', { event: name, error: err instanceof Error ? err.message : String(err) },
+      'graceful: a lifecycle event listener threw; the shutdown goes on')
+  })
   #shutdown: Promise<ShutdownReport> | undefined
   #registered = false
 
@@ -52,6 +58,35 @@ export class Graceful implements SignalMember {
   /** Requests in flight right now, over every attached server. */
   get inFlight (): number {
     return this.#tracker.inFlight
+  }
+
+  /** Sockets open right now, over every attached server. */
+  get openSockets (): number {
+    return this.#tracker.sockets
+  }
+
+  /**
+   * Listens to a lifecycle event of this instance: `shutdown:start`, `phase`, `hook:start`, `hook:end`,
+   * `shutdown:end` (the same payloads as the `graceful:*` diagnostics channels). A listener that throws is logged and
+   * the shutdown goes on.
+   */
+  on<E extends GracefulEventName>(event: E, listener: GracefulListener<E>): this {
+    if (typeof listener !== 'function') {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `on(${describe(event)}, listener) expects listener to be a function; received ${describe(listener)}.`)
+    }
+    if (!EVENT_NAMES.has(event)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `on(event) expects one of ${[...EVENT_NAMES].join(', ')}; received ${describe(event)}.`)
+    }
+    this.#events.on(event, listener)
+    return this
+  }
+
+  /** Removes a listener added with `on()`. */
+  off<E extends GracefulEventName>(event: E, listener: GracefulListener<E>): this {
+    this.#events.off(event, listener)
+    return this
   }
 
   /** The readiness route's path. */
@@ -181,8 +216,13 @@ export class Graceful implements SignalMember {
 
   /** @internal The signal registry's entry: a second signal arrived and the process is about to exit. */
   abandon (signal: NodeJS.Signals): void {
-    this.#log('error', { phase: this.#phase, signal, inFlight: this.#tracker.inFlight, sockets: this.#tracker.sockets },
-      `graceful: second ${signal} during ${this.#phase}, exiting now`)
+    this.#log('error', {
+      phase: this.#phase,
+      signal,
+      inFlight: this.#tracker.inFlight,
+      sockets: this.#tracker.sockets,
+      activeResources: activeResources()
+    }, `graceful: second ${signal} during ${this.#phase}, exiting now`)
   }
 
   #start (reason: string): Promise<ShutdownReport> {
@@ -196,11 +236,11 @@ export class Graceful implements SignalMember {
       report = await this.#sequence(reason)
     } catch (err) {
       // A bug here must still end in a report and an exit, never in a process that hangs half shut down.
-      this.#phase = 'stopped'
-      report = buildReport(reason, emptyDrain(), [], this.#tracker.servedWhileStopping, { stopping: 0, draining: 0, cleanup: 0, total: 0 })
-      report.exitCode = 1
+      this.#enter('stopped')
+      report = buildReport(reason, emptyDrain(), [], this.#tracker.servedWhileStopping, { stopping: 0, draining: 0, cleanup: 0, total: 0 }, 1)
       report.error = err instanceof Error ? err.message : String(err)
       this.#log('error', report, 'graceful: shutdown failed')
+      this.#events.emit('shutdown:end', { graceful: this, report })
     }
     if (this.#registered) {
       this.#registered = false
@@ -211,36 +251,65 @@ export class Graceful implements SignalMember {
 
   async #sequence (reason: string): Promise<ShutdownReport> {
     const options = this.#options
-    const started = performance.now()
-    this.#phase = 'stopping'
+    this.#events.emit('shutdown:start', { graceful: this, reason })
+    const started = this.#enter('stopping')
     this.#log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: this.#tracker.inFlight },
       'graceful: shutdown started')
     this.#tracker.startTelling()
     if (options.preStopDelay > 0) await delay(options.preStopDelay)
 
-    const drainStarted = performance.now()
-    this.#phase = 'draining'
+    const drainStarted = this.#enter('draining')
     this.#controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
-    const drain = await this.#tracker.drain(options.drainTimeout)
+    let held: HeldAtDeadline | undefined
+    const drain = await this.#tracker.drain(options.drainTimeout, () => {
+      held = { inFlight: this.#tracker.inFlight, openSockets: this.#tracker.sockets, activeResources: activeResources() }
+    })
 
-    const cleanupStarted = performance.now()
-    this.#phase = 'cleanup'
+    const cleanupStarted = this.#enter('cleanup')
     const steps: Hook[] = []
     const close = options.close
     if (close !== undefined) steps.push({ name: 'close', fn: () => close(), timeout: options.hookTimeout })
     steps.push(...[...this.#hooks].reverse())
-    const hooks = await runHooks(steps)
+    const hooks = await runHooks(steps, {
+      start: hook => { this.#events.emit('hook:start', { graceful: this, name: hook.name }) },
+      end: result => { this.#events.emit('hook:end', { graceful: this, name: result.name, result }) }
+    })
 
-    const stopped = performance.now()
-    this.#phase = 'stopped'
-    const report = buildReport(reason, drain, hooks, this.#tracker.servedWhileStopping, {
+    const stopped = this.#enter('stopped')
+    const times = {
       stopping: drainStarted - started,
       draining: cleanupStarted - drainStarted,
       cleanup: stopped - cleanupStarted,
       total: stopped - started
-    })
-    this.#log(report.exitCode === 0 ? 'info' : 'warn', report, 'graceful: shutdown complete')
+    }
+    const failed = drain.forced > 0 || hooks.some(hook => hook.status !== 'ok')
+    const report = buildReport(reason, drain, hooks, this.#tracker.servedWhileStopping, times,
+      exitCodeFor(failed, reason, options.signalExitCode))
+    if (held !== undefined) report.atDeadline = held
+    this.#log(failed ? 'warn' : 'info', report, 'graceful: shutdown complete')
+    this.#events.emit('shutdown:end', { graceful: this, report })
     return report
+  }
+
+  /**
+   * Moves to the next phase and tells the listeners and the diagnostics channel. Returns the time it began, so that
+   * the report and the events give a phase the same duration.
+   */
+  #enter (phase: Phase): number {
+    const previous = this.#phase
+    const now = performance.now()
+    const previousDurationMs = previous === 'running' ? 0 : Math.round((now - this.#phaseStarted) * 10) / 10
+    this.#phase = phase
+    this.#phaseStarted = now
+    this.#events.emit('phase', {
+      graceful: this,
+      phase,
+      previous,
+      previousDurationMs,
+      inFlight: this.#tracker.inFlight,
+      openSockets: this.#tracker.sockets
+    })
+    return now
   }
 
   #log (level: 'info' | 'warn' | 'error', obj: object, msg: string): void {
@@ -259,12 +328,12 @@ function buildReport (
   drain: DrainOutcome,
   hooks: HookResult[],
   servedWhileStopping: number,
-  times: { stopping: number, draining: number, cleanup: number, total: number }
+  times: { stopping: number, draining: number, cleanup: number, total: number },
+  exitCode: number
 ): ShutdownReport {
-  const failed = drain.forced > 0 || hooks.some(hook => hook.status !== 'ok')
   return {
     reason,
-    exitCode: failed ? 1 : 0,
+    exitCode,
     durationMs: round(times.total),
     phases: { stopping: round(times.stopping), draining: round(times.draining), cleanup: round(times.cleanup) },
     requests: {
@@ -282,6 +351,8 @@ function buildReport (
     hooks
   }
 }
+
+const EVENT_NAMES: ReadonlySet<string> = new Set(['shutdown:start', 'phase', 'hook:start', 'hook:end', 'shutdown:end'])
 
 function emptyDrain (): DrainOutcome {
   return {

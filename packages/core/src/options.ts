@@ -1,6 +1,7 @@
 import { constants } from 'node:os'
 import { GracefulError } from './errors.js'
-import { jsonLogger, type GracefulLogger } from './logger.js'
+import { fallbackLogger, type GracefulLogger } from './logger.js'
+import type { SignalExitCode } from './report.js'
 
 export interface GracefulOptions {
   /**
@@ -60,6 +61,14 @@ export interface GracefulOptions {
    */
   exit?: boolean
   /**
+   * The exit code after a clean shutdown that a signal started. `'zero'`: 0, which Kubernetes shows as "Completed"
+   * (it shows 143 as "Error"). `'conventional'`: 128 + the signal's number, 143 for SIGTERM and 130 for SIGINT, as if
+   * the signal had killed the process, for supervisors that expect it. A shutdown started by `shutdown()` exits 0
+   * either way, and one where anything was forced or failed exits 1 either way.
+   * @default 'zero'
+   */
+  signalExitCode?: SignalExitCode
+  /**
    * Where the report and warnings go: any pino-compatible logger. `false` silences graceful.
    * @default a logger that writes one JSON line per entry to stderr
    */
@@ -82,6 +91,7 @@ export interface ResolvedOptions {
   idleSocketGrace: number
   newSocketGrace: number
   exit: boolean
+  signalExitCode: SignalExitCode
   logger: GracefulLogger | false
   close: (() => unknown) | undefined
 }
@@ -150,6 +160,13 @@ function validateLogger (value: unknown, name: string): GracefulLogger | false {
   throw invalid(name, 'false or a logger with info, warn and error methods (pino, fastify.log)', value)
 }
 
+function validateSignalExitCode (value: unknown, name: string): SignalExitCode {
+  if (value !== 'zero' && value !== 'conventional') {
+    throw invalid(name, '"zero" (exit 0 after a clean signal-initiated shutdown) or "conventional" (128 + the signal\'s number)', value)
+  }
+  return value
+}
+
 function validateFunction (value: unknown, name: string): () => unknown {
   if (typeof value !== 'function') throw invalid(name, 'a function', value)
   return value as () => unknown
@@ -165,6 +182,7 @@ const validators: Record<keyof GracefulOptions, Validator> = {
   idleSocketGrace: validateDuration,
   newSocketGrace: validateDuration,
   exit: validateBoolean,
+  signalExitCode: validateSignalExitCode,
   logger: validateLogger,
   close: validateFunction
 }
@@ -178,7 +196,8 @@ const defaults: Omit<ResolvedOptions, 'logger' | 'close'> = {
   hookTimeout: 5_000,
   idleSocketGrace: 100,
   newSocketGrace: 1_000,
-  exit: true
+  exit: true,
+  signalExitCode: 'zero'
 }
 
 /**
@@ -205,7 +224,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     const value = Object.hasOwn(given, key) ? given[key] : undefined
     if (value !== undefined) resolved[key] = validate(value, key)
   }
-  resolved['logger'] ??= jsonLogger
+  resolved['logger'] ??= fallbackLogger
   const options = resolved as unknown as ResolvedOptions
   if (options.readinessPath === options.livenessPath) {
     throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath)

@@ -1,15 +1,38 @@
+import { constants } from 'node:os'
 import type { ForcedRequest } from './connections.js'
 import type { HookResult } from './hooks.js'
 
 /** Where an instance is in the shutdown sequence (docs: how it works). */
 export type Phase = 'running' | 'stopping' | 'draining' | 'cleanup' | 'stopped'
 
+/**
+ * The exit code after a clean shutdown that a signal started: `'zero'` exits 0 (Kubernetes shows 143 as "Error"),
+ * `'conventional'` exits 128 + the signal's number (143 for SIGTERM, 130 for SIGINT), as a process killed by it would.
+ */
+export type SignalExitCode = 'zero' | 'conventional'
+
+/** What was still holding the process when the drain deadline passed, just before the sockets were destroyed. */
+export interface HeldAtDeadline {
+  /** Requests still in flight. */
+  inFlight: number
+  /** Sockets still open (their requests are in `requests.forced`). */
+  openSockets: number
+  /**
+   * The process's active resources, `process.getActiveResourcesInfo()` counted by type: `TCPSocketWrap` for
+   * sockets, `TCPServerWrap` for listeners, `Timeout` for timers, `FSReqCallback` for file operations, ….
+   */
+  activeResources: Record<string, number>
+}
+
 /** What a shutdown did, logged as one structured line when it ends and returned by `shutdown()`. */
 export interface ShutdownReport {
   /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
   reason: string
-  /** 0 when clean; 1 when a socket had to be destroyed at the deadline or a hook failed or timed out. */
-  exitCode: 0 | 1
+  /**
+   * 1 when a socket had to be destroyed at the deadline or a hook failed or timed out; else 0, or 128 + the signal's
+   * number after a signal with `signalExitCode: 'conventional'`. The code the process exits with (unless `exit: false`).
+   */
+  exitCode: number
   /** From the start of shutdown to the end of the last hook, in milliseconds. */
   durationMs: number
   /** How long each phase lasted, in milliseconds. */
@@ -21,7 +44,7 @@ export interface ShutdownReport {
     inFlightAtDrain: number
     /** Responses that ended during the drain. */
     completedDuringDrain: number
-    /** Requests cut at the drain deadline. */
+    /** Requests cut at the drain deadline: method, path (no query string) and how long each had been running. */
     forced: ForcedRequest[]
   }
   sockets: {
@@ -34,8 +57,27 @@ export interface ShutdownReport {
     /** Destroyed at the drain deadline. */
     forced: number
   }
+  /** Present only when the drain deadline passed: what was still holding the process then. */
+  atDeadline?: HeldAtDeadline
   /** Each cleanup step in the order it ran, the application's own close first. */
   hooks: HookResult[]
   /** Set only when the shutdown itself failed unexpectedly (a bug): what went wrong. */
   error?: string
+}
+
+/** The exit code a shutdown ends with, under the instance's `signalExitCode` policy. */
+export function exitCodeFor (failed: boolean, reason: string, policy: SignalExitCode): number {
+  if (failed) return 1
+  if (policy === 'conventional') {
+    const number = (constants.signals as Partial<Record<string, number>>)[reason]
+    if (number !== undefined) return 128 + number
+  }
+  return 0
+}
+
+/** `process.getActiveResourcesInfo()` counted by type: what keeps the event loop, and so the process, alive. */
+export function activeResources (): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1
+  return counts
 }

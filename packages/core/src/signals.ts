@@ -34,7 +34,7 @@ export class SignalRegistry {
   /** The member is done (or disposed). Exits the process when it asked to and nothing else is still shutting down. */
   settle (member: SignalMember, exitCode?: number): void {
     this.#members.delete(member)
-    if (member.exit && exitCode !== undefined) this.#exitCode = Math.max(this.#exitCode ?? 0, exitCode)
+    if (member.exit && exitCode !== undefined) this.#exitCode = worst(this.#exitCode ?? 0, exitCode)
     for (const other of this.#members) if (other.busy) return
     if (this.#exitCode !== undefined) {
       // The one exit path of the library: every instance that was shutting down has reported.
@@ -88,6 +88,19 @@ export class SignalRegistry {
     this.#received = undefined
     process.kill(process.pid, signal)
   }
+}
+
+/**
+ * A failure (1) outranks a clean exit that reports its signal (128 + n, `signalExitCode: 'conventional'`), which
+ * outranks 0: when several instances report, the process exits with the code that tells the most.
+ */
+export function worst (a: number, b: number): number {
+  return severity(b) > severity(a) || (severity(b) === severity(a) && b > a) ? b : a
+}
+
+function severity (code: number): number {
+  if (code === 0) return 0
+  return code > 128 ? 1 : 2
 }
 
 // Shared through the global symbol registry, so that two installed copies of this package still make one registry.

@@ -1,0 +1,124 @@
+import { channel } from 'node:diagnostics_channel'
+import type { HookResult } from './hooks.js'
+import type { Graceful } from './lifecycle.js'
+import type { Phase, ShutdownReport } from './report.js'
+
+/** Fired once, when the shutdown begins (before the lame duck). */
+export interface ShutdownStartEvent {
+  graceful: Graceful
+  /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
+  reason: string
+}
+
+/** Fired when the instance enters a phase: `stopping`, `draining`, `cleanup`, then `stopped`. */
+export interface PhaseEvent {
+  graceful: Graceful
+  /** The phase now entered. */
+  phase: Phase
+  /** The phase just left. */
+  previous: Phase
+  /** How long the phase just left lasted, in milliseconds (0 for `running`, which has no start). */
+  previousDurationMs: number
+  /** Requests in flight at this moment. */
+  inFlight: number
+  /** Sockets open at this moment. */
+  openSockets: number
+}
+
+/** Fired before a cleanup step runs (the application's own `close`, then each `onShutdown` hook). */
+export interface HookStartEvent {
+  graceful: Graceful
+  /** The hook's name, as in the report. */
+  name: string
+}
+
+/** Fired when a cleanup step ended: finished, threw or rejected, or timed out. */
+export interface HookEndEvent {
+  graceful: Graceful
+  /** The hook's name, as in the report. */
+  name: string
+  /** Its entry in the report: status, duration, error message. */
+  result: HookResult
+}
+
+/** Fired once, when the shutdown is over and its report is logged (before the process exits). */
+export interface ShutdownEndEvent {
+  graceful: Graceful
+  report: ShutdownReport
+}
+
+/** Every lifecycle event by the name `on()` takes; the `node:diagnostics_channel` name is `graceful:` + this. */
+export interface GracefulEvents {
+  'shutdown:start': ShutdownStartEvent
+  phase: PhaseEvent
+  'hook:start': HookStartEvent
+  'hook:end': HookEndEvent
+  'shutdown:end': ShutdownEndEvent
+}
+
+export type GracefulEventName = keyof GracefulEvents
+
+export type GracefulListener<E extends GracefulEventName> = (event: GracefulEvents[E]) => void
+
+/**
+ * The `node:diagnostics_channel` names graceful publishes on, for every instance in the process (each payload names
+ * its instance in `graceful`). Subscribe with `diagnostics_channel.subscribe(channels.phase, fn)`.
+ */
+export const channels: {
+  readonly shutdownStart: 'graceful:shutdown:start'
+  readonly phase: 'graceful:phase'
+  readonly hookStart: 'graceful:hook:start'
+  readonly hookEnd: 'graceful:hook:end'
+  readonly shutdownEnd: 'graceful:shutdown:end'
+} = Object.freeze({
+  shutdownStart: 'graceful:shutdown:start',
+  phase: 'graceful:phase',
+  hookStart: 'graceful:hook:start',
+  hookEnd: 'graceful:hook:end',
+  shutdownEnd: 'graceful:shutdown:end'
+} as const)
+
+type AnyListener = (event: never) => void
+
+/**
+ * The instance's own listeners and the process-wide diagnostics channels, fed together. A few events per shutdown,
+ * none per request: nothing here is on the hot path.
+ */
+export class LifecycleEvents {
+  readonly #listeners = new Map<GracefulEventName, Set<AnyListener>>()
+  readonly #onListenerError: (name: GracefulEventName, err: unknown) => void
+
+  constructor (onListenerError: (name: GracefulEventName, err: unknown) => void) {
+    this.#onListenerError = onListenerError
+  }
+
+  on<E extends GracefulEventName>(name: E, listener: GracefulListener<E>): void {
+    let set = this.#listeners.get(name)
+    if (set === undefined) {
+      set = new Set()
+      this.#listeners.set(name, set)
+    }
+    set.add(listener)
+  }
+
+  off<E extends GracefulEventName>(name: E, listener: GracefulListener<E>): void {
+    this.#listeners.get(name)?.delete(listener)
+  }
+
+  emit<E extends GracefulEventName>(name: E, event: GracefulEvents[E]): void {
+    // Looked up when used, not at import time: Node keeps one channel object per name.
+    const named = channel(`graceful:${name}`)
+    // Node reports a throwing subscriber through process.nextTick (an uncaught exception), as for every channel.
+    if (named.hasSubscribers) named.publish(event)
+    const set = this.#listeners.get(name)
+    if (set === undefined) return
+    for (const listener of [...set]) {
+      try {
+        (listener as GracefulListener<E>)(event)
+      } catch (err) {
+        // A listener is an observer: it must never stop or change the shutdown it watches.
+        this.#onListenerError(name, err)
+      }
+    }
+  }
+}

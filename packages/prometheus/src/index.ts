@@ -1,0 +1,108 @@
+import type { Graceful, Phase, PhaseEvent, ShutdownEndEvent } from '@graceful/core'
+import { Counter, Gauge, register as defaultRegistry, type Registry } from 'prom-client'
+
+export interface GracefulMetricsOptions {
+  /**
+   * The registry the metrics are registered in.
+   * @default prom-client's default registry (`register`)
+   */
+  registry?: Registry
+  /**
+   * Prefix of every metric name; give each instance its own when one process runs several.
+   * @default 'graceful_'
+   */
+  prefix?: string
+}
+
+/** The metrics `gracefulMetrics()` registered, and the way to take them back. */
+export interface GracefulMetrics {
+  inFlight: Gauge
+  openSockets: Gauge
+  phase: Gauge<'phase'>
+  drainDuration: Gauge
+  forcedCloses: Counter
+  /** Stops listening to the instance and removes the metrics from the registry. */
+  remove: () => void
+}
+
+const PHASES: readonly Phase[] = ['running', 'stopping', 'draining', 'cleanup', 'stopped']
+
+/**
+ * Registers the instance's metrics with prom-client. Gauges are read from the instance when the registry is scraped
+ * (nothing polls, nothing runs per request); the drain figures follow its lifecycle events.
+ *
+ * `graceful` is the core instance: `createGraceful()`'s result, `fastify.graceful`, or the Express middleware
+ * (its `graceful` member is used).
+ */
+export function gracefulMetrics (graceful: Graceful | { readonly graceful: Graceful }, options: GracefulMetricsOptions = {}): GracefulMetrics {
+  const instance = 'graceful' in graceful ? graceful.graceful : graceful
+  const registry = options.registry ?? defaultRegistry
+  const prefix = options.prefix ?? 'graceful_'
+  const registers = [registry]
+  let drainStarted: number | undefined
+  let drainSeconds = 0
+
+  const inFlight = new Gauge({
+    name: `${prefix}in_flight_requests`,
+    help: 'HTTP requests whose response has not finished.',
+    registers,
+    collect () { this.set(instance.inFlight) }
+  })
+  const openSockets = new Gauge({
+    name: `${prefix}open_sockets`,
+    help: 'Sockets open on the attached servers.',
+    registers,
+    collect () { this.set(instance.openSockets) }
+  })
+  const phase = new Gauge({
+    name: `${prefix}shutdown_phase`,
+    help: 'The shutdown phase the instance is in: 1 for the current phase, 0 for the others.',
+    labelNames: ['phase'] as const,
+    registers,
+    collect () {
+      const current = instance.state
+      for (const name of PHASES) this.set({ phase: name }, name === current ? 1 : 0)
+    }
+  })
+  const drainDuration = new Gauge({
+    name: `${prefix}drain_duration_seconds`,
+    help: 'How long the drain took (so far, while draining): from the listener closing to the last socket closed.',
+    registers,
+    collect () {
+      this.set(drainStarted === undefined ? drainSeconds : (performance.now() - drainStarted) / 1000)
+    }
+  })
+  const forcedCloses = new Counter({
+    name: `${prefix}forced_closes_total`,
+    help: 'Sockets destroyed at the drain deadline, with whatever request they were still serving.',
+    registers
+  })
+
+  const onPhase = (event: PhaseEvent): void => {
+    if (event.phase === 'draining') drainStarted = performance.now()
+    if (event.previous === 'draining') {
+      drainStarted = undefined
+      drainSeconds = event.previousDurationMs / 1000
+    }
+  }
+  const onEnd = (event: ShutdownEndEvent): void => {
+    if (event.report.sockets.forced > 0) forcedCloses.inc(event.report.sockets.forced)
+  }
+  instance.on('phase', onPhase)
+  instance.on('shutdown:end', onEnd)
+
+  return {
+    inFlight,
+    openSockets,
+    phase,
+    drainDuration,
+    forcedCloses,
+    remove () {
+      instance.off('phase', onPhase)
+      instance.off('shutdown:end', onEnd)
+      for (const name of ['in_flight_requests', 'open_sockets', 'shutdown_phase', 'drain_duration_seconds', 'forced_closes_total']) {
+        registry.removeSingleMetric(prefix + name)
+      }
+    }
+  }
+}
