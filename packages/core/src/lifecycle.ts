@@ -284,8 +284,7 @@ export class Graceful implements SignalMember {
     }
     const failed = drain.forced > 0 || hooks.some(hook => hook.status !== 'ok')
     const report = buildReport(reason, drain, hooks, this.#tracker.servedWhileStopping, times,
-      exitCodeFor(failed, reason, options.signalExitCode))
-    if (held !== undefined) report.atDeadline = held
+      exitCodeFor(failed, reason, options.signalExitCode), held)
     this.#log(failed ? 'warn' : 'info', report, 'graceful: shutdown complete')
     this.#events.emit('shutdown:end', { graceful: this, report })
     return report
@@ -329,7 +328,8 @@ function buildReport (
   hooks: HookResult[],
   servedWhileStopping: number,
   times: { stopping: number, draining: number, cleanup: number, total: number },
-  exitCode: number
+  exitCode: number,
+  atDeadline?: HeldAtDeadline
 ): ShutdownReport {
   return {
     reason,
@@ -348,6 +348,8 @@ function buildReport (
       closedAfterResponse: drain.closedAfterResponse,
       forced: drain.forced
     },
+    // Before the hooks in the logged line, next to the sockets it explains.
+    ...(atDeadline === undefined ? {} : { atDeadline }),
     hooks
   }
 }

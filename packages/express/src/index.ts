@@ -3,6 +3,8 @@ import type { Server as NetServer } from 'node:net'
 import {
   createGraceful,
   type Graceful,
+  type GracefulEventName,
+  type GracefulListener,
   type GracefulOptions,
   type HookOptions,
   type Phase,
@@ -28,6 +30,12 @@ export interface GracefulMiddleware {
   readonly signal: AbortSignal
   /** Requests in flight right now. */
   readonly inFlight: number
+  /** Sockets open right now on the attached servers. */
+  readonly openSockets: number
+  /** Listens to a lifecycle event (`shutdown:start`, `phase`, `hook:start`, `hook:end`, `shutdown:end`). */
+  on: <E extends GracefulEventName>(event: E, listener: GracefulListener<E>) => GracefulMiddleware
+  /** Removes a listener added with `on()`. */
+  off: <E extends GracefulEventName>(event: E, listener: GracefulListener<E>) => GracefulMiddleware
   /** The core instance, for everything else. */
   readonly graceful: Graceful
 }
@@ -57,6 +65,19 @@ export function graceful (options?: GracefulOptions): GracefulMiddleware {
     state: { get: (): Phase => core.state, enumerable: true },
     signal: { get: (): AbortSignal => core.signal, enumerable: true },
     inFlight: { get: (): number => core.inFlight, enumerable: true },
+    openSockets: { get: (): number => core.openSockets, enumerable: true },
+    on: {
+      value: <E extends GracefulEventName>(event: E, listener: GracefulListener<E>): GracefulMiddleware => {
+        core.on(event, listener)
+        return middleware
+      }
+    },
+    off: {
+      value: <E extends GracefulEventName>(event: E, listener: GracefulListener<E>): GracefulMiddleware => {
+        core.off(event, listener)
+        return middleware
+      }
+    },
     graceful: { value: core }
   })
   return middleware
