@@ -59,6 +59,8 @@ export class Fixture {
   readonly lines: string[] = []
   readonly child: ChildProcess
   readonly exited: Promise<Exit>
+  /** The child has exited and its stdout and stderr have ended: every line it wrote has been read. */
+  readonly closed: Promise<void>
   #waiters: Array<{ match: (event: FixtureEvent) => boolean, resolve: (event: FixtureEvent) => void }> = []
 
   /**
@@ -75,6 +77,7 @@ export class Fixture {
     running.add(this.child)
     createInterface({ input: this.child.stdout! }).on('line', line => { this.#onLine(line) })
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderr.push(chunk) })
+    this.closed = once(this.child, 'close').then(() => {}, () => {})
     this.exited = once(this.child, 'exit').then(([code, signal]) => {
       running.delete(this.child)
       return { code: code as number | null, signal: signal as NodeJS.Signals | null, at: now() }
@@ -154,6 +157,31 @@ export class Fixture {
     const [report] = this.reports()
     if (report === undefined) throw new Error(`no report; events: ${JSON.stringify(this.events)}; stderr: ${this.stderr.join('')}`)
     return report
+  }
+
+  /** Resolves once stderr holds `text`; rejects after `timeout` ms or when the child exits first. */
+  async stderrIncludes (text: string, timeout = 10_000): Promise<void> {
+    const stderr = this.child.stderr!
+    let onData: (() => void) | undefined
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        new Promise<void>(resolve => {
+          onData = () => { if (this.stderr.join('').includes(text)) resolve() }
+          stderr.on('data', onData)
+          onData()
+        }),
+        new Promise<never>((_resolve, reject) => {
+          timer = setTimeout(() => { reject(new Error(`timed out waiting for ${text} on stderr: ${this.stderr.join('')}`)) }, timeout)
+        }),
+        this.closed.then(() => {
+          if (!this.stderr.join('').includes(text)) throw new Error(`fixture ended before ${text} on stderr: ${this.stderr.join('')}`)
+        })
+      ])
+    } finally {
+      clearTimeout(timer)
+      if (onData !== undefined) stderr.off('data', onData)
+    }
   }
 
   /** The JSON lines graceful's fallback logger wrote to stderr. */
