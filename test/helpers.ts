@@ -1,9 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach } from 'vitest'
-import type { ShutdownReport } from '@graceful/core'
+import { Client } from 'undici'
+import type { GracefulLogger, ShutdownReport } from '@graceful/core'
 
 export const frameworks = ['node', 'express', 'express4', 'fastify'] as const
 export type Framework = typeof frameworks[number]
@@ -26,6 +29,27 @@ export interface FixtureConfig {
   bare?: boolean
   /** The port to listen on; 0, a free one, unless given. */
   port?: number
+  /** Environment for the child, on top of the test's own (less the variables that start-up warnings read). */
+  env?: Record<string, string>
+  /** A command that runs the fixture, such as `['unshare', '--pid', '--fork']` (node and the fixture follow). */
+  wrapper?: string[]
+  /** An authentication middleware in front of everything (and of graceful): 401 without `authorization`. */
+  auth?: boolean
+  /** Node cluster: a primary with `gracefulCluster(clusterOptions)` forking this many workers running the app. */
+  cluster?: { workers: number, options?: Record<string, unknown> }
+}
+
+/**
+ * What the start-up warnings look at: left out of every child unless a test sets them, so that a suite started
+ * through `pnpm test`, in a container or on a Kubernetes runner sees the same output as anywhere else.
+ */
+const WARNING_ENV = ['npm_lifecycle_event', 'npm_execpath', 'KUBERNETES_SERVICE_HOST', 'GRACEFUL_SILENCE_WARNINGS',
+  'TERMINATION_GRACE_PERIOD_SECONDS', 'container']
+
+export function childEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  for (const name of WARNING_ENV) Reflect.deleteProperty(env, name)
+  return { ...env, ...extra }
 }
 
 export interface FixtureEvent {
@@ -68,12 +92,13 @@ export class Fixture {
    * both arrive on `lines`, and signals must go to the app's own PID (`ready` carries it), not to `script`.
    */
   constructor (config: FixtureConfig, { tty = false }: { tty?: boolean } = {}) {
-    const env = { ...process.env, GRACEFUL_FIXTURE: JSON.stringify(config) }
+    const env = childEnv({ ...config.env, GRACEFUL_FIXTURE: JSON.stringify(config) })
+    const [command, ...args] = [...config.wrapper ?? [], process.execPath, fixturePath]
     this.child = tty
       ? spawn('script', ['-qec', `${shellQuote(process.execPath)} ${shellQuote(fixturePath)}`, '/dev/null'], {
         env, stdio: ['pipe', 'pipe', 'pipe']
       })
-      : spawn(process.execPath, [fixturePath], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
     running.add(this.child)
     createInterface({ input: this.child.stdout! }).on('line', line => { this.#onLine(line) })
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderr.push(chunk) })
@@ -197,6 +222,11 @@ export class Fixture {
     return line as unknown as Report & { level: number, time: number, name: string, msg: string }
   }
 
+  /** The start-up warnings logged, by name. */
+  warnings (): string[] {
+    return this.events.filter(e => typeof e['warning'] === 'string').map(e => e['warning'] as string)
+  }
+
   eventsNamed (name: string): FixtureEvent[] {
     return this.events.filter(e => e.event === name)
   }
@@ -221,4 +251,48 @@ function shellQuote (text: string): string {
 
 export function now (): number {
   return performance.timeOrigin + performance.now()
+}
+
+const inProcessServers = new Set<Server>()
+afterEach(() => {
+  for (const server of inProcessServers) {
+    server.closeAllConnections()
+    server.close()
+  }
+  inProcessServers.clear()
+})
+
+/**
+ * A node:http server in this process on 127.0.0.1, attached to `g`, closed after the test even when it fails.
+ * `handler` answers what is not a probe; it never calls `g.handle`, so probes reach graceful only through `attach`.
+ */
+export async function serveInProcess (
+  g: { attach: (server: Server) => unknown },
+  handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => { res.end('ok') }
+): Promise<{ server: Server, origin: string, port: number }> {
+  const server = createServer(handler)
+  inProcessServers.add(server)
+  g.attach(server)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return { server, origin: `http://127.0.0.1:${port}`, port }
+}
+
+/** A logger that keeps what it is given, for assertions. */
+export function recordingLogger (): { logger: GracefulLogger, lines: Array<{ level: string, obj: Record<string, unknown>, msg?: string | undefined }> } {
+  const lines: Array<{ level: string, obj: Record<string, unknown>, msg?: string | undefined }> = []
+  const record = (level: string) => (obj: object, msg?: string): void => { lines.push({ level, obj: obj as Record<string, unknown>, msg }) }
+  return { lines, logger: { info: record('info'), warn: record('warn'), error: record('error') } }
+}
+
+/** One request on a connection of its own, closed after: a load balancer's or kubelet's probe. */
+export async function fetchOnce (origin: string, path: string, init: { method?: string, headers?: Record<string, string> } = {}): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, body: string }> {
+  const client = new Client(origin, { pipelining: 0 })
+  try {
+    const res = await client.request({ method: init.method ?? 'GET', path, headers: { connection: 'close', ...init.headers } })
+    return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
+  } finally {
+    await client.destroy()
+  }
 }

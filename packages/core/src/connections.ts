@@ -29,6 +29,12 @@ export interface DrainOutcome {
   forcedRequests: ForcedRequest[]
 }
 
+/** Answers the readiness and liveness routes ahead of the application (the Graceful instance). */
+export interface ProbeResponder {
+  isProbe: (url: string) => boolean
+  answerProbe: (req: IncomingMessage, res: ServerResponse) => void
+}
+
 // How graceful ended a socket, so that its 'close' event is counted in the right column of the report.
 const ENDED_BY_PEER_OR_RESPONSE = 0
 const ENDED_IDLE = 1
@@ -39,6 +45,8 @@ class Connection {
   readonly connectedAt: number = performance.now()
   /** Requests whose response has not finished (more than one when the client pipelines). */
   inFlight = 0
+  /** Of those, probes: not application work, so not in the tracker's count. */
+  probes = 0
   /** Requests seen on this socket, ever. */
   requests = 0
   idleSince: number = this.connectedAt
@@ -71,6 +79,11 @@ export class ConnectionTracker {
   inFlight = 0
   /** Requests that arrived after shutdown began and before the listener closed. */
   servedWhileStopping = 0
+  /**
+   * When the last request (not a probe) arrived on a connection opened after shutdown began, in `performance.now()`
+   * time: the adaptive lame duck's evidence that a load balancer still routes here. 0 when none has.
+   */
+  freshRequestAt = 0
 
   readonly #connections = new Set<Connection>()
   readonly #servers = new Set<NetServer>()
@@ -81,6 +94,10 @@ export class ConnectionTracker {
   readonly #idleSocketGrace: number
   readonly #newSocketGrace: number
   #telling = false
+  #tellingSince = 0
+  readonly #probes: ProbeResponder | undefined
+  /** Each attached server's own `emit` before probes were put in front of it, to put back on detach. */
+  readonly #emits = new Map<NetServer, NetServer['emit']>()
   #draining = false
   #outcome: DrainOutcome | undefined
   #drained: (() => void) | undefined
@@ -93,6 +110,7 @@ export class ConnectionTracker {
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => { this.#request(req, res) }
   readonly #onListening: (this: NetServer) => void
   readonly #onFinish: (this: ServerResponse) => void
+  readonly #onProbeFinish: (this: ServerResponse) => void
   readonly #onSocketClose: (this: Socket) => void
   readonly #onQuiet = (connection: Connection): void => { this.#closeQuiet(connection) }
   /** Sockets already quiet long enough: released together after the next poll, rather than one timer each. */
@@ -107,9 +125,10 @@ export class ConnectionTracker {
     for (const connection of batch) if (connection.timer === undefined) this.#closeQuiet(connection)
   }
 
-  constructor (options: { idleSocketGrace: number, newSocketGrace: number }) {
+  constructor (options: { idleSocketGrace: number, newSocketGrace: number, probes?: ProbeResponder }) {
     this.#idleSocketGrace = options.idleSocketGrace
     this.#newSocketGrace = options.newSocketGrace
+    this.#probes = options.probes
     // These three need the emitter as `this` (that is how they find their socket without a closure per request) and
     // the tracker as well, hence the alias.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
@@ -118,6 +137,10 @@ export class ConnectionTracker {
     this.#onFinish = function () {
       const connection = (this.req.socket as unknown as Record<symbol, Connection | undefined>)[key]
       if (connection !== undefined) tracker.#finished(connection)
+    }
+    this.#onProbeFinish = function () {
+      const connection = (this.req.socket as unknown as Record<symbol, Connection | undefined>)[key]
+      if (connection !== undefined) tracker.#finished(connection, false)
     }
     this.#onSocketClose = function () {
       const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
@@ -147,7 +170,33 @@ export class ConnectionTracker {
     // Prepended so that `Connection: close` is set before the application can send its headers.
     server.prependListener('request', this.#onRequest)
     server.on('listening', this.#onListening)
+    if (this.#probes !== undefined) this.#answerProbesFirst(server, this.#probes)
     if (this.#draining) this.#closeListener(server)
+  }
+
+  /**
+   * Probes are answered inside the server's `emit`, before any 'request' listener runs: the application (node:http
+   * handler, Express middleware, Fastify hooks) never sees them, so authentication, body parsing or rate limiting
+   * cannot fail a probe, and they are tracked per socket (for the drain) but not counted as in-flight work.
+   * A prepended listener would not do: every listener of an event runs, so the application would answer too.
+   */
+  #answerProbesFirst (server: NetServer, probes: ProbeResponder): void {
+    // Read, not called: it is applied below with the server as `this`.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const emit = server.emit
+    this.#emits.set(server, emit)
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const tracker = this
+    server.emit = function (this: NetServer, event: string | symbol, req?: unknown, res?: unknown): boolean {
+      if (event === 'request' && probes.isProbe((req as IncomingMessage).url ?? '/')) {
+        tracker.#probe(req as IncomingMessage, res as ServerResponse)
+        probes.answerProbe(req as IncomingMessage, res as ServerResponse)
+        return true
+      }
+      // Every other event and request passes through untouched, with all its arguments, and costs no allocation.
+      // eslint-disable-next-line prefer-rest-params
+      return Reflect.apply(emit, this, arguments) as boolean
+    } as NetServer['emit']
   }
 
   /** Stops following the servers (an app closed on its own, without a shutdown). */
@@ -158,16 +207,47 @@ export class ConnectionTracker {
       server.off('secureConnection', this.#onSecureConnection)
       server.off('request', this.#onRequest)
       server.off('listening', this.#onListening)
+      const emit = this.#emits.get(server)
+      if (emit !== undefined) {
+        if (emit === (Object.getPrototypeOf(server) as NetServer).emit) Reflect.deleteProperty(server, 'emit')
+        else server.emit = emit
+      }
     }
+    this.#emits.clear()
     this.#servers.clear()
   }
 
   /** Tracks a request that arrived before its server was attached (the Express middleware's first request). */
-  adopt (req: IncomingMessage, res: ServerResponse): void {
+  adopt (req: IncomingMessage, res: ServerResponse, probe = false): void {
     if ((req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined) return
     const server = (req.socket as Socket & { server?: NetServer }).server
     if (server !== undefined && !this.#servers.has(server)) this.attach(server)
-    this.#request(req, res)
+    if (probe) this.#probe(req, res)
+    else this.#request(req, res)
+  }
+
+  /**
+   * A probe occupies its socket like any request (the drain must not close the socket under it, and it is told
+   * `Connection: close`), but it is not application work: `inFlight`, the report and the lame duck leave it out.
+   */
+  #probe (req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket as unknown as Record<symbol, Connection | undefined>
+    const connection = socket[this.#key] ?? this.#track(req.socket)
+    connection.requests++
+    connection.probes++
+    if (connection.inFlight++ === 0) {
+      connection.oldest = req
+      connection.oldestAt = performance.now()
+    }
+    connection.latest = res
+    res.on('finish', this.#onProbeFinish)
+    if (this.#telling) {
+      if (connection.timer !== undefined) {
+        clearTimeout(connection.timer)
+        connection.timer = undefined
+      }
+      this.#tell(connection)
+    }
   }
 
   isTracked (req: IncomingMessage): boolean {
@@ -223,15 +303,21 @@ export class ConnectionTracker {
         clearTimeout(connection.timer)
         connection.timer = undefined
       }
-      if (!this.#draining) this.servedWhileStopping++
+      if (!this.#draining) {
+        this.servedWhileStopping++
+        if (connection.connectedAt >= this.#tellingSince) this.freshRequestAt = performance.now()
+      }
       this.#tell(connection)
     }
   }
 
-  #finished (connection: Connection): void {
+  #finished (connection: Connection, counted = true): void {
     connection.inFlight--
-    this.inFlight--
-    if (this.#draining && this.#outcome !== undefined) this.#outcome.completed++
+    if (!counted) connection.probes--
+    else {
+      this.inFlight--
+      if (this.#draining && this.#outcome !== undefined) this.#outcome.completed++
+    }
     if (connection.inFlight > 0) {
       connection.oldest = undefined
       return
@@ -249,7 +335,7 @@ export class ConnectionTracker {
   #closed (connection: Connection): void {
     if (connection.timer !== undefined) clearTimeout(connection.timer)
     this.#connections.delete(connection)
-    this.inFlight -= connection.inFlight
+    this.inFlight -= connection.inFlight - connection.probes
     const outcome = this.#outcome
     if (outcome === undefined) return
     if (connection.endedBy === ENDED_IDLE) outcome.closedIdle++
@@ -272,6 +358,7 @@ export class ConnectionTracker {
   startTelling (): void {
     if (this.#telling) return
     this.#telling = true
+    this.#tellingSince = performance.now()
     for (const connection of this.#connections) {
       if (connection.inFlight > 0) this.#tell(connection)
     }

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Phase } from './report.js'
 
 export interface HealthResponse {
   statusCode: number
@@ -11,24 +10,6 @@ export interface HealthResponse {
 export function matchesPath (url: string, path: string): boolean {
   return url === path ||
     (url.length > path.length && url.charCodeAt(path.length) === 63 /* ? */ && url.startsWith(path))
-}
-
-/**
- * Readiness fails from the first moment of shutdown, so the load balancer stops routing here while the lame duck
- * still serves; liveness stays 200 until exit, so the kubelet never restarts a pod that is draining on purpose.
- */
-export function healthResponse (kind: 'readiness' | 'liveness', phase: Phase, retryAfterSeconds: number): HealthResponse {
-  const ok = kind === 'liveness' || phase === 'running'
-  const headers: Record<string, string> = {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store'
-  }
-  if (!ok) headers['retry-after'] = String(retryAfterSeconds)
-  return {
-    statusCode: ok ? 200 : 503,
-    headers,
-    body: JSON.stringify({ status: ok ? 'ok' : 'shutting down', phase })
-  }
 }
 
 /** Answers a health request on plain node:http; GET and HEAD only (others get 405 with `Allow`). */

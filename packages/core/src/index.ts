@@ -5,6 +5,8 @@ export { createFallbackLogger, type GracefulLogger, type LogStream } from './log
 export { renderReport } from './render.js'
 export type { HookOptions, HookResult, ShutdownHook } from './hooks.js'
 export type { HealthResponse } from './health.js'
+export type { CheckResult, ReadinessCheck } from './probes.js'
+export type { WarningName } from './warnings.js'
 export type { ForcedRequest } from './connections.js'
 export type { HeldAtDeadline, Phase, ShutdownReport, SignalExitCode } from './report.js'
 export {

@@ -5,11 +5,14 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { ConnectionTracker, type DrainOutcome } from './connections.js'
 import { GracefulError } from './errors.js'
 import { LifecycleEvents, type GracefulEventName, type GracefulListener } from './events.js'
-import { healthResponse, matchesPath, sendHealth, type HealthResponse } from './health.js'
+import { matchesPath, sendHealth, type HealthResponse } from './health.js'
 import { runHooks, type Hook, type HookOptions, type HookResult, type ShutdownHook } from './hooks.js'
+import { lameDuck } from './lameduck.js'
 import { describe, resolveOptions, validateDuration, type GracefulOptions, type ResolvedOptions } from './options.js'
+import { Probes, type CheckResult } from './probes.js'
 import { activeResources, exitCodeFor, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
 import { signalRegistry, type SignalMember } from './signals.js'
+import { budgetWarning, containerWarnings } from './warnings.js'
 
 /**
  * One shutdown coordinator: attach the servers it drains, register cleanup hooks, and let a signal or `shutdown()`
@@ -21,6 +24,7 @@ export class Graceful implements SignalMember {
   readonly #hooks: Hook[] = []
   readonly #controller = new AbortController()
   readonly #retryAfterSeconds: number
+  readonly #probes: Probes
   #phase: Phase = 'running'
   #phaseStarted = 0
   readonly #events = new LifecycleEvents((name, err) => {
@@ -29,11 +33,15 @@ export class Graceful implements SignalMember {
   })
   #shutdown: Promise<ShutdownReport> | undefined
   #registered = false
+  #budgetWarned = false
 
   constructor (options?: GracefulOptions) {
     this.#options = resolveOptions(options)
-    this.#tracker = new ConnectionTracker(this.#options)
+    this.#probes = new Probes(this.#options, (name, result) => { this.#checkChanged(name, result) })
+    this.#tracker = new ConnectionTracker({ ...this.#options, probes: this })
     this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
+    containerWarnings(this.#options, (obj, msg) => { this.#log('warn', obj, msg) })
+    this.#checkBudget()
     // Also without signals: an instance that will exit must be known to the registry, so that no other instance
     // exits the process while this one is still draining.
     if (this.#options.signals.length > 0 || this.#options.exit) {
@@ -109,6 +117,20 @@ export class Graceful implements SignalMember {
     return this.#options.exit
   }
 
+  /** With `startup: 'manual'`, false until `ready()`; true otherwise. */
+  get started (): boolean {
+    return this.#probes.started
+  }
+
+  /**
+   * With `startup: 'manual'`: the application is ready for traffic, so readiness may answer 200 from now on (when the
+   * checks pass and no shutdown has begun). Call it once the caches are warm and the connections open. Idempotent.
+   */
+  ready (): this {
+    this.#probes.ready()
+    return this
+  }
+
   /** True from the start of the shutdown until its report is out. */
   get busy (): boolean {
     return this.#phase !== 'running' && this.#phase !== 'stopped'
@@ -165,6 +187,7 @@ export class Graceful implements SignalMember {
         `a hook named "${name}" is already registered; hook names identify hooks in the report.`)
     }
     this.#hooks.push({ name, fn, timeout })
+    this.#checkBudget()
     return this
   }
 
@@ -173,20 +196,46 @@ export class Graceful implements SignalMember {
    * and answers the readiness and liveness routes. True when it answered.
    */
   handle (req: IncomingMessage, res: ServerResponse): boolean {
-    if (!this.#tracker.isTracked(req)) this.#tracker.adopt(req, res)
-    const response = this.healthFor(req.url ?? '/')
-    if (response === undefined) return false
-    sendHealth(req, res, response)
+    const probe = this.isProbe(req.url ?? '/')
+    if (!this.#tracker.isTracked(req)) this.#tracker.adopt(req, res, probe)
+    if (!probe) return false
+    this.answerProbe(req, res)
     return true
   }
 
-  /** The health response for a URL, or undefined when it is neither the readiness nor the liveness path. */
-  healthFor (url: string): HealthResponse | undefined {
+  /** @internal True when `url` is the readiness or the liveness path. Runs on every request: two string compares. */
+  isProbe (url: string): boolean {
+    return matchesPath(url, this.#options.readinessPath) || matchesPath(url, this.#options.livenessPath)
+  }
+
+  /** @internal Answers a probe on node:http (the tracker calls it before any 'request' listener). */
+  answerProbe (req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendHealth(req, res, { statusCode: 405, headers: {}, body: '' })
+      return
+    }
+    const response = this.healthFor(req.url ?? '/')
+    if (response === undefined) return
+    if (!(response instanceof Promise)) {
+      sendHealth(req, res, response)
+      return
+    }
+    response.then(answer => { sendHealth(req, res, answer) }, (err: unknown) => {
+      this.#log('error', { err: err instanceof Error ? err.message : String(err) }, 'graceful: readiness failed')
+      sendHealth(req, res, { statusCode: 500, headers: { 'cache-control': 'no-store' }, body: '' })
+    })
+  }
+
+  /**
+   * The health response for a URL, or undefined when it is neither the readiness nor the liveness path. A promise
+   * when readiness checks have to run (none ran within `checkMaxAge`).
+   */
+  healthFor (url: string): HealthResponse | Promise<HealthResponse> | undefined {
     if (matchesPath(url, this.#options.readinessPath)) {
-      return healthResponse('readiness', this.#phase, this.#retryAfterSeconds)
+      return this.#probes.answer('readiness', this.#phase, this.#retryAfterSeconds)
     }
     if (matchesPath(url, this.#options.livenessPath)) {
-      return healthResponse('liveness', this.#phase, this.#retryAfterSeconds)
+      return this.#probes.answer('liveness', this.#phase, this.#retryAfterSeconds)
     }
     return undefined
   }
@@ -256,7 +305,19 @@ export class Graceful implements SignalMember {
     this.#log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: this.#tracker.inFlight },
       'graceful: shutdown started')
     this.#tracker.startTelling()
-    if (options.preStopDelay > 0) await delay(options.preStopDelay)
+    if (options.preStopQuietWindow > 0 && options.preStopDelay > 0) {
+      const ended = await lameDuck({
+        maximum: options.preStopDelay,
+        minimum: options.preStopMinimumDelay,
+        quietWindow: options.preStopQuietWindow
+      }, () => this.#tracker.freshRequestAt)
+      if (ended.reason === 'quiet') {
+        this.#log('info', { phase: 'stopping', stoppingMs: round(ended.durationMs), preStopQuietWindow: options.preStopQuietWindow },
+          'graceful: lame duck ended early, no new traffic')
+      }
+    } else if (options.preStopDelay > 0) {
+      await delay(options.preStopDelay)
+    }
 
     const drainStarted = this.#enter('draining')
     this.#controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
@@ -309,6 +370,20 @@ export class Graceful implements SignalMember {
       openSockets: this.#tracker.sockets
     })
     return now
+  }
+
+  #checkBudget (): void {
+    if (this.#budgetWarned) return
+    this.#budgetWarned = budgetWarning(this.#options, this.#hooks, (obj, msg) => { this.#log('warn', obj, msg) })
+  }
+
+  #checkChanged (name: string, result: CheckResult): void {
+    if (result.status === 'ok') {
+      this.#log('info', { check: name, status: result.status }, `graceful: readiness check "${name}" passes`)
+    } else {
+      this.#log('warn', { check: name, status: result.status, error: result.error },
+        `graceful: readiness check "${name}" fails`)
+    }
   }
 
   #log (level: 'info' | 'warn' | 'error', obj: object, msg: string): void {

@@ -1,7 +1,9 @@
 import { constants } from 'node:os'
 import { GracefulError } from './errors.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
+import type { ReadinessCheck } from './probes.js'
 import type { SignalExitCode } from './report.js'
+import { WARNING_NAMES, type WarningName } from './warnings.js'
 
 export interface GracefulOptions {
   /**
@@ -79,6 +81,67 @@ export interface GracefulOptions {
    * @default undefined (nothing to close)
    */
   close?: () => unknown
+  /**
+   * Readiness checks: each runs when the readiness route is probed, and readiness is 503 while any of them throws,
+   * rejects, resolves `false` or times out: `checks: { db: () => pool.query('select 1') }`. A check receives an
+   * `AbortSignal` that aborts at its timeout. Liveness never runs them (a database outage must not get every pod
+   * restarted). Checks do not run once shutdown has begun: readiness is 503 then anyway.
+   * @default {} (no checks)
+   */
+  checks?: Readonly<Record<string, ReadinessCheck>>
+  /**
+   * Bound in milliseconds for each readiness check; one still running then counts as failed (`timed-out`).
+   * @default 1_000
+   */
+  checkTimeout?: number
+  /**
+   * How long in milliseconds a readiness result is reused: probes within this window get the last result without
+   * running the checks again, and probes that arrive while the checks run share that one run, so a probe storm
+   * cannot overload a dependency. 0 still shares the run in flight.
+   * @default 1_000
+   */
+  checkMaxAge?: number
+  /**
+   * Put a failing check's error message in the readiness body. Off by default: messages can leak internals (host
+   * names, credentials in connection strings). Failures are logged either way, once each time a check's status changes.
+   * @default false
+   */
+  exposeCheckErrors?: boolean
+  /**
+   * `'manual'`: readiness is 503 (`"status": "starting"`) until `ready()` is called, so that a pod gets no traffic
+   * before its caches are warm or its connections open. `'auto'`: ready as soon as it listens.
+   * @default 'auto'
+   */
+  startup?: 'auto' | 'manual'
+  /**
+   * Adaptive lame duck: when above 0, the lame duck ends before `preStopDelay` (which stays its maximum) once no
+   * request has arrived on a connection opened after the signal for this many milliseconds, and `preStopMinimumDelay`
+   * has passed: the load balancer has evidently let go. Probes do not count as traffic. 0 keeps the fixed delay.
+   * @default 0 (off: the lame duck lasts `preStopDelay`)
+   */
+  preStopQuietWindow?: number
+  /**
+   * With `preStopQuietWindow`: the lame duck never ends before this many milliseconds, however quiet. Set it to the
+   * time your load balancer needs to notice the failing readiness probe (probe period × failure threshold, plus
+   * endpoint propagation); before that, quiet can just mean little traffic. At most `preStopDelay`.
+   * @default 0
+   */
+  preStopMinimumDelay?: number
+  /**
+   * The time in milliseconds the platform grants between SIGTERM and SIGKILL (Kubernetes'
+   * `terminationGracePeriodSeconds` × 1000, less any preStop hook sleep). When set, graceful warns at start-up if
+   * `preStopDelay + drainTimeout` plus the hooks' timeouts (and the app's close) do not fit in it.
+   * @default the env variable `TERMINATION_GRACE_PERIOD_SECONDS` × 1000 when set, else no check
+   */
+  gracePeriod?: number
+  /**
+   * Silences start-up warnings: `true` for all, or a list of names: `'pid1'` (running as PID 1 without an init),
+   * `'run-script'` (started through npm/pnpm/yarn run in a container), `'kubernetes-prestop'` (Kubernetes with
+   * `preStopDelay` 0), `'budget'` (the shutdown does not fit in `gracePeriod`). The env variable
+   * `GRACEFUL_SILENCE_WARNINGS` (`all`, or names separated by commas) does the same.
+   * @default false
+   */
+  silenceWarnings?: boolean | readonly WarningName[]
 }
 
 export interface ResolvedOptions {
@@ -94,6 +157,15 @@ export interface ResolvedOptions {
   signalExitCode: SignalExitCode
   logger: GracefulLogger | false
   close: (() => unknown) | undefined
+  checks: Readonly<Record<string, ReadinessCheck>>
+  checkTimeout: number
+  checkMaxAge: number
+  exposeCheckErrors: boolean
+  startup: 'auto' | 'manual'
+  preStopQuietWindow: number
+  preStopMinimumDelay: number
+  gracePeriod: number | undefined
+  silenceWarnings: boolean | readonly WarningName[]
 }
 
 type Validator = (value: unknown, name: string) => unknown
@@ -130,12 +202,42 @@ function validatePath (value: unknown, name: string): string {
   return value
 }
 
-function validateBoolean (value: unknown, name: string): boolean {
+export function validateBoolean (value: unknown, name: string): boolean {
   if (typeof value !== 'boolean') throw invalid(name, 'true or false', value)
   return value
 }
 
-function validateSignals (value: unknown, name: string): readonly NodeJS.Signals[] {
+function validateChecks (value: unknown, name: string): Readonly<Record<string, ReadinessCheck>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid(name, 'an object of named check functions, such as { db: () => pool.query(\'select 1\') }', value)
+  }
+  const checks: Record<string, ReadinessCheck> = {}
+  for (const [key, check] of Object.entries(value)) {
+    if (typeof check !== 'function') throw invalid(`${name}.${key}`, 'a function', check)
+    checks[key] = check as ReadinessCheck
+  }
+  return Object.freeze(checks)
+}
+
+function validateStartup (value: unknown, name: string): 'auto' | 'manual' {
+  if (value !== 'auto' && value !== 'manual') throw invalid(name, '"auto" or "manual"', value)
+  return value
+}
+
+function validateSilence (value: unknown, name: string): boolean | readonly WarningName[] {
+  if (typeof value === 'boolean') return value
+  if (Array.isArray(value)) {
+    for (const warning of value as unknown[]) {
+      if (!(WARNING_NAMES as readonly unknown[]).includes(warning)) {
+        throw invalid(name, `true, false or a list of warning names (${WARNING_NAMES.join(', ')})`, warning)
+      }
+    }
+    return Object.freeze([...value as WarningName[]])
+  }
+  throw invalid(name, `true, false or a list of warning names (${WARNING_NAMES.join(', ')})`, value)
+}
+
+export function validateSignals (value: unknown, name: string): readonly NodeJS.Signals[] {
   if (!Array.isArray(value)) throw invalid(name, 'an array of signal names such as ["SIGTERM", "SIGINT"]', value)
   const seen = new Set<string>()
   for (const signal of value as unknown[]) {
@@ -148,7 +250,7 @@ function validateSignals (value: unknown, name: string): readonly NodeJS.Signals
   return Object.freeze([...seen]) as readonly NodeJS.Signals[]
 }
 
-function validateLogger (value: unknown, name: string): GracefulLogger | false {
+export function validateLogger (value: unknown, name: string): GracefulLogger | false {
   if (value === false) return false
   if (typeof value === 'object' && value !== null) {
     const logger = value as Record<string, unknown>
@@ -184,10 +286,19 @@ const validators: Record<keyof GracefulOptions, Validator> = {
   exit: validateBoolean,
   signalExitCode: validateSignalExitCode,
   logger: validateLogger,
-  close: validateFunction
+  close: validateFunction,
+  checks: validateChecks,
+  checkTimeout: validateDuration,
+  checkMaxAge: validateDuration,
+  exposeCheckErrors: validateBoolean,
+  startup: validateStartup,
+  preStopQuietWindow: validateDuration,
+  preStopMinimumDelay: validateDuration,
+  gracePeriod: validateDuration,
+  silenceWarnings: validateSilence
 }
 
-const defaults: Omit<ResolvedOptions, 'logger' | 'close'> = {
+const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'> = {
   signals: Object.freeze(['SIGTERM', 'SIGINT'] as const),
   readinessPath: '/healthz',
   livenessPath: '/livez',
@@ -197,7 +308,15 @@ const defaults: Omit<ResolvedOptions, 'logger' | 'close'> = {
   idleSocketGrace: 100,
   newSocketGrace: 1_000,
   exit: true,
-  signalExitCode: 'zero'
+  signalExitCode: 'zero',
+  checks: Object.freeze({}),
+  checkTimeout: 1_000,
+  checkMaxAge: 1_000,
+  exposeCheckErrors: false,
+  startup: 'auto',
+  preStopQuietWindow: 0,
+  preStopMinimumDelay: 0,
+  silenceWarnings: false
 }
 
 /**
@@ -219,7 +338,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
         `unknown option \`${key}\`.${hint === undefined ? '' : ` Did you mean \`${hint}\`?`} Known options: ${known.join(', ')}.`)
     }
   }
-  const resolved: Record<string, unknown> = { ...defaults, logger: undefined, close: undefined }
+  const resolved: Record<string, unknown> = { ...defaults, logger: undefined, close: undefined, gracePeriod: undefined }
   for (const [key, validate] of Object.entries(validators)) {
     const value = Object.hasOwn(given, key) ? given[key] : undefined
     if (value !== undefined) resolved[key] = validate(value, key)
@@ -229,7 +348,25 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   if (options.readinessPath === options.livenessPath) {
     throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath)
   }
+  if (options.preStopMinimumDelay > options.preStopDelay) {
+    throw invalid('preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, options.preStopMinimumDelay)
+  }
+  options.gracePeriod ??= gracePeriodFromEnv()
   return options
+}
+
+/**
+ * Kubernetes cannot hand `terminationGracePeriodSeconds` to the container through the downward API, so the manifest
+ * repeats it in this variable. Read when an instance is created, never at import.
+ */
+function gracePeriodFromEnv (): number | undefined {
+  const raw = process.env['TERMINATION_GRACE_PERIOD_SECONDS']
+  if (raw === undefined || raw === '') return undefined
+  const seconds = Number(raw)
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || seconds * 1000 > MAX_DELAY) {
+    throw invalid('TERMINATION_GRACE_PERIOD_SECONDS (env)', 'a number of seconds such as "30"', raw)
+  }
+  return seconds * 1000
 }
 
 /** The closest known name within a small edit distance, for "did you mean". */

@@ -12,7 +12,7 @@ import {
   type ShutdownReport
 } from '@graceful/core'
 
-export type { GracefulOptions, HookOptions, Phase, ShutdownHook, ShutdownReport } from '@graceful/core'
+export type { GracefulOptions, HookOptions, Phase, ReadinessCheck, ShutdownHook, ShutdownReport } from '@graceful/core'
 export { GracefulError, isGracefulError } from '@graceful/core'
 
 /** Express middleware that serves the health routes and tracks requests, with the shutdown controls on it. */
@@ -22,6 +22,8 @@ export interface GracefulMiddleware {
   attach: <S extends NetServer>(server: S) => S
   /** Registers a cleanup step, run after the drain, last registered first, bounded by its timeout. */
   onShutdown: (name: string, fn: ShutdownHook, options?: HookOptions) => GracefulMiddleware
+  /** With `startup: 'manual'`: the app is ready, readiness may answer 200 from now on. */
+  ready: () => GracefulMiddleware
   /** Starts the shutdown (or returns the one under way), resolved with the report. */
   shutdown: () => Promise<ShutdownReport>
   /** Where the shutdown stands. */
@@ -42,6 +44,8 @@ export interface GracefulMiddleware {
 
 /**
  * `app.use(graceful())` first, then `shutdown.attach(app.listen(port))`. See `GracefulOptions` for every option.
+ * Once the server is attached, probes are answered before Express sees them, wherever the middleware sits; before
+ * that, the middleware answers them.
  */
 export function graceful (options?: GracefulOptions): GracefulMiddleware {
   const core = createGraceful(options)
@@ -58,6 +62,12 @@ export function graceful (options?: GracefulOptions): GracefulMiddleware {
     onShutdown: {
       value: (name: string, fn: ShutdownHook, hookOptions?: HookOptions): GracefulMiddleware => {
         core.onShutdown(name, fn, hookOptions)
+        return middleware
+      }
+    },
+    ready: {
+      value: (): GracefulMiddleware => {
+        core.ready()
         return middleware
       }
     },

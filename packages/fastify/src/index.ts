@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
 
-export type { GracefulOptions, HookOptions, Phase, ShutdownHook, ShutdownReport } from '@graceful/core'
+export type { GracefulOptions, HookOptions, Phase, ReadinessCheck, ShutdownHook, ShutdownReport } from '@graceful/core'
 export { GracefulError, isGracefulError } from '@graceful/core'
 
 /** The plugin's options: the core's, less `close` (the plugin closes through `fastify.close()`). */
@@ -39,13 +39,15 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
   try {
     core.attach(fastify.server)
     fastify.decorate('graceful', core)
+    // Requests on the attached servers never reach these routes: the core answers probes ahead of Fastify (no
+    // onRequest hook, auth or rate limit can fail them). The routes serve inject() and show up in printRoutes().
     for (const path of [core.readinessPath, core.livenessPath]) {
       fastify.route({
         method: ['GET', 'HEAD'],
         url: path,
         logLevel: 'warn',
-        handler: (request, reply) => {
-          const response = core.healthFor(request.url)
+        handler: async (request, reply) => {
+          const response = await core.healthFor(request.url)
           if (response === undefined) {
             reply.callNotFound()
             return reply

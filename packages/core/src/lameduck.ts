@@ -1,0 +1,42 @@
+import { performance } from 'node:perf_hooks'
+
+export interface LameDuckTimes {
+  /** `preStopDelay`: the lame duck never lasts longer. */
+  maximum: number
+  /** `preStopMinimumDelay`: it never ends earlier, however quiet. */
+  minimum: number
+  /** `preStopQuietWindow`: how long without a request on a fresh connection counts as "the load balancer let go". */
+  quietWindow: number
+}
+
+export interface LameDuckEnd {
+  reason: 'quiet' | 'maximum'
+  durationMs: number
+}
+
+/**
+ * Waits until the lame duck may end: at the first moment past `minimum` when no fresh request has arrived for
+ * `quietWindow`, or at `maximum`. `lastActivity()` is when the last request on a connection opened after the signal
+ * arrived (`performance.now()` time, 0 when none): read only when the timer fires, so a request costs one store and
+ * no timer. The timer is set for the earliest moment the lame duck could end, and re-set from there if traffic came
+ * meanwhile: nothing polls.
+ */
+export function lameDuck (times: LameDuckTimes, lastActivity: () => number): Promise<LameDuckEnd> {
+  const started = performance.now()
+  const latest = started + times.maximum
+  return new Promise(resolve => {
+    const decide = (): void => {
+      const now = performance.now()
+      const earliest = Math.max(started + times.minimum, Math.max(started, lastActivity()) + times.quietWindow)
+      // Timers fire on whole milliseconds of their own clock: within one of a boundary counts as reached.
+      if (earliest <= now + 1 && earliest < latest) {
+        resolve({ reason: 'quiet', durationMs: now - started })
+      } else if (now + 1 >= latest) {
+        resolve({ reason: 'maximum', durationMs: now - started })
+      } else {
+        setTimeout(decide, Math.min(earliest, latest) - now)
+      }
+    }
+    setTimeout(decide, Math.min(times.maximum, Math.max(times.minimum, times.quietWindow)))
+  })
+}

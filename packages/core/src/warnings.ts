@@ -1,0 +1,105 @@
+import { existsSync } from 'node:fs'
+
+/** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
+export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget'] as const
+export type WarningName = typeof WARNING_NAMES[number]
+
+type Warn = (obj: object, msg: string) => void
+
+interface WarningOptions {
+  preStopDelay: number
+  drainTimeout: number
+  hookTimeout: number
+  close: (() => unknown) | undefined
+  gracePeriod: number | undefined
+  silenceWarnings: boolean | readonly WarningName[]
+}
+
+// Once per process, also across two installed copies of the package: the facts they warn about are the process's.
+const kWarned = Symbol.for('graceful.warned.v1')
+
+function warnedSet (): Set<WarningName> {
+  const holder = globalThis as Record<symbol, Set<WarningName> | undefined>
+  const warned = holder[kWarned] ?? new Set<WarningName>()
+  holder[kWarned] = warned
+  return warned
+}
+
+function silenced (options: WarningOptions, name: WarningName): boolean {
+  const option = options.silenceWarnings
+  if (option === true || (Array.isArray(option) && option.includes(name))) return true
+  const env = process.env['GRACEFUL_SILENCE_WARNINGS']
+  if (env === undefined || env === '') return false
+  const names = env.split(',').map(entry => entry.trim())
+  return names.includes('all') || names.includes('1') || names.includes('true') || names.includes(name)
+}
+
+/** Docker, Podman or Kubernetes. Only read when an instance is created, never at import. */
+function inContainer (): boolean {
+  return process.env['KUBERNETES_SERVICE_HOST'] !== undefined || process.env['container'] !== undefined ||
+    existsSync('/.dockerenv') || existsSync('/run/.containerenv')
+}
+
+function runScript (): string | undefined {
+  const event = process.env['npm_lifecycle_event']
+  if (event === undefined || event === '') return undefined
+  const execPath = process.env['npm_execpath'] ?? ''
+  const manager = /pnpm/.test(execPath) ? 'pnpm' : /yarn/.test(execPath) ? 'yarn' : 'npm'
+  return `${manager} run ${event}`
+}
+
+/**
+ * Warnings about how the process was started, each once per process and only through a logger that is on: facts a
+ * library cannot fix but that lose requests or leak zombies in production.
+ */
+export function containerWarnings (options: WarningOptions, warn: Warn): void {
+  const warned = warnedSet()
+  const once = (name: WarningName, obj: object, msg: string): void => {
+    if (warned.has(name) || silenced(options, name)) return
+    warned.add(name)
+    warn({ warning: name, ...obj }, `${msg} (silence with silenceWarnings: ['${name}'] or GRACEFUL_SILENCE_WARNINGS=${name})`)
+  }
+  if (process.pid === 1) {
+    once('pid1', { pid: 1 },
+      'graceful: running as PID 1 without an init: the kernel gives PID 1 no default signal handling and nothing reaps ' +
+      'zombie processes; run the container with an init (docker run --init, tini, dumb-init, or shareProcessNamespace)')
+  }
+  const script = runScript()
+  if (script !== undefined && inContainer()) {
+    once('run-script', { script },
+      `graceful: started through "${script}" in a container: the package manager stays the main process and may not ` +
+      'forward SIGTERM, or may exit before the drain ends; start node directly (CMD ["node", "server.js"])')
+  }
+  if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined && options.preStopDelay === 0) {
+    once('kubernetes-prestop', { preStopDelay: 0 },
+      'graceful: running in Kubernetes with preStopDelay 0: endpoints are removed at the same time as SIGTERM is sent, ' +
+      'so load balancers keep routing here for a few seconds after the listener closes; set preStopDelay (or a preStop ' +
+      'sleep hook, then silence this)')
+  }
+}
+
+/**
+ * Warns when the worst-case shutdown does not fit in the grace period, so that the platform's SIGKILL would cut it.
+ * True once it has warned (or never can): the caller stops asking.
+ */
+export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ timeout: number }>, warn: Warn): boolean {
+  const gracePeriod = options.gracePeriod
+  if (gracePeriod === undefined || silenced(options, 'budget')) return true
+  const closeTimeout = options.close === undefined ? 0 : options.hookTimeout
+  let hookTimeouts = 0
+  for (const hook of hooks) hookTimeouts += hook.timeout
+  const budget = options.preStopDelay + options.drainTimeout + closeTimeout + hookTimeouts
+  if (budget <= gracePeriod) return false
+  warn({
+    warning: 'budget',
+    gracePeriod,
+    budget,
+    preStopDelay: options.preStopDelay,
+    drainTimeout: options.drainTimeout,
+    closeTimeout,
+    hookTimeouts
+  }, `graceful: the shutdown can take ${budget} ms (preStopDelay + drainTimeout + close and hook timeouts) but the ` +
+    `grace period is ${gracePeriod} ms: the platform would kill the process before it ends; raise ` +
+    'terminationGracePeriodSeconds or lower the timeouts (silence with silenceWarnings: [\'budget\'])')
+  return true
+}

@@ -1,0 +1,138 @@
+// The adaptive lame duck over real sockets: it ends once no request has come on a fresh connection for the quiet
+// window, never before the minimum, never after preStopDelay.
+import { performance } from 'node:perf_hooks'
+import { Client } from 'undici'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createGraceful, isGracefulError, type Graceful, type GracefulOptions } from '@graceful/core'
+import { fetchOnce, recordingLogger, serveInProcess, thrown } from './helpers.js'
+
+const quiet = { signals: [], exit: false, logger: false } as const
+
+const instances: Graceful[] = []
+afterEach(() => {
+  for (const g of instances.splice(0)) g.dispose()
+})
+
+function instance (options: GracefulOptions): Graceful {
+  const g = createGraceful({ ...quiet, ...options })
+  instances.push(g)
+  return g
+}
+
+/**
+ * Requests on fresh connections, one after the other, for `ms` from now (bounded by time and by 2 000 requests),
+ * as a load balancer that still routes here would send them. Stops at the first refused connection. Resolves with
+ * the `performance.now()` time of the last request answered.
+ */
+async function freshTraffic (origin: string, ms: number, path = '/work'): Promise<number> {
+  const until = performance.now() + ms
+  let last = 0
+  for (let i = 0; i < 2_000 && performance.now() < until; i++) {
+    try {
+      const response = await fetchOnce(origin, path)
+      if (response.status === 200) last = performance.now()
+    } catch {
+      break
+    }
+  }
+  return last
+}
+
+describe('adaptive lame duck', () => {
+  it('ends after the quiet window, well before preStopDelay, when no new traffic comes', async () => {
+    const { logger, lines } = recordingLogger()
+    const g = instance({ logger, preStopDelay: 20_000, preStopQuietWindow: 300 })
+    await serveInProcess(g)
+    const report = await g.shutdown()
+    expect(report.phases.stopping).toBeGreaterThanOrEqual(295)
+    expect(report.phases.stopping).toBeLessThan(3_000)
+    expect(lines.find(line => line.msg === 'graceful: lame duck ended early, no new traffic')).toBeDefined()
+  })
+
+  it('keeps going while requests arrive on fresh connections, and ends a quiet window after the last one', async () => {
+    const g = instance({ preStopDelay: 20_000, preStopQuietWindow: 400 })
+    const { origin } = await serveInProcess(g)
+    const started = performance.now()
+    const done = g.shutdown()
+    const last = await freshTraffic(origin, 1_500)
+    const report = await done
+    expect(last - started).toBeGreaterThan(1_000)
+    expect(report.phases.stopping).toBeGreaterThanOrEqual(last - started + 390)
+    expect(report.phases.stopping).toBeLessThan(last - started + 3_000)
+    expect(report.requests.servedWhileStopping).toBeGreaterThan(3)
+  })
+
+  it('probes on fresh connections are not traffic: a health-checking load balancer does not hold the lame duck', async () => {
+    const g = instance({ preStopDelay: 20_000, preStopQuietWindow: 300 })
+    const { origin } = await serveInProcess(g)
+    const started = performance.now()
+    const done = g.shutdown()
+    // Readiness and liveness probes back to back on fresh connections, for as long as the lame duck lasts.
+    let probes = 0
+    const probing = (async () => {
+      for (let i = 0; i < 2_000 && g.state === 'stopping'; i++) {
+        await fetchOnce(origin, i % 2 === 0 ? '/healthz' : '/livez').then(() => { probes++ }, () => undefined)
+      }
+    })()
+    const report = await done
+    await probing
+    expect(probes).toBeGreaterThan(3)
+    expect(performance.now() - started).toBeLessThan(10_000)
+    expect(report.phases.stopping).toBeGreaterThanOrEqual(295)
+    expect(report.phases.stopping).toBeLessThan(3_000)
+  })
+
+  it('a request on a connection opened before the signal is a client finishing, not the balancer routing here', async () => {
+    const g = instance({ preStopDelay: 20_000, preStopQuietWindow: 300 })
+    const { origin } = await serveInProcess(g)
+    const client = new Client(origin, { pipelining: 1, keepAliveTimeout: 60_000 })
+    try {
+      const warm = await client.request({ method: 'GET', path: '/work' })
+      await warm.body.text()
+      const done = g.shutdown()
+      // Told `Connection: close`: its next request goes out on a fresh connection (and would count).
+      const last = await client.request({ method: 'GET', path: '/work' })
+      expect(last.headers['connection']).toBe('close')
+      await last.body.text()
+      const report = await done
+      expect(report.phases.stopping).toBeLessThan(3_000)
+    } finally {
+      await client.destroy()
+    }
+  })
+
+  it('never ends before preStopMinimumDelay, however quiet', async () => {
+    const g = instance({ preStopDelay: 20_000, preStopQuietWindow: 50, preStopMinimumDelay: 900 })
+    await serveInProcess(g)
+    const report = await g.shutdown()
+    expect(report.phases.stopping).toBeGreaterThanOrEqual(895)
+    expect(report.phases.stopping).toBeLessThan(4_000)
+  })
+
+  it('never lasts longer than preStopDelay, however busy', async () => {
+    const { logger, lines } = recordingLogger()
+    const g = instance({ logger, preStopDelay: 1_000, preStopQuietWindow: 500 })
+    const { origin } = await serveInProcess(g)
+    const done = g.shutdown()
+    // Traffic well past the maximum; it ends itself at the first refused connection, once the listener closes.
+    await freshTraffic(origin, 4_000)
+    const report = await done
+    expect(report.phases.stopping).toBeGreaterThanOrEqual(995)
+    expect(report.phases.stopping).toBeLessThan(1_900)
+    expect(lines.find(line => line.msg?.startsWith('graceful: lame duck ended early') === true)).toBeUndefined()
+  })
+
+  it('without preStopQuietWindow the lame duck is the fixed preStopDelay', async () => {
+    const g = instance({ preStopDelay: 600 })
+    await serveInProcess(g)
+    const report = await g.shutdown()
+    expect(report.phases.stopping).toBeGreaterThanOrEqual(595)
+  })
+
+  it('rejects a minimum above the maximum', () => {
+    const caught = thrown(() => createGraceful({ ...quiet, preStopDelay: 1_000, preStopMinimumDelay: 2_000 }))
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+    expect((caught as Error).message).toMatch(/`preStopMinimumDelay` must be at most preStopDelay \(1000\)/)
+    expect(() => createGraceful({ ...quiet, preStopQuietWindow: -1 })).toThrow(/`preStopQuietWindow`/)
+  })
+})

@@ -1,0 +1,139 @@
+// Start-up warnings: each in a child process with the environment that triggers it, once per process, silenceable.
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { describe, expect, it } from 'vitest'
+import { createGraceful, isGracefulError } from '@graceful/core'
+import { childEnv, Fixture, recordingLogger, thrown, type FixtureConfig } from './helpers.js'
+
+const quiet = { signals: [], exit: false } as const
+
+/** Starts the fixture, waits until it listens (every warning is out by then), and ends it. */
+async function warningsOf (config: FixtureConfig): Promise<{ names: string[], app: Fixture }> {
+  const app = new Fixture(config)
+  await app.ready()
+  app.child.kill('SIGKILL')
+  await app.exited
+  return { names: app.warnings(), app }
+}
+
+const kubernetes = { KUBERNETES_SERVICE_HOST: '10.96.0.1' }
+const pnpmStart = { npm_lifecycle_event: 'start', npm_execpath: '/usr/local/lib/node_modules/pnpm/bin/pnpm.cjs' }
+// The pid-namespace trick needs privileges a CI container may not have: the test says so rather than pass empty.
+const unshare = ['unshare', '--pid', '--fork', '--kill-child']
+const canUnshare = spawnSync(unshare[0]!, [...unshare.slice(1), 'true']).status === 0
+
+describe('container warnings', () => {
+  it('none in a plain environment', async () => {
+    const { names } = await warningsOf({ framework: 'node' })
+    expect(names).toEqual([])
+  })
+
+  it.skipIf(!canUnshare)('PID 1 without an init: warned once, however many instances', async () => {
+    const { names, app } = await warningsOf({ framework: 'node', instances: 2, servers: 2, wrapper: unshare })
+    expect(names).toEqual(['pid1'])
+    expect(app.events.find(e => e['warning'] === 'pid1')!.msg).toMatch(/PID 1 without an init.*--init/)
+    expect((await warningsOf({ framework: 'node', wrapper: unshare, env: { GRACEFUL_SILENCE_WARNINGS: 'pid1' } })).names).toEqual([])
+  })
+
+  it('started through a package manager\'s run script in a container: warned once, naming the command', async () => {
+    const { names, app } = await warningsOf({
+      framework: 'express',
+      options: { preStopDelay: 5_000 },
+      env: { ...pnpmStart, ...kubernetes }
+    })
+    expect(names).toEqual(['run-script'])
+    expect(app.events.find(e => e['warning'] === 'run-script')!.msg).toMatch(/"pnpm run start".*CMD \["node"/)
+  })
+
+  it('Kubernetes with preStopDelay 0: warned once per process, not with a lame duck', async () => {
+    const { names } = await warningsOf({ framework: 'node', instances: 2, servers: 2, env: kubernetes })
+    expect(names).toEqual(['kubernetes-prestop'])
+    expect((await warningsOf({ framework: 'fastify', options: { preStopDelay: 3_000 }, env: kubernetes })).names).toEqual([])
+  })
+
+  it('are silenced by the option, by name or all at once, and by GRACEFUL_SILENCE_WARNINGS', async () => {
+    const env = { ...pnpmStart, ...kubernetes }
+    expect((await warningsOf({ framework: 'node', env, options: { silenceWarnings: ['kubernetes-prestop'] } })).names).toEqual(['run-script'])
+    expect((await warningsOf({ framework: 'node', env, options: { silenceWarnings: true } })).names).toEqual([])
+    expect((await warningsOf({ framework: 'node', env: { ...env, GRACEFUL_SILENCE_WARNINGS: 'run-script, kubernetes-prestop' } })).names).toEqual([])
+    expect((await warningsOf({ framework: 'node', env: { ...env, GRACEFUL_SILENCE_WARNINGS: 'all' } })).names).toEqual([])
+  })
+
+  it('nothing is logged at import time', async () => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', 'await import("@graceful/core"); await import("@graceful/express")'], {
+      env: childEnv({ ...pnpmStart, ...kubernetes }),
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let output = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    const [code] = await once(child, 'exit') as [number | null]
+    expect(code).toBe(0)
+    expect(output).toBe('')
+  })
+
+  it('rejects an unknown warning name', () => {
+    const caught = thrown(() => createGraceful({ ...quiet, logger: false, silenceWarnings: ['pid-1'] as never }))
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+    expect((caught as Error).message).toMatch(/pid1, run-script, kubernetes-prestop, budget/)
+  })
+})
+
+describe('shutdown budget', () => {
+  it('warns once, when a hook registered later makes the shutdown longer than gracePeriod', () => {
+    const { logger, lines } = recordingLogger()
+    const g = createGraceful({ ...quiet, logger, gracePeriod: 10_000, preStopDelay: 3_000, drainTimeout: 5_000 })
+    try {
+      g.onShutdown('cache', () => undefined, { timeout: 1_000 })
+      expect(lines.filter(line => line.obj['warning'] === 'budget')).toHaveLength(0)
+      g.onShutdown('db', () => undefined, { timeout: 2_000 })
+      g.onShutdown('metrics', () => undefined)
+      const warnings = lines.filter(line => line.obj['warning'] === 'budget')
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toMatchObject({
+        level: 'warn',
+        obj: { gracePeriod: 10_000, budget: 11_000, preStopDelay: 3_000, drainTimeout: 5_000, hookTimeouts: 3_000 }
+      })
+      expect(warnings[0]!.msg).toMatch(/11000 ms.*grace period is 10000 ms/)
+    } finally {
+      g.dispose()
+    }
+  })
+
+  it('counts the application\'s close (the Fastify plugin\'s) with hookTimeout, and is silent when everything fits', () => {
+    const { logger, lines } = recordingLogger()
+    const fits = createGraceful({ ...quiet, logger, gracePeriod: 30_000, preStopDelay: 5_000, drainTimeout: 10_000 })
+    fits.onShutdown('db', () => undefined)
+    fits.dispose()
+    expect(lines).toHaveLength(0)
+    const g = createGraceful({ ...quiet, logger, gracePeriod: 15_000, preStopDelay: 5_000, drainTimeout: 10_000, close: () => undefined })
+    g.dispose()
+    expect(lines.filter(line => line.obj['warning'] === 'budget')).toMatchObject([{ obj: { closeTimeout: 5_000, budget: 20_000 } }])
+  })
+
+  it('takes the grace period from TERMINATION_GRACE_PERIOD_SECONDS, which the manifest sets', async () => {
+    const { names, app } = await warningsOf({
+      framework: 'fastify',
+      options: { preStopDelay: 2_000, drainTimeout: 3_000 },
+      hooks: [{ name: 'db', timeout: 1_000 }],
+      env: { TERMINATION_GRACE_PERIOD_SECONDS: '10' }
+    })
+    expect(names).toEqual(['budget'])
+    // Fastify's close counts too: 2 000 + 3 000 + 5 000 (close) fits in 10 s; the db hook's 1 000 does not.
+    expect(app.events.find(e => e['warning'] === 'budget')).toMatchObject({ gracePeriod: 10_000, budget: 11_000 })
+    expect((await warningsOf({ framework: 'node', options: { drainTimeout: 3_000 }, env: { TERMINATION_GRACE_PERIOD_SECONDS: '30' } })).names).toEqual([])
+  })
+
+  it('rejects a grace period in the environment that is not a number of seconds', () => {
+    const saved = process.env['TERMINATION_GRACE_PERIOD_SECONDS']
+    process.env['TERMINATION_GRACE_PERIOD_SECONDS'] = '30s'
+    try {
+      const caught = thrown(() => createGraceful({ ...quiet, logger: false }))
+      expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+      expect((caught as Error).message).toMatch(/TERMINATION_GRACE_PERIOD_SECONDS.*"30s"/)
+    } finally {
+      if (saved === undefined) Reflect.deleteProperty(process.env, 'TERMINATION_GRACE_PERIOD_SECONDS')
+      else process.env['TERMINATION_GRACE_PERIOD_SECONDS'] = saved
+    }
+  })
+})
