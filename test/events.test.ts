@@ -116,6 +116,7 @@ describe('diagnostics_channel', () => {
     // The draining phase begins with the request still in flight on its socket.
     expect(mine[2]![1]).toMatchObject({ phase: 'draining', inFlight: 1, openSockets: 1 })
     expect(mine[3]![1]['previousDurationMs']).toBe(report.phases.draining)
+    expect(mine[4]![1]).toMatchObject({ name: 'cache', timeoutMs: 5_000 })
     expect(mine[5]![1]).toMatchObject({ name: 'cache', result: { status: 'failed', error: 'cache broke' } })
     expect(mine[9]![1]['report']).toBe(report)
   })

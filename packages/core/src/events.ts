@@ -30,6 +30,8 @@ export interface HookStartEvent {
   graceful: Graceful
   /** The hook's name, as in the report. */
   name: string
+  /** Its bound in milliseconds: past it, it is reported as timed out and the next one starts. */
+  timeoutMs: number
 }
 
 /** Fired when a cleanup step ended: finished, threw or rejected, or timed out. */

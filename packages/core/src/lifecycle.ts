@@ -332,7 +332,7 @@ export class Graceful implements SignalMember {
     if (close !== undefined) steps.push({ name: 'close', fn: () => close(), timeout: options.hookTimeout })
     steps.push(...[...this.#hooks].reverse())
     const hooks = await runHooks(steps, {
-      start: hook => { this.#events.emit('hook:start', { graceful: this, name: hook.name }) },
+      start: hook => { this.#events.emit('hook:start', { graceful: this, name: hook.name, timeoutMs: hook.timeout }) },
       end: result => { this.#events.emit('hook:end', { graceful: this, name: result.name, result }) }
     })
 
