@@ -51,6 +51,36 @@ describe('examples', () => {
     }
   })
 
+  it('examples/metrics.mjs: a scrape during the drain shows the phase and the request still in flight', async () => {
+    const app = start('examples/metrics.mjs')
+    const port = await app.port
+    const { metricsPort } = JSON.parse(app.output.find(line => line.includes('"listening"'))!) as { metricsPort: number }
+    const client = new Client(`http://127.0.0.1:${port}`)
+    const scraper = new Client(`http://127.0.0.1:${metricsPort}`)
+    const scrape = async (): Promise<string> => await (await scraper.request({ method: 'GET', path: '/metrics' })).body.text()
+    try {
+      expect(await scrape()).toMatch(/^graceful_shutdown_phase\{phase="running"\} 1$/m)
+      // Its headers have arrived: the request is in flight until its body ends, 2 s later.
+      const response = await client.request({ method: 'GET', path: '/?ms=2000' })
+      expect(await scrape()).toMatch(/^graceful_in_flight_requests 1$/m)
+      app.child.kill('SIGTERM')
+      await new Promise<void>(resolve => {
+        const check = (): void => { if (app.output.some(line => line.includes('graceful: shutdown started'))) resolve() }
+        app.child.stderr!.on('data', () => { setImmediate(check) })
+        check()
+      })
+      const during = await scrape()
+      expect(during).toMatch(/^graceful_shutdown_phase\{phase="draining"\} 1$/m)
+      expect(during).toMatch(/^graceful_in_flight_requests 1$/m)
+      expect(during).toMatch(/^graceful_open_sockets 1$/m)
+      expect(await response.body.text()).toBe('hello\n')
+      const [code] = await app.exited
+      expect(code).toBe(0)
+    } finally {
+      await Promise.all([client.destroy(), scraper.destroy()])
+    }
+  })
+
   it.each(['express', 'fastify'])('the demo (%s) loses no request with graceful and loses some without', async (framework) => {
     const demo = start('examples/demo.mjs', [...(framework === 'fastify' ? ['--fastify'] : []), '--clients', '16', '--load-before-signal', '600'])
     const [code] = await demo.exited
