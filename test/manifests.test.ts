@@ -48,8 +48,8 @@ function deployment (): { deployment: Deployment, container: Container } {
 interface Listening { port: number, preStopDelay: number, drainTimeout: number, hookTimeouts: Record<string, number> }
 
 /** examples/docker/server.mjs with the container's environment, on a free port of 127.0.0.1. */
-async function startApp (container: Container): Promise<{ child: ChildProcess, listening: Listening, logged: (text: string) => Promise<void> }> {
-  const env = Object.fromEntries(container.env.map(({ name, value }) => [name, value]))
+async function startApp (container: Container, override: Record<string, string> = {}): Promise<{ child: ChildProcess, listening: Listening, output: string[], logged: (text: string) => Promise<void> }> {
+  const env = { ...Object.fromEntries(container.env.map(({ name, value }) => [name, value])), ...override }
   const child = spawn(process.execPath, ['examples/docker/server.mjs'], {
     cwd: root,
     env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1' },
@@ -73,7 +73,7 @@ async function startApp (container: Container): Promise<{ child: ChildProcess, l
   }
   await logged('"listening"')
   const listening = JSON.parse(output.find(line => line.includes('"listening"'))!) as Listening
-  return { child, listening, logged }
+  return { child, listening, output, logged }
 }
 
 async function status (port: number, path: string): Promise<number> {
@@ -115,6 +115,18 @@ describe('examples/kubernetes/deployment.yaml', () => {
       Object.values(listening.hookTimeouts).reduce((sum, timeout) => sum + timeout, 0)
     expect(listening.preStopDelay).toBe(Number(container.env.find(e => e.name === 'PRE_STOP_DELAY')?.value))
     expect(manifest.spec.template.spec.terminationGracePeriodSeconds * 1_000).toBeGreaterThanOrEqual(needed)
+  })
+
+  it('hands the app what is left of the grace period after the preStop sleep, and the app finds that its shutdown fits', async () => {
+    const { deployment: manifest, container } = deployment()
+    const left = manifest.spec.template.spec.terminationGracePeriodSeconds - container.lifecycle.preStop.sleep!.seconds
+    expect(container.env.find(e => e.name === 'TERMINATION_GRACE_PERIOD_SECONDS')?.value).toBe(String(left))
+    // The app logs its budget warning, when it has one, before it listens.
+    const fits = await startApp(container)
+    expect(fits.output.filter(line => line.includes('"warning":"budget"'))).toEqual([])
+    // The same app with 5 s less would be killed half-way, and says so.
+    const tooShort = await startApp(container, { TERMINATION_GRACE_PERIOD_SECONDS: String(left - 5) })
+    expect(tooShort.output.some(line => line.includes('"warning":"budget"'))).toBe(true)
   })
 
   it('keeps the lame duck longer than the readiness probe takes to see the 503, and replaces pods before removing them', async () => {
