@@ -1,12 +1,11 @@
 // The same Express service without graceful, as most services ship: SIGTERM ends the process on the spot.
-// The demo runs it next to examples/express.mjs to show what is lost.
+// `pnpm demo` runs it next to examples/express.mjs to show what is lost.
 import express from 'express'
 
-const port = Number(process.env.PORT ?? 3000)
 const app = express()
 app.get('/', (req, res) => {
   setTimeout(() => res.send('hello\n'), Number(req.query.ms ?? 20))
 })
-const server = app.listen(port, '127.0.0.1', () => {
-  console.log(JSON.stringify({ msg: 'listening', port: server.address().port, pid: process.pid }))
+const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${server.address().port}`)
 })

@@ -1,23 +1,27 @@
-// An Express service with graceful: `node examples/express.mjs`, then Ctrl-C (or `kill -TERM <pid>`).
+// An Express service with graceful. Run it with `node examples/express.mjs`, then press Ctrl-C (or send it SIGTERM).
 import express from 'express'
 import { graceful } from '@graceful/express'
 
-const port = Number(process.env.PORT ?? 3000)
+// Stands in for your database pool (pg, mysql2, …): it must close after the last request that uses it.
+const pool = { end: async () => {} }
+
 const shutdown = graceful({
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0),
+  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds, see docs/kubernetes.md
   drainTimeout: 10_000
 })
-
 const app = express()
-app.use(shutdown) // first: serves /healthz and /livez, tracks requests
+app.use(shutdown) // first: serves /healthz and /livez, tracks every request
 app.get('/', (req, res) => {
   // A request that takes a while, like a database query.
   setTimeout(() => res.send('hello\n'), Number(req.query.ms ?? 20))
 })
 
-const server = shutdown.attach(app.listen(port, '127.0.0.1', () => {
-  console.log(JSON.stringify({ msg: 'listening', port: server.address().port, pid: process.pid }))
+const server = shutdown.attach(app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${server.address().port}`)
 }))
-shutdown.onShutdown('pool', async () => {
-  // Close the database pool here: it runs after the last in-flight response ended.
-}, { timeout: 2_000 })
+shutdown.onShutdown('db', () => pool.end(), { timeout: 2_000 }) // runs after the last response
+
+// `pnpm demo` draws the phase and the requests in flight from these lines.
+if (process.env.DEMO_STATUS === '1') {
+  setInterval(() => console.log(JSON.stringify({ msg: 'status', phase: shutdown.state, inFlight: shutdown.inFlight })), 50).unref()
+}

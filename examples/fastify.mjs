@@ -1,11 +1,13 @@
-// A Fastify service with graceful: `node examples/fastify.mjs`, then Ctrl-C (or `kill -TERM <pid>`).
+// A Fastify service with graceful. Run it with `node examples/fastify.mjs`, then press Ctrl-C (or send it SIGTERM).
 import Fastify from 'fastify'
 import { gracefulPlugin } from '@graceful/fastify'
 
-const port = Number(process.env.PORT ?? 3000)
-const fastify = Fastify({ logger: process.env.LOG !== 'false', disableRequestLogging: process.env.REQUEST_LOG !== 'true' })
+// Stands in for your database pool (pg, mysql2, …): it must close after the last request that uses it.
+const pool = { end: async () => {} }
+
+const fastify = Fastify({ logger: true })
 await fastify.register(gracefulPlugin, {
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0),
+  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds, see docs/kubernetes.md
   drainTimeout: 10_000
 })
 fastify.get('/', async (request) => {
@@ -13,11 +15,14 @@ fastify.get('/', async (request) => {
   await new Promise(resolve => setTimeout(resolve, Number(request.query.ms ?? 20)))
   return 'hello\n'
 })
-fastify.graceful.onShutdown('pool', async () => {
-  // Close the database pool here: it runs after the drain and after Fastify's own onClose hooks.
-}, { timeout: 2_000 })
 fastify.addHook('onClose', async () => {
-  // Fastify's onClose hooks run after the drain too.
+  // Fastify's own onClose hooks run after the drain, on a server with no connection left.
 })
-await fastify.listen({ port, host: '127.0.0.1' })
-console.log(JSON.stringify({ msg: 'listening', port: fastify.server.address().port, pid: process.pid }))
+fastify.graceful.onShutdown('db', () => pool.end(), { timeout: 2_000 }) // runs after onClose
+
+await fastify.listen({ port: Number(process.env.PORT ?? 3000), host: '127.0.0.1' })
+
+// `pnpm demo` draws the phase and the requests in flight from these lines.
+if (process.env.DEMO_STATUS === '1') {
+  setInterval(() => console.log(JSON.stringify({ msg: 'status', phase: fastify.graceful.state, inFlight: fastify.graceful.inFlight })), 50).unref()
+}

@@ -1,19 +1,19 @@
-// A plain node:http service with the framework-free core: `node examples/node-http.mjs`, then Ctrl-C.
+// A plain node:http service with the framework-free core. Run it with `node examples/node-http.mjs`, then Ctrl-C.
 import { createServer } from 'node:http'
 import { createGraceful } from '@graceful/core'
 
-const port = Number(process.env.PORT ?? 3000)
-const g = createGraceful({ preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
+// Stands in for your database pool (pg, mysql2, …): it must close after the last request that uses it.
+const pool = { end: async () => {} }
 
+const g = createGraceful({ preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
 const server = createServer((req, res) => {
-  if (g.handle(req, res)) return // /healthz and /livez
+  if (g.handle(req, res)) return // answered /healthz or /livez
   const ms = Number(new URL(req.url, 'http://localhost').searchParams.get('ms') ?? 20)
-  setTimeout(() => res.end('hello\n'), ms)
+  setTimeout(() => res.end('hello\n'), ms) // a request that takes a while, like a database query
 })
-g.attach(server)
-g.onShutdown('pool', async () => {
-  // Close the database pool here: it runs after the last in-flight response ended.
-}, { timeout: 2_000 })
-server.listen(port, '127.0.0.1', () => {
-  console.log(JSON.stringify({ msg: 'listening', port: server.address().port, pid: process.pid }))
+g.attach(server) // before any traffic: every socket is tracked from its first byte
+g.onShutdown('db', () => pool.end(), { timeout: 2_000 }) // runs after the last response
+
+server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+  console.log(`listening on http://127.0.0.1:${server.address().port}`)
 })

@@ -13,17 +13,23 @@ afterEach(() => {
   children.clear()
 })
 
-function start (script: string, args: string[] = []): { child: ReturnType<typeof spawn>, output: string[], port: Promise<number>, exited: Promise<unknown[]> } {
-  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
+// `listening on http://127.0.0.1:3000` (the examples' own line), Fastify's `Server listening at http://…:3000`, or a
+// JSON line `{"msg":"listening","port":3000}`.
+const listening = /listening (?:on|at) http:\/\/[^\s"]+:(\d+)|"msg":"listening","port":(\d+)/
+
+function start (script: string, args: string[] = [], env: Record<string, string> = {}): { child: ReturnType<typeof spawn>, output: string[], port: Promise<number>, exited: Promise<unknown[]> } {
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   const output: string[] = []
   const exited = once(child, 'exit')
   const port = new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', line => {
+    const onLine = (line: string): void => {
       output.push(line)
-      if (line.includes('"listening"')) resolve((JSON.parse(line) as { port: number }).port)
-    })
-    createInterface({ input: child.stderr }).on('line', line => output.push(line))
+      const match = listening.exec(line)
+      if (match !== null) resolve(Number(match[1] ?? match[2]))
+    }
+    createInterface({ input: child.stdout }).on('line', onLine)
+    createInterface({ input: child.stderr }).on('line', onLine)
     void exited.then(() => { reject(new Error(`exited before listening: ${output.join('\n')}`)) })
   })
   // The demo never listens itself: only callers that await the port care about that rejection.
@@ -45,7 +51,10 @@ describe('examples', () => {
       expect(await res.body.text()).toBe('hello\n')
       const [code] = await app.exited
       expect(code).toBe(0)
-      expect(app.output.some(line => line.includes('graceful: shutdown complete'))).toBe(true)
+      const report = app.output.find(line => line.includes('graceful: shutdown complete'))
+      expect(report).toBeDefined()
+      // The database stand-in closed, as the last step.
+      expect(JSON.parse(report!)).toMatchObject({ exitCode: 0, hooks: [...(script.includes('fastify') ? [{ name: 'close', status: 'ok' }] : []), { name: 'db', status: 'ok' }] })
     } finally {
       await client.destroy()
     }
@@ -81,15 +90,36 @@ describe('examples', () => {
     }
   })
 
-  it.each(['express', 'fastify'])('the demo (%s) loses no request with graceful and loses some without', async (framework) => {
-    const demo = start('examples/demo.mjs', [...(framework === 'fastify' ? ['--fastify'] : []), '--clients', '16', '--load-before-signal', '600'])
+  it.each([
+    { framework: 'express', preStopDelay: '300' },
+    { framework: 'fastify', preStopDelay: '0' }
+  ])('the demo ($framework, preStopDelay $preStopDelay) loses no request with graceful and loses some without', async ({ framework, preStopDelay }) => {
+    const demo = start('examples/demo.mjs', [
+      ...(framework === 'fastify' ? ['--fastify'] : []),
+      '--clients', '16', '--load-before-signal', '600', '--pre-stop-delay', preStopDelay
+    ])
     const [code] = await demo.exited
-    expect(code).toBe(0)
+    expect(code, demo.output.join('\n')).toBe(0)
     const result = demo.output.find(line => line.startsWith('RESULT '))
     expect(result).toBeDefined()
-    const [graceful, bare] = JSON.parse(result!.slice('RESULT '.length)) as Array<{ variant: string, ok: number, lost: number, rejected: number, code: number | string }>
+    const [graceful, bare] = JSON.parse(result!.slice('RESULT '.length)) as Array<{ variant: string, ok: number, lost: number, rejected: number, movedAway: number, code: number | string, phases?: string[], readiness?: string[] }>
     expect(graceful).toMatchObject({ variant: 'graceful', lost: 0, rejected: 0, code: 0 })
     expect(graceful!.ok).toBeGreaterThan(0)
+    // What the live display showed, from the service's own status lines and from polling its readiness route.
+    expect(graceful!.phases).toEqual(expect.arrayContaining(['running', 'stopping', 'stopped']))
+    expect(graceful!.readiness?.[0]).toBe('200 ready')
+    if (preStopDelay !== '0') {
+      // The lame duck at work: readiness failed while requests were still served, and the driver, playing the load
+      // balancer, moved its clients away before the listener closed.
+      expect(graceful!.readiness).toContain('503 not ready')
+      expect(graceful!.movedAway).toBeGreaterThan(0)
+    }
+    expect(bare).toMatchObject({ variant: 'bare' })
     expect(bare!.lost + bare!.rejected).toBeGreaterThan(0)
+    // Not a terminal: plain lines, one per change, and the two outcomes side by side.
+    expect(demo.output.some(line => /^\S.+ SIGTERM \+\d+ ms +phase stopping$/.test(line))).toBe(true)
+    expect(demo.output).toContainEqual(expect.stringMatching(new RegExp(`^ +${framework} \\+ graceful +bare ${framework}$`)))
+    expect(demo.output).toContainEqual(expect.stringMatching(new RegExp(`^requests lost +0 +${bare!.lost}\\b`)))
+    expect(demo.output.some(line => line.includes('\x1b['))).toBe(false)
   }, 60_000)
 })

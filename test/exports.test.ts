@@ -1,10 +1,14 @@
 // The public surface of each package, locked: a change here is a change of contract.
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type * as Core from '@graceful/core'
 import type * as Express from '@graceful/express'
 import type * as Fastify from '@graceful/fastify'
 import type * as Prometheus from '@graceful/prometheus'
+import { publishedPackages, root } from './packages.js'
+import { documented, sourceSurface } from './surface.js'
 
 const require = createRequire(import.meta.url)
 
@@ -93,5 +97,55 @@ describe('public surface', () => {
     expect(typeof prometheus.gracefulMetrics).toBe('function')
     // The same module instance as the ESM import: one error class, one registry.
     expect(express.GracefulError).toBe(core.GracefulError)
+  })
+})
+
+// docs/reference/api.md cannot drift from the code: a new export, option or member needs its row there.
+describe('the API reference', () => {
+  const surface = sourceSurface()
+
+  it.each([...surface.exports.keys()])('docs/reference/api.md has a row for every export of %s, and none for a name it lacks', (name) => {
+    expect(documented(name), `the table under "## ${name}" in docs/reference/api.md`).toEqual(surface.exports.get(name))
+  })
+
+  it.each([
+    ['Options (`GracefulOptions`)', 'options'],
+    ['Graceful', 'graceful'],
+    ['GracefulMiddleware', 'middleware'],
+    ['ShutdownReport', 'report']
+  ] as const)('docs/reference/api.md has a row for every entry of "%s"', (title, key) => {
+    expect(documented(title), `the table under "## ${title}" in docs/reference/api.md`).toEqual(surface[key])
+  })
+})
+
+// Every package under packages/ that is not private is published: it needs what npm shows and what the law asks.
+describe.each(publishedPackages().map(pkg => [pkg.manifest.name, pkg] as const))('%s as published', (name, pkg) => {
+  it('has a manifest fit for publishing', () => {
+    const manifest = pkg.manifest
+    expect(manifest.description?.length).toBeGreaterThan(20)
+    expect(manifest.keywords?.length).toBeGreaterThan(2)
+    expect(manifest.keywords).toContain('graceful-shutdown')
+    expect(manifest.license).toBe('MIT')
+    expect(manifest.repository).toEqual({ type: 'git', url: 'git+https://github.com/graceful-js/graceful.git', directory: pkg.dir })
+    expect(manifest.homepage).toBe(`https://github.com/graceful-js/graceful/tree/main/${pkg.dir}#readme`)
+    expect(manifest.bugs?.url).toBe('https://github.com/graceful-js/graceful/issues')
+    expect(manifest.files).toEqual(['dist', '!dist/.tsbuildinfo'])
+    expect(manifest.engines).toEqual({ node: '>=20.19' })
+    expect(manifest.sideEffects).toBe(false)
+    expect(manifest.publishConfig).toEqual({ access: 'public' })
+    expect(manifest.exports?.['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' })
+    // The licence travels with the package, and it is the repository's.
+    expect(readFileSync(join(root, pkg.dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'))
+  })
+
+  it('has a README that shows how to install and use it and links to the docs', () => {
+    const readme = readFileSync(join(root, pkg.dir, 'README.md'), 'utf8')
+    expect(readme).toMatch(new RegExp(`^# ${name.replace('/', '\\/')}\\n`))
+    expect(readme).toContain(`npm install ${name}`)
+    expect(readme).toContain('## Usage')
+    expect(readme).toContain('## Options')
+    // npmjs.com shows the README without the repository around it: links must be absolute.
+    expect(readme).toContain('https://github.com/graceful-js/graceful/blob/main/docs/reference/api.md')
+    expect(readme).not.toMatch(/\]\((?!https:\/\/|#)/)
   })
 })

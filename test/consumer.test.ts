@@ -1,0 +1,193 @@
+// A project outside this repository installs the packed tarballs, as it would from npm, and uses them from ESM, from
+// CommonJS through require (Node ≥ 20.19) and from TypeScript with moduleResolution node16, nodenext and bundler.
+// Offline: the tarballs come from `pnpm pack`, and express, fastify and the types are linked from this workspace.
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { pack, publishedPackages, root, run } from './packages.js'
+
+let project: string
+
+/** The workspace's own copy of a package, linked rather than fetched. */
+function linked (name: string): string {
+  return `link:${realpathSync(join(root, 'node_modules', name))}`
+}
+
+beforeAll(async () => {
+  project = mkdtempSync(join(tmpdir(), 'graceful-consumer-'))
+  const tarballs: Record<string, string> = {}
+  for (const pkg of publishedPackages()) tarballs[pkg.manifest.name] = `file:${await pack(pkg, project)}`
+  // fastify-plugin is a dependency of @graceful/fastify: the workspace has it installed next to that package.
+  const fastifyPlugin = realpathSync(join(root, 'packages/fastify/node_modules/fastify-plugin'))
+  writeFileSync(join(project, 'package.json'), JSON.stringify({
+    name: 'consumer',
+    private: true,
+    type: 'module',
+    dependencies: {
+      ...tarballs,
+      express: linked('express'),
+      fastify: linked('fastify'),
+      '@types/express': linked('@types/express'),
+      '@types/node': linked('@types/node')
+    }
+  }, null, 2))
+  writeFileSync(join(project, 'pnpm-workspace.yaml'), [
+    'overrides:',
+    // The packed packages depend on each other by version; here the versions are the tarballs next to them.
+    ...Object.entries(tarballs).map(([name, spec]) => `  "${name}": "${spec}"`),
+    `  "fastify-plugin": "link:${fastifyPlugin}"`,
+    // express and fastify are linked, so pnpm cannot read their versions to check the peer ranges.
+    'strictPeerDependencies: false',
+    ''
+  ].join('\n'))
+  writeFiles()
+  await run('pnpm', ['install', '--offline', '--ignore-scripts', '--reporter', 'silent'], { cwd: project })
+}, 60_000)
+
+afterAll(() => {
+  if (project !== undefined) rmSync(project, { recursive: true, force: true })
+})
+
+function writeFiles (): void {
+  const files: Record<string, string> = {
+    // ESM: both adapters serve their health routes on real sockets and drain when asked.
+    'esm.mjs': `
+import { once } from 'node:events'
+import express from 'express'
+import Fastify from 'fastify'
+import { createGraceful, isGracefulError } from '@graceful/core'
+import { graceful } from '@graceful/express'
+import { gracefulPlugin } from '@graceful/fastify'
+
+const options = { signals: [], exit: false, logger: false }
+const shutdown = graceful(options)
+const app = express()
+app.use(shutdown)
+app.get('/', (req, res) => res.send('hello'))
+const server = shutdown.attach(app.listen(0, '127.0.0.1'))
+await once(server, 'listening')
+const expressHealth = (await fetch(\`http://127.0.0.1:\${server.address().port}/healthz\`)).status
+const expressReport = await shutdown.shutdown()
+
+const fastify = Fastify()
+await fastify.register(gracefulPlugin, options)
+await fastify.listen({ port: 0, host: '127.0.0.1' })
+const fastifyHealth = (await fetch(\`http://127.0.0.1:\${fastify.server.address().port}/healthz\`)).status
+const fastifyReport = await fastify.graceful.shutdown()
+
+let code
+try { createGraceful({ drainTimout: 1 }) } catch (err) { code = isGracefulError(err, 'GRACEFUL_ERR_INVALID_OPTION') ? err.code : 'wrong error' }
+console.log(JSON.stringify({ expressHealth, expressExit: expressReport.exitCode, fastifyHealth, fastifyExit: fastifyReport.exitCode, hooks: fastifyReport.hooks.map(h => h.name), code }))
+`,
+    // CommonJS: require() of the ESM packages, and one instance of the core behind both adapters.
+    'cjs.cjs': `
+const { createServer } = require('node:http')
+const core = require('@graceful/core')
+const { graceful, GracefulError } = require('@graceful/express')
+const { gracefulPlugin } = require('@graceful/fastify')
+
+const g = core.createGraceful({ signals: [], exit: false, logger: false })
+const server = createServer((req, res) => { if (!g.handle(req, res)) res.end('hello') })
+g.attach(server)
+server.listen(0, '127.0.0.1', async () => {
+  const health = (await fetch(\`http://127.0.0.1:\${server.address().port}/livez\`)).status
+  const report = await g.shutdown()
+  console.log(JSON.stringify({
+    health,
+    exit: report.exitCode,
+    middleware: typeof graceful(),
+    plugin: typeof gracefulPlugin,
+    sameErrorClass: GracefulError === core.GracefulError
+  }))
+})
+`,
+    // TypeScript: the public types, as an application uses them. Type-checked, not run.
+    'app.ts': `
+import { createServer } from 'node:http'
+import express from 'express'
+import Fastify from 'fastify'
+import { createGraceful, type GracefulOptions, type Phase, type ShutdownReport, isGracefulError } from '@graceful/core'
+import { graceful, type GracefulMiddleware } from '@graceful/express'
+import { gracefulPlugin, type GracefulPluginOptions } from '@graceful/fastify'
+
+const options: GracefulOptions = { preStopDelay: 5_000, drainTimeout: 20_000, signals: ['SIGTERM'] }
+const shutdown: GracefulMiddleware = graceful(options)
+const app = express()
+app.use(shutdown)
+const server = shutdown.attach(app.listen(3000))
+server.keepAliveTimeout = 65_000
+shutdown.onShutdown('db', async (signal: AbortSignal) => { signal.throwIfAborted() }, { timeout: 2_000 })
+
+const fastify = Fastify({ logger: true })
+const pluginOptions: GracefulPluginOptions = { preStopDelay: 5_000 }
+await fastify.register(gracefulPlugin, pluginOptions)
+fastify.graceful.onShutdown('db', () => undefined)
+const phase: Phase = fastify.graceful.state
+
+const g = createGraceful()
+g.attach(createServer())
+const report: ShutdownReport = await g.shutdown()
+const code: 0 | 1 = report.exitCode
+try { createGraceful() } catch (err) { if (isGracefulError(err, 'GRACEFUL_ERR_INVALID_OPTION')) console.log(err.code) }
+// @ts-expect-error a misspelt option is a type error too
+createGraceful({ drainTimout: 1 })
+// @ts-expect-error the plugin closes through fastify.close(): no close option
+const noClose: GracefulPluginOptions = { close: () => undefined }
+console.log(phase, code, noClose)
+export {}
+`,
+    'require.cts': `
+import core = require('@graceful/core')
+import express = require('@graceful/express')
+const g: core.Graceful = core.createGraceful({ exit: false })
+const middleware: express.GracefulMiddleware = express.graceful()
+console.log(g.state, middleware.state)
+`
+  }
+  // skipLibCheck off: the packages' own .d.ts files are checked too, as a consumer with a strict setup would.
+  const compilerOptions = { strict: true, noEmit: true, skipLibCheck: false, types: ['node'], target: 'ES2022', lib: ['ES2023'], exactOptionalPropertyTypes: true }
+  const configs: Record<string, object> = {
+    'tsconfig.node16.json': { compilerOptions: { ...compilerOptions, module: 'node16', moduleResolution: 'node16' }, files: ['app.ts'] },
+    // Our declarations were checked once above; the other two only resolve differently.
+    'tsconfig.bundler.json': { compilerOptions: { ...compilerOptions, skipLibCheck: true, module: 'preserve', moduleResolution: 'bundler' }, files: ['app.ts'] },
+    'tsconfig.nodenext.json': { compilerOptions: { ...compilerOptions, skipLibCheck: true, module: 'nodenext', moduleResolution: 'nodenext' }, files: ['app.ts', 'require.cts'] }
+  }
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(project, name), text.trimStart())
+  for (const [name, config] of Object.entries(configs)) writeFileSync(join(project, name), JSON.stringify(config, null, 2))
+}
+
+async function node (script: string): Promise<unknown> {
+  const { stdout } = await run(process.execPath, [script], { cwd: project, timeout: 20_000 })
+  return JSON.parse(stdout.trim().split('\n').at(-1)!)
+}
+
+async function tsc (config: string): Promise<string> {
+  try {
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', config], { cwd: project, timeout: 30_000 })
+    return 'ok'
+  } catch (err) {
+    return (err as { stdout?: string }).stdout ?? String(err)
+  }
+}
+
+describe('a project that installs the packed tarballs', () => {
+  it('imports them from ESM and drains real Express and Fastify servers', async () => {
+    expect(await node('esm.mjs')).toEqual({
+      expressHealth: 200,
+      expressExit: 0,
+      fastifyHealth: 200,
+      fastifyExit: 0,
+      hooks: ['close'],
+      code: 'GRACEFUL_ERR_INVALID_OPTION'
+    })
+  })
+
+  it('requires them from CommonJS, with one core behind both adapters', async () => {
+    expect(await node('cjs.cjs')).toEqual({ health: 200, exit: 0, middleware: 'function', plugin: 'function', sameErrorClass: true })
+  })
+
+  it.each(['node16', 'bundler', 'nodenext'])('type-checks against their declarations with moduleResolution %s', async (resolution) => {
+    expect(await tsc(`tsconfig.${resolution}.json`)).toBe('ok')
+  })
+})

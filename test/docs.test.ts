@@ -1,0 +1,111 @@
+// The docs cannot rot: every app they show is an example file that runs in the tests, and every link leads somewhere.
+//
+// A code block that shows an app starts with a comment naming its example, and its text is that file's, verbatim:
+//
+//   ```js
+//   // examples/express.mjs
+//   import express from 'express'
+//   …
+//   ```
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { dirname, join, relative } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { root } from './packages.js'
+
+/** Guides other issues are writing right now: their marked blocks are checked, unmarked ones not yet. */
+const notYetEnforced = new Set(['docs/kubernetes.md', 'docs/docker.md', 'docs/long-lived.md', 'docs/observability.md', 'docs/reliability.md'])
+
+function markdownFiles (): string[] {
+  const docs = readdirSync(join(root, 'docs'), { recursive: true, encoding: 'utf8' })
+    .filter(file => file.endsWith('.md'))
+    .map(file => `docs/${file.replace(/\\/g, '/')}`)
+  const packageReadmes = readdirSync(join(root, 'packages'))
+    .map(name => `packages/${name}/README.md`)
+    .filter(file => existsSync(join(root, file)))
+  return ['README.md', ...packageReadmes, ...docs.sort()]
+}
+
+interface Block { file: string, line: number, lang: string, text: string }
+
+function codeBlocks (file: string): Block[] {
+  const blocks: Block[] = []
+  const lines = readFileSync(join(root, file), 'utf8').split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^(\s*)```(\w*)/.exec(lines[i]!)
+    if (open === null) continue
+    const body: string[] = []
+    let j = i + 1
+    for (; j < lines.length && !/^\s*```\s*$/.test(lines[j]!); j++) body.push(lines[j]!.slice(open[1]!.length))
+    blocks.push({ file, line: i + 1, lang: open[2]!, text: body.join('\n') })
+    i = j
+  }
+  return blocks
+}
+
+/** The text outside code blocks and code spans, where links live. */
+function prose (file: string): string {
+  return readFileSync(join(root, file), 'utf8').replace(/^\s*```[\s\S]*?^\s*```/gm, '').replace(/`[^`\n]*`/g, '')
+}
+
+/** GitHub's anchor for a heading. */
+function slug (heading: string): string {
+  return heading.trim().toLowerCase().replace(/`/g, '').replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
+}
+
+function anchors (file: string): Set<string> {
+  const text = readFileSync(join(root, file), 'utf8').replace(/^\s*```[\s\S]*?^\s*```/gm, '')
+  return new Set([...text.matchAll(/^#{1,6} (.+)$/gm)].map(match => slug(match[1]!)))
+}
+
+const files = markdownFiles()
+const scripts = new Set(['js', 'javascript', 'mjs', 'cjs', 'ts', 'typescript'])
+const blocks = files.flatMap(codeBlocks).filter(block => scripts.has(block.lang))
+const marked = blocks.filter(block => /^\/\/ examples\/\S+$/m.test(block.text.split('\n')[0]!))
+const tests = readdirSync(join(root, 'test')).filter(file => file.endsWith('.test.ts') && file !== 'docs.test.ts')
+  .map(file => readFileSync(join(root, 'test', file), 'utf8'))
+
+describe('code in the docs', () => {
+  it('shows no app that is not an example file', () => {
+    const unmarked = blocks
+      .filter(block => !marked.includes(block) && !notYetEnforced.has(block.file))
+      .filter(block => /(from|require\()\s*'@graceful\//.test(block.text))
+      .map(block => `${block.file}:${block.line}`)
+    expect(unmarked, 'start these blocks with `// examples/<file>` and make their text that file\'s').toEqual([])
+  })
+
+  it.each(marked.map(block => [`${block.file}:${block.line}`, block] as const))('%s is the text of the example it names, and that example runs in a test', (_where, block) => {
+    const [marker, ...body] = block.text.split('\n')
+    const example = marker!.slice(3)
+    expect(existsSync(join(root, example)), `${example} exists`).toBe(true)
+    const source = readFileSync(join(root, example), 'utf8')
+    const shown = body.join('\n').trimEnd()
+    expect(shown.length).toBeGreaterThan(0)
+    expect(source.includes(shown), `the block's text is in ${example} verbatim`).toBe(true)
+    expect(tests.some(test => test.includes(`'${example}'`)), `a test runs ${example}`).toBe(true)
+  })
+
+  it('covers the README and every guide that shows an app', () => {
+    // The blocks this page is about exist: a parsing slip must not turn the checks above into no checks.
+    const files = new Set(marked.map(block => block.file))
+    for (const file of ['README.md', 'docs/getting-started.md', 'docs/express.md', 'docs/fastify.md', 'packages/core/README.md']) {
+      expect(files, file).toContain(file)
+    }
+  })
+})
+
+describe('links in the docs', () => {
+  it.each(files)('%s links only to files and headings that exist', (file) => {
+    const broken: string[] = []
+    for (const [, target] of prose(file).matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue
+      const [path, anchor] = target!.split('#') as [string, string | undefined]
+      const resolved = path === '' ? file : relative(root, join(root, dirname(file), path))
+      if (!existsSync(join(root, resolved))) {
+        broken.push(`${target} (no file ${resolved})`)
+      } else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(resolved).has(anchor)) {
+        broken.push(`${target} (no heading #${anchor} in ${resolved})`)
+      }
+    }
+    expect(broken).toEqual([])
+  })
+})
