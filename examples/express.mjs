@@ -6,7 +6,7 @@ import { graceful } from '@graceful/express'
 const pool = { end: async () => {} }
 
 const shutdown = graceful({
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds, see docs/kubernetes.md
+  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds (docs/faq.md)
   drainTimeout: 10_000
 })
 const app = express()

@@ -7,7 +7,7 @@ const pool = { end: async () => {} }
 
 const fastify = Fastify({ logger: true })
 await fastify.register(gracefulPlugin, {
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds, see docs/kubernetes.md
+  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds (docs/faq.md)
   drainTimeout: 10_000
 })
 fastify.get('/', async (request) => {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pack, publishedPackages, root, run } from './packages.js'
 
-let project: string
+let project = ''
 
 /** The workspace's own copy of a package, linked rather than fetched. */
 function linked (name: string): string {
@@ -46,7 +46,7 @@ beforeAll(async () => {
 }, 60_000)
 
 afterAll(() => {
-  if (project !== undefined) rmSync(project, { recursive: true, force: true })
+  if (project !== '') rmSync(project, { recursive: true, force: true })
 })
 
 function writeFiles (): void {

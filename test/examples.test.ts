@@ -38,7 +38,7 @@ function start (script: string, args: string[] = [], env: Record<string, string>
 }
 
 describe('examples', () => {
-  it.each(['examples/express.mjs', 'examples/fastify.mjs', 'examples/node-http.mjs'])('%s serves, drains on SIGTERM and exits 0', async (script) => {
+  it.each(['examples/express.mjs', 'examples/express.cjs', 'examples/fastify.mjs', 'examples/node-http.mjs'])('%s serves, drains on SIGTERM and exits 0', async (script) => {
     const app = start(script)
     const client = new Client(`http://127.0.0.1:${await app.port}`)
     try {
