@@ -1,7 +1,7 @@
 // A project outside this repository installs the packed tarballs, as it would from npm, and uses them from ESM, from
 // CommonJS through require (Node ≥ 20.19) and from TypeScript with moduleResolution node16, nodenext and bundler.
 // Offline: the tarballs come from `pnpm pack`, and express, fastify and the types are linked from this workspace.
-import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,25 +9,31 @@ import { pack, publishedPackages, root, run } from './packages.js'
 
 let project = ''
 
-/** The workspace's own copy of a package, linked rather than fetched. */
-function linked (name: string): string {
-  return `link:${realpathSync(join(root, 'node_modules', name))}`
+/** The workspace's own copy of a package (as installed for `from`, a folder of the repository), linked, not fetched. */
+function linked (name: string, from = '.'): string {
+  const local = join(root, from, 'node_modules', name)
+  return `link:${realpathSync(existsSync(local) ? local : join(root, 'node_modules', name))}`
 }
 
 beforeAll(async () => {
   project = mkdtempSync(join(tmpdir(), 'graceful-consumer-'))
   const tarballs: Record<string, string> = {}
-  for (const pkg of publishedPackages()) tarballs[pkg.manifest.name] = `file:${await pack(pkg, project)}`
-  // fastify-plugin is a dependency of @graceful/fastify: the workspace has it installed next to that package.
-  const fastifyPlugin = realpathSync(join(root, 'packages/fastify/node_modules/fastify-plugin'))
+  const dependencies: Record<string, string> = {}
+  const peers: Record<string, string> = {}
+  for (const pkg of publishedPackages()) {
+    tarballs[pkg.manifest.name] = `file:${await pack(pkg, project)}`
+    // What each package needs comes from the workspace: its dependencies where it has them installed, its peers
+    // (express, fastify, prom-client) as the consumer's own dependencies, as an application provides them.
+    for (const name of Object.keys(pkg.manifest.dependencies ?? {})) if (!name.startsWith('@graceful/')) dependencies[name] = linked(name, pkg.dir)
+    for (const name of Object.keys(pkg.manifest.peerDependencies ?? {})) peers[name] = linked(name, pkg.dir)
+  }
   writeFileSync(join(project, 'package.json'), JSON.stringify({
     name: 'consumer',
     private: true,
     type: 'module',
     dependencies: {
       ...tarballs,
-      express: linked('express'),
-      fastify: linked('fastify'),
+      ...peers,
       '@types/express': linked('@types/express'),
       '@types/node': linked('@types/node')
     }
@@ -35,10 +41,10 @@ beforeAll(async () => {
   writeFileSync(join(project, 'pnpm-workspace.yaml'), [
     'overrides:',
     // The packed packages depend on each other by version; here the versions are the tarballs next to them.
-    ...Object.entries(tarballs).map(([name, spec]) => `  "${name}": "${spec}"`),
-    `  "fastify-plugin": "link:${fastifyPlugin}"`,
-    // express and fastify are linked, so pnpm cannot read their versions to check the peer ranges.
+    ...Object.entries({ ...tarballs, ...dependencies }).map(([name, spec]) => `  "${name}": "${spec}"`),
+    // Linked packages have no version pnpm can check a peer range against, and nothing is fetched.
     'strictPeerDependencies: false',
+    'autoInstallPeers: false',
     ''
   ].join('\n'))
   writeFiles()
@@ -59,9 +65,13 @@ import Fastify from 'fastify'
 import { createGraceful, isGracefulError } from '@graceful/core'
 import { graceful } from '@graceful/express'
 import { gracefulPlugin } from '@graceful/fastify'
+import { gracefulMetrics } from '@graceful/prometheus'
+import { Registry } from 'prom-client'
 
 const options = { signals: [], exit: false, logger: false }
 const shutdown = graceful(options)
+const registry = new Registry()
+gracefulMetrics(shutdown, { registry })
 const app = express()
 app.use(shutdown)
 app.get('/', (req, res) => res.send('hello'))
@@ -69,6 +79,7 @@ const server = shutdown.attach(app.listen(0, '127.0.0.1'))
 await once(server, 'listening')
 const expressHealth = (await fetch(\`http://127.0.0.1:\${server.address().port}/healthz\`)).status
 const expressReport = await shutdown.shutdown()
+const phase = (await registry.getSingleMetric('graceful_shutdown_phase').get()).values.find(v => v.value === 1).labels.phase
 
 const fastify = Fastify()
 await fastify.register(gracefulPlugin, options)
@@ -78,7 +89,7 @@ const fastifyReport = await fastify.graceful.shutdown()
 
 let code
 try { createGraceful({ drainTimout: 1 }) } catch (err) { code = isGracefulError(err, 'GRACEFUL_ERR_INVALID_OPTION') ? err.code : 'wrong error' }
-console.log(JSON.stringify({ expressHealth, expressExit: expressReport.exitCode, fastifyHealth, fastifyExit: fastifyReport.exitCode, hooks: fastifyReport.hooks.map(h => h.name), code }))
+console.log(JSON.stringify({ expressHealth, expressExit: expressReport.exitCode, phase, fastifyHealth, fastifyExit: fastifyReport.exitCode, hooks: fastifyReport.hooks.map(h => h.name), code }))
 `,
     // CommonJS: require() of the ESM packages, and one instance of the core behind both adapters.
     'cjs.cjs': `
@@ -128,7 +139,7 @@ const phase: Phase = fastify.graceful.state
 const g = createGraceful()
 g.attach(createServer())
 const report: ShutdownReport = await g.shutdown()
-const code: 0 | 1 = report.exitCode
+const code: number = report.exitCode
 try { createGraceful() } catch (err) { if (isGracefulError(err, 'GRACEFUL_ERR_INVALID_OPTION')) console.log(err.code) }
 // @ts-expect-error a misspelt option is a type error too
 createGraceful({ drainTimout: 1 })
@@ -172,10 +183,11 @@ async function tsc (config: string): Promise<string> {
 }
 
 describe('a project that installs the packed tarballs', () => {
-  it('imports them from ESM and drains real Express and Fastify servers', async () => {
+  it('imports them from ESM, drains real Express and Fastify servers and exports the metrics', async () => {
     expect(await node('esm.mjs')).toEqual({
       expressHealth: 200,
       expressExit: 0,
+      phase: 'stopped',
       fastifyHealth: 200,
       fastifyExit: 0,
       hooks: ['close'],

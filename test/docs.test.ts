@@ -101,6 +101,8 @@ describe('links in the docs', () => {
       const [path, anchor] = target!.split('#') as [string, string | undefined]
       const resolved = path === '' ? file : relative(root, join(root, dirname(file), path))
       if (!existsSync(join(root, resolved))) {
+        // A guide being written in parallel may be linked before it lands.
+        if (notYetEnforced.has(resolved)) continue
         broken.push(`${target} (no file ${resolved})`)
       } else if (anchor !== undefined && resolved.endsWith('.md') && !anchors(resolved).has(anchor)) {
         broken.push(`${target} (no heading #${anchor} in ${resolved})`)

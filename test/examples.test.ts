@@ -18,7 +18,7 @@ afterEach(() => {
 const listening = /listening (?:on|at) http:\/\/[^\s"]+:(\d+)|"msg":"listening","port":(\d+)/
 
 function start (script: string, args: string[] = [], env: Record<string, string> = {}): { child: ReturnType<typeof spawn>, output: string[], port: Promise<number>, exited: Promise<unknown[]> } {
-  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [script, ...args], { cwd: root, env: { ...process.env, PORT: '0', METRICS_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
   const output: string[] = []
   const exited = once(child, 'exit')

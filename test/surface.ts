@@ -85,3 +85,11 @@ export function documented (title: string): string[] {
   }
   return names.sort()
 }
+
+/** The names the code has and the table lacks (missing rows), and the rows for names the code no longer has. */
+export function difference (rows: readonly string[], names: readonly string[]): { missing: string[], stale: string[] } {
+  return {
+    missing: names.filter(name => !rows.includes(name)),
+    stale: rows.filter(row => !names.includes(row))
+  }
+}
