@@ -14,7 +14,13 @@ export type Framework = typeof frameworks[number]
 export interface FixtureConfig {
   framework: Framework
   options?: Record<string, unknown>
-  hooks?: Array<{ name: string, behavior?: 'ok' | 'throw' | 'hang', timeout?: number }>
+  hooks?: Array<{
+    name: string
+    behavior?: 'ok' | 'throw' | 'hang' | 'sync-throw' | 'exit' | 'unhandled'
+    timeout?: number
+    /** The exit code of an 'exit' hook. */
+    code?: number
+  }>
   servers?: number
   instances?: number
   listen?: boolean

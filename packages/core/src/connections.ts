@@ -112,7 +112,12 @@ export class ConnectionTracker {
   readonly #onFinish: (this: ServerResponse) => void
   readonly #onProbeFinish: (this: ServerResponse) => void
   readonly #onSocketClose: (this: Socket) => void
-  readonly #onQuiet = (connection: Connection): void => { this.#closeQuiet(connection) }
+  // A timer runs before the poll phase: a request already in the kernel's buffer when it fires has not been read yet,
+  // and destroying the socket then would reset it. The socket joins the batch released after the next poll instead.
+  readonly #onQuiet = (connection: Connection): void => {
+    connection.timer = undefined
+    this.#releaseAfterPoll(connection)
+  }
   /** Sockets already quiet long enough: released together after the next poll, rather than one timer each. */
   #quietNow: Connection[] = []
   // An immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
@@ -434,6 +439,10 @@ export class ConnectionTracker {
     }
     // Never before the event loop has polled once more, even for a socket quiet for minutes: a request already in
     // the kernel's buffer is read by that poll, and then it is served instead of reset.
+    this.#releaseAfterPoll(connection)
+  }
+
+  #releaseAfterPoll (connection: Connection): void {
     if (this.#quietNow.push(connection) === 1) setImmediate(this.#afterNextPoll)
   }
 

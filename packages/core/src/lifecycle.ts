@@ -34,6 +34,20 @@ export class Graceful implements SignalMember {
   #shutdown: Promise<ShutdownReport> | undefined
   #registered = false
   #budgetWarned = false
+  /** The hook running now, to name it when something ends the process in the middle of the shutdown. */
+  #hookRunning: string | undefined
+  /** A second signal is ending the process on purpose: that exit is no surprise. */
+  #abandoned = false
+  // Something other than graceful ended the process while it was shutting down: a hook's own process.exit(), an
+  // uncaught exception or unhandled rejection. The report will never come, so say where it stopped, and never let
+  // such an exit pass for a clean one.
+  readonly #onEarlyExit = (code: number): void => {
+    if (this.#abandoned) return
+    this.#log('error', { phase: this.#phase, hook: this.#hookRunning, exitCode: code, inFlight: this.#tracker.inFlight },
+      `graceful: the process exited during ${this.#phase}${this.#hookRunning === undefined ? '' : ` (hook "${this.#hookRunning}")`}` +
+      ' before the shutdown finished')
+    if (code === 0) process.exitCode = 1
+  }
 
   constructor (options?: GracefulOptions) {
     this.#options = resolveOptions(options)
@@ -265,6 +279,7 @@ export class Graceful implements SignalMember {
 
   /** @internal The signal registry's entry: a second signal arrived and the process is about to exit. */
   abandon (signal: NodeJS.Signals): void {
+    this.#abandoned = true
     this.#log('error', {
       phase: this.#phase,
       signal,
@@ -281,6 +296,7 @@ export class Graceful implements SignalMember {
 
   async #run (reason: string): Promise<ShutdownReport> {
     let report: ShutdownReport
+    process.on('exit', this.#onEarlyExit)
     try {
       report = await this.#sequence(reason)
     } catch (err) {
@@ -291,6 +307,7 @@ export class Graceful implements SignalMember {
       this.#log('error', report, 'graceful: shutdown failed')
       this.#events.emit('shutdown:end', { graceful: this, report })
     }
+    process.off('exit', this.#onEarlyExit)
     if (this.#registered) {
       this.#registered = false
       signalRegistry().settle(this, report.exitCode)
@@ -332,9 +349,16 @@ export class Graceful implements SignalMember {
     if (close !== undefined) steps.push({ name: 'close', fn: () => close(), timeout: options.hookTimeout })
     steps.push(...[...this.#hooks].reverse())
     const hooks = await runHooks(steps, {
-      start: hook => { this.#events.emit('hook:start', { graceful: this, name: hook.name, timeoutMs: hook.timeout }) },
+      start: hook => {
+        this.#hookRunning = hook.name
+        this.#events.emit('hook:start', { graceful: this, name: hook.name, timeoutMs: hook.timeout })
+      },
       end: result => { this.#events.emit('hook:end', { graceful: this, name: result.name, result }) }
     })
+    this.#hookRunning = undefined
+    // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
+    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first.
+    await new Promise(resolve => setImmediate(resolve))
 
     const stopped = this.#enter('stopped')
     const times = {

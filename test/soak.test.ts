@@ -1,0 +1,61 @@
+// The soak's short run: SIGTERM under randomised keep-alive, pipelined and upload load, a few cycles per framework.
+// `pnpm soak` runs the long one (see docs/reliability.md).
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+
+const script = fileURLToPath(new URL('./soak.mjs', import.meta.url))
+const PIPELINED_BEHIND_CLOSE = 'pipelined behind Connection: close'
+let child: ReturnType<typeof spawn> | undefined
+
+afterEach(() => {
+  child?.kill('SIGKILL')
+  child = undefined
+})
+
+interface CycleResult {
+  framework: string
+  seed: number
+  sent: number
+  completed: number
+  refused: number
+  idleClosed: number
+  lost: number
+  lostByKind: Record<string, number>
+  exitCode: number | null
+  forcedSockets: number
+}
+
+describe('soak', () => {
+  it('Express and Fastify lose no request over repeated SIGTERMs at random moments under keep-alive, pipelined and upload load', async () => {
+    const seed = Math.floor(Math.random() * 2 ** 31)
+    // The quiet window is 500 ms rather than 100, as in the contract suite: on a shared two-core CI machine this
+    // process can be starved of CPU for longer than 100 ms between reading a response and writing the next request,
+    // which is the race of any keep-alive close, not the behaviour under test. `pnpm soak` runs the default.
+    child = spawn(process.execPath, [script, '--cycles', '4', '--seed', String(seed), '--idle-grace', '500', '--json'],
+      { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    const [code] = await once(child, 'exit') as [number | null]
+    const cycles = stdout.trim().split('\n').map(line => JSON.parse(line) as CycleResult)
+    // The seed is in the message of any failure, to replay it with `pnpm soak --seed`.
+    const context = `seed ${seed}; ${stderr}`
+    expect(cycles, context).toHaveLength(8)
+    for (const cycle of cycles) {
+      // The one known loss, printed by the soak and explained in docs/reliability.md: a pipelined request written after
+      // a response that told the client to close had left the server. Any other kind fails.
+      const lost = Object.fromEntries(Object.entries(cycle.lostByKind).filter(([kind]) => kind !== PIPELINED_BEHIND_CLOSE))
+      expect({ seed, framework: cycle.framework, lost }).toEqual({ seed, framework: cycle.framework, lost: {} })
+      expect(cycle.completed + cycle.lost + cycle.idleClosed, context).toBe(cycle.sent)
+      expect(cycle.exitCode, context).toBe(0)
+      expect(cycle.forcedSockets, context).toBe(0)
+      // Every client ends at a refused connection: the listener really closed under load.
+      expect(cycle.refused, context).toBeGreaterThan(0)
+    }
+    expect(cycles.reduce((sum, cycle) => sum + cycle.completed, 0)).toBeGreaterThan(200)
+    expect(code, context).toBe(0)
+  }, 60_000)
+})
