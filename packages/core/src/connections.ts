@@ -340,9 +340,10 @@ export class ConnectionTracker {
     connection.told = undefined
     connection.idleSince = performance.now()
     connection.readAtIdle = connection.socket.bytesRead
-    // A response told `Connection: close` makes Node close the socket; one whose headers left before shutdown began
-    // did not, and its socket would linger until keepAliveTimeout, so it is closed once it has been quiet.
-    if (this.#draining) this.#closeWhenQuiet(connection)
+    // A response told `Connection: close` makes Node end the socket (its write side is ended by now, and the socket
+    // is destroyed once the response is flushed); one whose headers left before shutdown began did not, and its
+    // socket would linger until keepAliveTimeout, so it is closed once it has been quiet.
+    if (this.#draining && !connection.socket.writableEnded) this.#closeWhenQuiet(connection)
   }
 
   #closed (connection: Connection): void {
@@ -470,7 +471,8 @@ export class ConnectionTracker {
 
   #closeQuiet (connection: Connection): void {
     connection.timer = undefined
-    if (connection.inFlight > 0 || connection.socket.destroyed) return
+    // A socket Node is already ending closes by itself once its last bytes are out; destroying it could cut them.
+    if (connection.inFlight > 0 || connection.socket.destroyed || connection.socket.writableEnded) return
     // Bytes since the socket turned idle (or, for a socket that never sent a request, any byte at all) mean a request
     // is arriving slowly or the socket was upgraded (WebSocket): it is busy, and only the deadline may end it.
     if (!connection.handshaking && connection.socket.bytesRead !== connection.readAtIdle) return
