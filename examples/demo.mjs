@@ -151,6 +151,7 @@ async function run (variant) {
     exited: undefined
   }
   const { child, port } = await startService(variant, run)
+  run.startedAt = Date.now()
   const stopAt = Date.now() + loadBeforeSignal + RUN_LIMIT
   const clients = Array.from({ length: clientCount }, () => new Client(`http://127.0.0.1:${port}`, { keepAliveTimeout: 60_000 }))
   const worker = async (client, index) => {
@@ -222,7 +223,7 @@ function statusLines (run) {
     `  phase      ${paint(phaseColor, run.server.phase.padEnd(22))} readiness  ${paint(readinessColor, run.readiness)}`,
     `  in flight  server ${server.padEnd(6)} clients ${String(run.clientsInFlight).padEnd(6)}`,
     `  requests   completed ${String(run.counts.ok).padEnd(7)} lost ${lost}   non-200 ${run.counts.rejected}   refused before sending ${run.counts.refused}`,
-    `             clients moved to another instance ${run.counts.movedAway} of ${clientCount}`
+    ...(run.variant === 'graceful' ? [`             clients moved to another instance ${run.counts.movedAway} of ${clientCount}`] : [])
   ]
 }
 

@@ -91,7 +91,7 @@ describe('examples', () => {
   })
 
   it.each([
-    { framework: 'express', preStopDelay: '300' },
+    { framework: 'express', preStopDelay: '1000' },
     { framework: 'fastify', preStopDelay: '0' }
   ])('the demo ($framework, preStopDelay $preStopDelay) loses no request with graceful and loses some without', async ({ framework, preStopDelay }) => {
     const demo = start('examples/demo.mjs', [
