@@ -3,8 +3,10 @@ export interface RolloutOptions {
   framework: 'express' | 'fastify'
   /** The framework without graceful, closing on SIGTERM as its documentation shows. */
   bare?: boolean
-  /** @default 1_500 with graceful, 0 bare (ms) */
+  /** @default 2_000 with graceful, 0 bare (ms) */
   preStopDelay?: number
+  /** More graceful options for the instances (the adaptive lame duck's, say). @default {} */
+  options?: Record<string, unknown>
   /** Times each instance is replaced. @default 2 */
   rounds?: number
   /** Instances behind HAProxy. @default 2 */
@@ -39,6 +41,7 @@ export interface RolloutResult {
   framework: string
   variant: 'graceful' | 'bare'
   preStopDelay: number
+  options: Record<string, unknown>
   redispatch: boolean
   replacements: number
   durationMs: number
@@ -47,6 +50,8 @@ export interface RolloutResult {
   failed: number
   kinds: Record<'fast' | 'slow' | 'new connection', KindCounts>
   failures: Record<string, number>
+  /** HAProxy's log of the requests that failed or were retried: "status termination-state [after n retries]" → count. */
+  proxyLog: Record<string, number>
   /** The replaced instances: exit code and ms from SIGTERM to exit (null when it had to be killed). */
   exits: Array<{ name: string, code: number | null, signal: string | null, exitedMs: number | null }>
 }

@@ -50,15 +50,21 @@ function haproxyConfig ({ socket, frontPort, ports, redispatch }) {
   return `global
   stats socket ${socket} mode 600 level admin
   maxconn 4096
+  log stdout format raw local0
 
 defaults
   mode http
+  # A line per request that failed, was retried or redispatched: status, termination state (who ended it, in which
+  # phase: see HAProxy's "Session state at disconnection"), retries, server.
+  log global
+  option dontlog-normal
+  log-format "%ST %tsc %rc %s"
   # Keep-alive on both sides (HAProxy's default, said out loud); idle server connections are shared between clients.
   option http-keep-alive
   timeout connect 1s
   timeout client 30s
   timeout server 30s
-  timeout http-keep-alive 10s
+  timeout http-keep-alive 30s
   # A check that a busy machine answers late is not a failed one; a 503 from /healthz fails it at once.
   timeout check 1s
   # HAProxy's defaults: a refused connect is tried 3 more times on the same server, and not sent elsewhere.
@@ -112,8 +118,8 @@ async function waitForServers (socketPath, predicate, what, timeout = 15_000) {
   }
 }
 
-function startInstance ({ framework, bare, preStopDelay, port, index }) {
-  const config = { framework, port, bare, options: { preStopDelay } }
+function startInstance ({ framework, bare, preStopDelay, options, port, index }) {
+  const config = { framework, port, bare, options: { ...options, preStopDelay } }
   const child = spawn(process.execPath, [fixture], {
     env: { ...process.env, GRACEFUL_FIXTURE: JSON.stringify(config) },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -141,7 +147,8 @@ function startInstance ({ framework, bare, preStopDelay, port, index }) {
 // mostly fast requests and every `slowEvery`-th a slow one, and `freshClients` that open a new connection for each
 // request, as new visitors do. A request that does not come back 200 "ok" counts as failed, with its reason.
 function startLoad (origin, { connections, freshClients, slowEvery, fastMs, slowMs, maxRequests, requestTimeout }) {
-  const keepAlive = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000 })
+  // Clients let go of an idle connection before HAProxy does (30 s), as they should, or they race its close.
+  const keepAlive = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 10_000 })
   const fresh = new Pool(origin, { connections: Math.max(freshClients, 1), pipelining: 1 })
   const kinds = Object.fromEntries(['fast', 'slow', 'new connection'].map(kind => [kind, { sent: 0, ok: 0, failed: 0, maxMs: 0 }]))
   const failures = {}
@@ -191,7 +198,8 @@ function startLoad (origin, { connections, freshClients, slowEvery, fastMs, slow
 export async function rollout ({
   framework,
   bare = false,
-  preStopDelay = bare ? 0 : 1_500,
+  preStopDelay = bare ? 0 : 2_000,
+  options = {},
   rounds = 2,
   slots = 2,
   connections = 12,
@@ -220,15 +228,23 @@ export async function rollout ({
     proxy = spawn(haproxy, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(proxy)
     const proxyOutput = []
-    proxy.stdout.setEncoding('utf8').on('data', chunk => proxyOutput.push(chunk))
+    const proxyLog = {}
+    createInterface({ input: proxy.stdout }).on('line', line => {
+      const entry = /^(-1|\d{3}) (\S{4}) (\+?\d+) (\S+)$/.exec(line)
+      if (entry === null) proxyOutput.push(line)
+      else {
+        const key = `${entry[1]} ${entry[2]}${Number(entry[3]) > 0 ? ` after ${entry[3]} retries` : ''}`
+        proxyLog[key] = (proxyLog[key] ?? 0) + 1
+      }
+    })
     proxy.stderr.setEncoding('utf8').on('data', chunk => proxyOutput.push(chunk))
     const proxyExited = once(proxy, 'exit').then(([code]) => {
       children.delete(proxy)
-      throw new Error(`HAProxy exited (${code}): ${proxyOutput.join('')}`)
+      throw new Error(`HAProxy exited (${code}): ${proxyOutput.join('\n')}`)
     })
     proxyExited.catch(() => {})
     const start = index => {
-      const instance = startInstance({ framework, bare, preStopDelay, port: ports[index], index })
+      const instance = startInstance({ framework, bare, preStopDelay, options, port: ports[index], index })
       instances.push(instance)
       return instance
     }
@@ -270,6 +286,7 @@ export async function rollout ({
       framework,
       variant: bare ? 'bare' : 'graceful',
       preStopDelay,
+      options,
       redispatch,
       replacements: retired.length,
       durationMs: Math.round(duration),
@@ -278,6 +295,7 @@ export async function rollout ({
       failed: sum('failed'),
       kinds,
       failures,
+      proxyLog,
       exits: retired.map(old => old.exit === undefined
         ? { name: old.name, code: null, signal: null, exitedMs: null }
         : { name: old.name, code: old.exit.code, signal: old.exit.signal, exitedMs: Math.round(old.exit.at - old.terminatedAt) })
@@ -294,15 +312,19 @@ export async function rollout ({
 /** The results as a Markdown table. */
 export function formatTable (results) {
   const lines = [
-    '| framework | variant | preStopDelay | replacements | requests | failed | failed: fast / slow / new connection | failures | longest request | old instances exited after SIGTERM |',
-    '|---|---|---:|---:|---:|---:|---|---|---:|---|'
+    '| framework | variant | preStopDelay | replacements | requests | failed | failed: fast / slow / new connection | failures | HAProxy\'s log: status, termination state | longest request | old instances exited after SIGTERM |',
+    '|---|---|---:|---:|---:|---:|---|---|---|---:|---|'
   ]
   for (const r of results) {
     const kinds = Object.values(r.kinds)
     const failures = Object.entries(r.failures).map(([reason, count]) => `${reason} × ${count}`).join(', ') || '—'
+    const proxyLog = Object.entries(r.proxyLog).map(([entry, count]) => `${entry} × ${count}`).join(', ') || '—'
     const exits = r.exits.map(e => e.code === null ? 'killed' : `${e.exitedMs} ms`).join(', ')
-    lines.push(`| ${r.framework} | ${r.variant}${r.redispatch ? ', redispatch' : ''} | ${r.preStopDelay} ms | ${r.replacements} | ${r.sent} | **${r.failed}** | ` +
-      `${kinds.map(k => k.failed).join(' / ')} | ${failures} | ${Math.round(Math.max(...kinds.map(k => k.maxMs)))} ms | ${exits} |`)
+    const adaptive = r.options.preStopQuietWindow > 0
+      ? `, ends after ${r.options.preStopQuietWindow} ms quiet, not before ${r.options.preStopMinimumDelay ?? 0} ms`
+      : ''
+    lines.push(`| ${r.framework} | ${r.variant}${adaptive}${r.redispatch ? ', redispatch' : ''} | ${r.preStopDelay} ms | ${r.replacements} | ${r.sent} | **${r.failed}** | ` +
+      `${kinds.map(k => k.failed).join(' / ')} | ${failures} | ${proxyLog} | ${Math.round(Math.max(...kinds.map(k => k.maxMs)))} ms | ${exits} |`)
   }
   return lines.join('\n')
 }
@@ -317,8 +339,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error('HAProxy is not installed: apt-get install -y haproxy (Debian/Ubuntu), brew install haproxy (macOS).')
     process.exit(1)
   }
-  const variants = [{ bare: false }, { bare: true }, { bare: true, redispatch: true }]
-  if (args.includes('--no-lame-duck')) variants.push({ bare: false, preStopDelay: 0 })
+  const variants = [
+    { bare: false },
+    // The adaptive lame duck: 5 s at most, over as soon as no new connection has brought a request for 300 ms, once
+    // HAProxy has had the time to see the 503 (3 checks, 200 ms apart).
+    { bare: false, preStopDelay: 5_000, options: { preStopMinimumDelay: 1_000, preStopQuietWindow: 300 } },
+    { bare: false, preStopDelay: 0 },
+    { bare: true },
+    { bare: true, redispatch: true }
+  ]
   const results = []
   for (const framework of frameworks) {
     for (const variant of variants) {
