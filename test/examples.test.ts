@@ -122,4 +122,23 @@ describe('examples', () => {
     expect(demo.output).toContainEqual(expect.stringMatching(new RegExp(`^requests lost +0 +${bare!.lost}\\b`)))
     expect(demo.output.some(line => line.includes('\x1b['))).toBe(false)
   }, 60_000)
+
+  it('the demo draws a live display on a terminal', async () => {
+    // util-linux `script` gives the demo a pseudo-terminal for its stdout, as a person's terminal would.
+    const command = `'${process.execPath}' examples/demo.mjs --clients 8 --load-before-signal 400 --pre-stop-delay 600`
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] })
+    children.add(child)
+    let screen = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { screen += chunk })
+    const [code] = await once(child, 'close') as [number | null]
+    expect(code, screen).toBe(0)
+    // Redrawn in place: the cursor goes back up over the block of status lines, which holds a progress bar.
+    expect(screen).toMatch(new RegExp(`${String.fromCharCode(27)}\\[\\d+A`))
+    expect(screen).toContain('█')
+    expect(screen).toMatch(/phase {6}stopping/)
+    expect(screen).toMatch(/readiness {2}503 not ready/)
+    const result = /RESULT (\[.*\])/.exec(screen.replace(/\r?\n/g, ''))
+    expect(result).not.toBeNull()
+    expect(JSON.parse(result![1]!)).toMatchObject([{ variant: 'graceful', lost: 0, code: 0 }, { variant: 'bare' }])
+  }, 60_000)
 })
