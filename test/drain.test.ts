@@ -1,11 +1,10 @@
 // The drain's socket rules, one by one, in-process over real sockets (`signals: []`, `exit: false`).
 import { createServer, type Server } from 'node:http'
-import { createServer as createHttp2Server } from 'node:http2'
+import { connect as connectHttp2, constants as http2Constants, createServer as createHttp2Server, type Http2ServerResponse } from 'node:http2'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
-import { thrown } from './helpers.js'
-import { createGraceful, isGracefulError, type Graceful, type GracefulOptions } from '@graceful/core'
+import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -135,10 +134,44 @@ describe('drain', () => {
     expect(report.exitCode).toBe(1)
   })
 
-  it('refuses HTTP/2 servers, whose streams need a drain of their own', () => {
+  it('HTTP/2: a stream the client sends as draining begins is refused, never handled, and the open one completes', async () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
-    const caught = thrown(() => g.attach(createHttp2Server()))
-    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
-    expect((caught as Error).message).toMatch(/HTTP\/2/)
+    const handled: string[] = []
+    let open: Http2ServerResponse | undefined
+    const server = createHttp2Server((req, res) => {
+      handled.push(req.url)
+      if (g.handle(req, res)) return
+      res.writeHead(200)
+      res.write('started ')
+      open = res
+    })
+    g.attach(server)
+    cleanup.push(() => { server.close() })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const client = connectHttp2(`http://127.0.0.1:${port}`)
+    cleanup.push(() => { client.destroy() })
+    const first = client.request({ ':path': '/first' })
+    first.setEncoding('utf8')
+    let body = ''
+    first.on('data', (chunk: string) => { body += chunk })
+    await once(first, 'response')
+    const report = g.shutdown() // sends GOAWAY naming the first stream as the last one processed,
+    const second = client.request({ ':path': '/second' }) // while this one is already on its way.
+    const secondError = new Promise<unknown>(resolve => second.on('error', resolve))
+    await new Promise(resolve => second.on('close', resolve))
+    expect(await secondError).toMatchObject({ code: 'ERR_HTTP2_STREAM_ERROR' })
+    // REFUSED_STREAM: the server guarantees it did nothing with it, so any client may retry it elsewhere.
+    expect(second.rstCode).toBe(http2Constants.NGHTTP2_REFUSED_STREAM)
+    expect(g.inFlight).toBe(1)
+    open!.end('done')
+    await once(first, 'end')
+    expect(body).toBe('started done')
+    expect(handled).toEqual(['/first'])
+    const outcome = await report
+    expect(outcome.exitCode).toBe(0)
+    expect(outcome.requests).toMatchObject({ inFlightAtDrain: 1, completedDuringDrain: 1 })
+    expect(outcome.sockets).toMatchObject({ openAtDrain: 1, http2Sessions: 1, closedAfterResponse: 1, forced: 0 })
   })
 })

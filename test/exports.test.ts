@@ -21,6 +21,7 @@ describe('public surface', () => {
         "channels",
         "createFallbackLogger",
         "createGraceful",
+        "endEventStream",
         "isGracefulError",
         "renderReport",
       ]
@@ -31,6 +32,7 @@ describe('public surface', () => {
     expect(Object.keys(await import('@graceful/express')).sort()).toMatchInlineSnapshot(`
       [
         "GracefulError",
+        "endEventStream",
         "graceful",
         "isGracefulError",
       ]
@@ -42,6 +44,7 @@ describe('public surface', () => {
       [
         "GracefulError",
         "default",
+        "endEventStream",
         "gracefulPlugin",
         "isGracefulError",
       ]
@@ -77,6 +80,7 @@ describe('public surface', () => {
     expect(shutdown.length).toBe(3)
     expect(typeof shutdown.attach).toBe('function')
     expect(typeof shutdown.onShutdown).toBe('function')
+    expect(typeof shutdown.trackWebSockets).toBe('function')
     expect(typeof shutdown.shutdown).toBe('function')
     expect(typeof shutdown.on).toBe('function')
     expect(shutdown.on('phase', () => {}).off('phase', () => {})).toBe(shutdown)

@@ -1,7 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach } from 'vitest'
@@ -43,6 +46,10 @@ export interface FixtureConfig {
   auth?: boolean
   /** Node cluster: a primary with `gracefulCluster(clusterOptions)` forking this many workers running the app. */
   cluster?: { workers: number, options?: Record<string, unknown> }
+  /** A `ws` server on /ws (node, Express) or @fastify/websocket (Fastify); each WebSocket is greeted with "hello". */
+  webSockets?: boolean
+  /** node:http2 instead of node:http (secure with `tls`, else cleartext); Fastify with `http2: true`. */
+  http2?: { allowHTTP1?: boolean }
 }
 
 /**
@@ -301,4 +308,14 @@ export async function fetchOnce (origin: string, path: string, init: { method?: 
   } finally {
     await client.destroy()
   }
+}
+
+/** A self-signed certificate for localhost made for this run, in a temporary directory that `dispose()` removes. */
+export function selfSignedCertificate (): { key: string, cert: string, dispose: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'graceful-tls-'))
+  const key = join(dir, 'key.pem')
+  const cert = join(dir, 'cert.pem')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' })
+  return { key, cert, dispose: () => { rmSync(dir, { recursive: true, force: true }) } }
 }

@@ -1,5 +1,6 @@
 import { Server as NetServer, type Socket } from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 
 /** A request that was still running when the drain deadline destroyed its socket. */
@@ -25,6 +26,10 @@ export interface DrainOutcome {
   closedAfterResponse: number
   /** Sockets destroyed at the deadline. */
   forced: number
+  /** Of the sockets open when draining began, those upgraded to a WebSocket known through `trackWebSockets`. */
+  webSockets: number
+  /** Of the sockets open when draining began, those carrying an HTTP/2 session. */
+  http2Sessions: number
   /** The requests those sockets were still serving. */
   forcedRequests: ForcedRequest[]
 }
@@ -57,8 +62,11 @@ class Connection {
   readAtIdle = 0
   /** A TLS socket before its handshake completes: the bytes it reads are handshake, not a request. */
   handshaking = false
-  /** The oldest request in flight and when it started, for the report (unknown past the first when pipelined). */
-  oldest: IncomingMessage | undefined = undefined
+  /**
+   * The oldest request in flight (an HTTP/2 stream's headers) and when it started, for the report; unknown past the
+   * first when requests overlap (pipelined, or concurrent HTTP/2 streams).
+   */
+  oldest: IncomingMessage | IncomingHttpHeaders | undefined = undefined
   oldestAt = 0
   /** The newest response: the one that must carry `Connection: close`, since the socket closes after it. */
   latest: ServerResponse | undefined = undefined
@@ -66,6 +74,10 @@ class Connection {
   told: ServerResponse | undefined = undefined
   timer: NodeJS.Timeout | undefined = undefined
   endedBy = ENDED_BY_PEER_OR_RESPONSE
+  /** The HTTP/2 session on this socket: its streams are the requests, and GOAWAY is how its client is told to go. */
+  session: Http2Session | undefined = undefined
+  /** Upgraded to a WebSocket that the application closes itself (going away) when draining begins. */
+  webSocket = false
 
   constructor (socket: Socket) {
     this.socket = socket
@@ -113,6 +125,16 @@ export class ConnectionTracker {
   readonly #onTlsConnection = (socket: Socket): void => { this.#accepted(socket, true) }
   readonly #onSecureConnection = (socket: Socket): void => { this.#onSecure(socket) }
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => { this.#request(req, res) }
+  // On an HTTP/2 server with allowHTTP1: HTTP/2 streams arrive here too, through the compatibility API, and are counted
+  // as streams instead.
+  readonly #onHttp1Request = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.httpVersionMajor !== 2) this.#request(req, res)
+  }
+  readonly #onSession = (session: Http2Session): void => { this.#sessionStarted(session) }
+  readonly #onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => { this.#stream(stream, headers) }
+  readonly #onNewListener: (this: NetServer, event: string | symbol) => void
+  readonly #onStreamClose: (this: ServerHttp2Stream) => void
+  readonly #onProbeStreamClose: (this: ServerHttp2Stream) => void
   readonly #onListening: (this: NetServer) => void
   readonly #onFinish: (this: ServerResponse) => void
   readonly #onProbeFinish: (this: ServerResponse) => void
@@ -160,6 +182,20 @@ export class ConnectionTracker {
       // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
       if (tracker.#draining) tracker.#closeListener(this)
     }
+    // A stream has lost its session by the time it closes: it carries its connection itself.
+    this.#onStreamClose = function () {
+      const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
+      if (connection !== undefined) tracker.#finished(connection)
+    }
+    this.#onProbeStreamClose = function () {
+      const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
+      if (connection !== undefined) tracker.#finished(connection, false)
+    }
+    this.#onNewListener = function (event) {
+      if (event !== 'request') return
+      this.off('newListener', tracker.#onNewListener)
+      this.prependListener('request', tracker.#onHttp1Request)
+    }
   }
 
   get sockets (): number {
@@ -170,15 +206,25 @@ export class ConnectionTracker {
     if (this.#servers.has(server)) return
     this.#servers.add(server)
     // TLS: 'connection' gives the TCP socket (tracked from its first byte, so a stalled handshake cannot hold the
-    // drain); 'secureConnection' the TLS socket that requests arrive on.
+    // drain); 'secureConnection' the TLS socket that requests arrive on. Both prepended: an HTTP/2 server starts its
+    // session in its own listener, and the session must find its socket tracked.
     if (typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function') {
-      server.on('connection', this.#onTlsConnection)
-      server.on('secureConnection', this.#onSecureConnection)
+      server.prependListener('connection', this.#onTlsConnection)
+      server.prependListener('secureConnection', this.#onSecureConnection)
     } else {
-      server.on('connection', this.#onConnection)
+      server.prependListener('connection', this.#onConnection)
     }
-    // Prepended so that `Connection: close` is set before the application can send its headers.
-    server.prependListener('request', this.#onRequest)
+    if (isHttp2Server(server)) {
+      server.on('session', this.#onSession)
+      server.prependListener('stream', this.#onStream)
+      // HTTP/1.1 requests (allowHTTP1) arrive as 'request'; but a 'request' listener also switches an HTTP/2 server
+      // to its compatibility API for every stream, which an application using the stream API alone did not ask for.
+      if (server.listenerCount('request') > 0) server.prependListener('request', this.#onHttp1Request)
+      else server.on('newListener', this.#onNewListener)
+    } else {
+      // Prepended so that `Connection: close` is set before the application can send its headers.
+      server.prependListener('request', this.#onRequest)
+    }
     server.on('listening', this.#onListening)
     if (this.#probes !== undefined) this.#answerProbesFirst(server, this.#probes)
     if (this.#draining) this.#closeListener(server)
@@ -199,7 +245,8 @@ export class ConnectionTracker {
     const tracker = this
     server.emit = function (this: NetServer, event: string | symbol, req?: unknown, res?: unknown): boolean {
       if (event === 'request' && probes.isProbe((req as IncomingMessage).url ?? '/')) {
-        tracker.#probe(req as IncomingMessage, res as ServerResponse)
+        // An HTTP/2 probe (compatibility API) is tracked as a stream already.
+        if ((req as IncomingMessage).httpVersionMajor !== 2) tracker.#probe(req as IncomingMessage, res as ServerResponse)
         probes.answerProbe(req as IncomingMessage, res as ServerResponse)
         return true
       }
@@ -216,6 +263,10 @@ export class ConnectionTracker {
       server.off('connection', this.#onTlsConnection)
       server.off('secureConnection', this.#onSecureConnection)
       server.off('request', this.#onRequest)
+      server.off('request', this.#onHttp1Request)
+      server.off('session', this.#onSession)
+      server.off('stream', this.#onStream)
+      server.off('newListener', this.#onNewListener)
       server.off('listening', this.#onListening)
       const emit = this.#emits.get(server)
       if (emit !== undefined) {
@@ -229,7 +280,8 @@ export class ConnectionTracker {
 
   /** Tracks a request that arrived before its server was attached (the Express middleware's first request). */
   adopt (req: IncomingMessage, res: ServerResponse, probe = false): void {
-    if ((req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined) return
+    // An HTTP/2 stream is only known through its server's events: that server must be attached.
+    if ((req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined || req.httpVersionMajor === 2) return
     const server = (req.socket as Socket & { server?: NetServer }).server
     if (server !== undefined && !this.#servers.has(server)) this.attach(server)
     if (probe) this.#probe(req, res)
@@ -258,6 +310,12 @@ export class ConnectionTracker {
       }
       this.#tell(connection)
     }
+  }
+
+  /** Marks the socket of an accepted WebSocket, so that the report counts it apart. */
+  markWebSocket (socket: Socket): void {
+    const connection = (socket as unknown as Record<symbol, Connection | undefined>)[this.#key]
+    if (connection !== undefined) connection.webSocket = true
   }
 
   isTracked (req: IncomingMessage): boolean {
@@ -324,7 +382,48 @@ export class ConnectionTracker {
     }
   }
 
+  #sessionStarted (session: Http2Session): void {
+    // The session's socket is a proxy that reads through to the socket tracked on 'connection'.
+    const socket = session.socket as unknown as Record<symbol, Connection | undefined>
+    const connection = socket[this.#key] ?? this.#track(session.socket)
+    connection.session = session
+    ;(session as unknown as Record<symbol, Connection>)[this.#key] = connection
+    // Accepted while the listener was closing: GOAWAY at once, its first streams are refused and retried elsewhere.
+    if (this.#draining) this.#goAway(connection)
+  }
+
+  #stream (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    const session = stream.session as unknown as Record<symbol, Connection | undefined> | undefined
+    const connection = session?.[this.#key]
+    if (connection === undefined) return
+    ;(stream as unknown as Record<symbol, Connection>)[this.#key] = connection
+    connection.requests++
+    if (connection.inFlight++ === 0) {
+      connection.oldest = headers
+      connection.oldestAt = performance.now()
+    }
+    // A probe holds its session open like any stream, but is not application work (see #probe).
+    if (this.#probes?.isProbe(headers[':path'] ?? '/') === true) {
+      connection.probes++
+      stream.on('close', this.#onProbeStreamClose)
+      return
+    }
+    this.inFlight++
+    stream.on('close', this.#onStreamClose)
+    if (this.#telling && !this.#draining) this.servedWhileStopping++
+  }
+
+  /** GOAWAY: open streams finish, new ones are refused (the client retries them elsewhere), and Node closes the session once it has no stream left. */
+  #goAway (connection: Connection): void {
+    const session = connection.session
+    if (session === undefined || session.closed || session.destroyed) return
+    if (connection.inFlight === 0) connection.endedBy = ENDED_IDLE
+    session.close()
+  }
+
   #finished (connection: Connection, counted = true): void {
+    // A socket closed (or destroyed at the deadline) has been settled already; its HTTP/2 streams close after it.
+    if (connection.inFlight === 0) return
     connection.inFlight--
     if (!counted) connection.probes--
     else {
@@ -332,6 +431,11 @@ export class ConnectionTracker {
       if (this.#draining && this.#outcome !== undefined) this.#outcome.completed++
     }
     if (connection.inFlight > 0) {
+      connection.oldest = undefined
+      return
+    }
+    // An HTTP/2 session was sent GOAWAY when draining began: Node closes it when its last stream ends.
+    if (connection.session !== undefined) {
       connection.oldest = undefined
       return
     }
@@ -350,6 +454,8 @@ export class ConnectionTracker {
     if (connection.timer !== undefined) clearTimeout(connection.timer)
     this.#connections.delete(connection)
     this.inFlight -= connection.inFlight - connection.probes
+    connection.inFlight = 0
+    connection.probes = 0
     const outcome = this.#outcome
     if (outcome === undefined) return
     if (connection.endedBy === ENDED_IDLE) outcome.closedIdle++
@@ -363,7 +469,16 @@ export class ConnectionTracker {
     if (response === undefined || response.headersSent) return
     const previous = connection.told
     // A pipelined request arrived behind a response already told: that one must not close the socket under it.
-    if (previous !== undefined && previous !== response && !previous.headersSent) previous.removeHeader('connection')
+    if (previous !== undefined && previous !== response) {
+      if (!previous.headersSent) {
+        previous.removeHeader('connection')
+      } else if (!previous.writableFinished) {
+        // Its `Connection: close` is out already, and Node ends the socket after a response it sent that header on
+        // (`_last`): the request that just arrived, which the application is about to handle, would get no response.
+        // It gets one, and carries the header itself.
+        (previous as ServerResponse & { _last: boolean })._last = false
+      }
+    }
     response.setHeader('connection', 'close')
     connection.told = response
   }
@@ -393,12 +508,20 @@ export class ConnectionTracker {
       closedIdle: 0,
       closedAfterResponse: 0,
       forced: 0,
+      webSockets: 0,
+      http2Sessions: 0,
       forcedRequests: []
     }
     this.#outcome = outcome
     for (const server of this.#servers) this.#closeListener(server)
     for (const connection of this.#connections) {
-      if (connection.inFlight === 0) this.#closeWhenQuiet(connection)
+      if (connection.webSocket) outcome.webSockets++
+      if (connection.session !== undefined) {
+        outcome.http2Sessions++
+        this.#goAway(connection)
+      } else if (connection.inFlight === 0) {
+        this.#closeWhenQuiet(connection)
+      }
     }
     const drained = new Promise<void>(resolve => { this.#drained = resolve })
     this.#checkDrained()
@@ -471,8 +594,10 @@ export class ConnectionTracker {
 
   #closeQuiet (connection: Connection): void {
     connection.timer = undefined
-    // A socket Node is already ending closes by itself once its last bytes are out; destroying it could cut them.
-    if (connection.inFlight > 0 || connection.socket.destroyed || connection.socket.writableEnded) return
+    // A socket Node is already ending closes by itself once its last bytes are out; destroying it could cut them. An
+    // HTTP/2 session closes itself after its GOAWAY.
+    if (connection.inFlight > 0 || connection.socket.destroyed || connection.socket.writableEnded ||
+      connection.session !== undefined) return
     // Bytes since the socket turned idle (or, for a socket that never sent a request, any byte at all) mean a request
     // is arriving slowly or the socket was upgraded (WebSocket): it is busy, and only the deadline may end it.
     if (!connection.handshaking && connection.socket.bytesRead !== connection.readAtIdle) return
@@ -491,14 +616,16 @@ export class ConnectionTracker {
       outcome.forced++
       const request = connection.oldest
       if (connection.inFlight > 0) {
-        outcome.forcedRequests.push({
-          method: request?.method ?? 'unknown',
-          path: request === undefined ? 'unknown (pipelined)' : pathOf(request),
-          ageMs: request === undefined ? 0 : Math.round(now - connection.oldestAt)
-        })
+        outcome.forcedRequests.push(request === undefined
+          ? { method: 'unknown', path: connection.session === undefined ? 'unknown (pipelined)' : 'unknown (concurrent stream)', ageMs: 0 }
+          : { ...describeRequest(request), ageMs: Math.round(now - connection.oldestAt) })
       }
       connection.endedBy = ENDED_FORCED
       if (connection.timer !== undefined) clearTimeout(connection.timer)
+      this.inFlight -= connection.inFlight - connection.probes
+      connection.inFlight = 0
+      connection.probes = 0
+      connection.session?.destroy()
       connection.socket.destroy()
     }
     if (untracked > 0) {
@@ -516,9 +643,24 @@ function connectionsOf (server: NetServer): Promise<number> {
   })
 }
 
-function pathOf (req: IncomingMessage): string {
-  // Express rewrites req.url while routing through mounted routers; originalUrl is what the client asked for.
-  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''
+function describeRequest (request: IncomingMessage | IncomingHttpHeaders): { method: string, path: string } {
+  if (isHttp1Request(request)) {
+    // Express rewrites req.url while routing through mounted routers; originalUrl is what the client asked for.
+    return { method: request.method ?? 'unknown', path: pathOf((request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '') }
+  }
+  return { method: request[':method'] ?? 'unknown', path: pathOf(request[':path'] ?? '') }
+}
+
+function isHttp1Request (request: IncomingMessage | IncomingHttpHeaders): request is IncomingMessage {
+  return typeof (request as { httpVersionMajor?: unknown }).httpVersionMajor === 'number'
+}
+
+function pathOf (url: string): string {
   const query = url.indexOf('?')
   return query === -1 ? url : url.slice(0, query)
+}
+
+/** node:http2's servers, secure or not (the only servers with `updateSettings`). */
+export function isHttp2Server (server: NetServer): boolean {
+  return typeof (server as { updateSettings?: unknown }).updateSettings === 'function'
 }

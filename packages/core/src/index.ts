@@ -1,5 +1,6 @@
 export { createGraceful, Graceful } from './lifecycle.js'
 export { GracefulError, isGracefulError, type GracefulErrorCode } from './errors.js'
+export { endEventStream, type EventStreamEnd, type EventStreamTarget } from './event-stream.js'
 export type { GracefulOptions } from './options.js'
 export { createFallbackLogger, type GracefulLogger, type LogStream } from './logger.js'
 export { renderReport } from './render.js'
@@ -20,3 +21,4 @@ export {
   type ShutdownEndEvent,
   type ShutdownStartEvent
 } from './events.js'
+export type { WebSocketLike, WebSocketServerLike } from './web-sockets.js'

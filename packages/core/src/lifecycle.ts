@@ -1,5 +1,7 @@
+import { setMaxListeners } from 'node:events'
 import type { Server as NetServer } from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import { ConnectionTracker, type DrainOutcome } from './connections.js'
@@ -13,6 +15,7 @@ import { Probes, type CheckResult } from './probes.js'
 import { activeResources, exitCodeFor, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
 import { signalRegistry, type SignalMember } from './signals.js'
 import { budgetWarning, containerWarnings } from './warnings.js'
+import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
 
 /**
  * One shutdown coordinator: attach the servers it drains, register cleanup hooks, and let a signal or `shutdown()`
@@ -23,6 +26,7 @@ export class Graceful implements SignalMember {
   readonly #tracker: ConnectionTracker
   readonly #hooks: Hook[] = []
   readonly #controller = new AbortController()
+  readonly #webSockets: WebSockets
   readonly #retryAfterSeconds: number
   readonly #probes: Probes
   #phase: Phase = 'running'
@@ -53,6 +57,9 @@ export class Graceful implements SignalMember {
     this.#options = resolveOptions(options)
     this.#probes = new Probes(this.#options, (name, result) => { this.#checkChanged(name, result) })
     this.#tracker = new ConnectionTracker({ ...this.#options, probes: this })
+    this.#webSockets = new WebSockets(socket => { this.#tracker.markWebSocket(socket) })
+    // One listener per stream or long poll is the intended use: no MaxListenersExceededWarning at the eleventh.
+    setMaxListeners(0, this.#controller.signal)
     this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
     containerWarnings(this.#options, (obj, msg) => { this.#log('warn', obj, msg) })
     this.#checkBudget()
@@ -153,20 +160,31 @@ export class Graceful implements SignalMember {
   /**
    * Tracks the server's sockets and requests from now on. Call it right after creating or listening the server,
    * before any traffic: a socket opened earlier is only known from its next request. Idempotent per server.
+   * node:http, node:https and node:http2 servers (HTTP/2 sessions get GOAWAY when draining begins).
    */
   attach (server: NetServer): this {
     const candidate = server as Partial<NetServer> | null
     if (typeof candidate !== 'object' || candidate === null || typeof candidate.listen !== 'function' ||
       typeof candidate.on !== 'function') {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        `attach(server) expects a node:net, node:http or node:https server; received ${describe(server)}.`)
-    }
-    if (/^Http2(Secure)?Server$/.test(candidate.constructor.name)) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        'attach(server) does not support HTTP/2 servers yet: their streams and GOAWAY need their own drain. ' +
-        'Use an HTTP/1.1 server (node:http or node:https).')
+        `attach(server) expects a node:net, node:http, node:https or node:http2 server; received ${describe(server)}.`)
     }
     this.#tracker.attach(server)
+    return this
+  }
+
+  /**
+   * Closes the server's WebSockets with 1001 (Going Away) when draining begins, and those accepted later at once;
+   * the drain deadline destroys any that never complete the close handshake. Takes a `ws` WebSocketServer (or
+   * `fastify.websocketServer`, which the Fastify plugin tracks by itself). WebSockets are not requests: they are
+   * never in flight and readiness does not wait for them. Idempotent per server.
+   */
+  trackWebSockets (server: WebSocketServerLike): this {
+    if (!isWebSocketServer(server)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `trackWebSockets(server) expects a ws WebSocketServer (with on() and, optionally, clients); received ${describe(server)}.`)
+    }
+    this.#webSockets.track(server)
     return this
   }
 
@@ -209,11 +227,14 @@ export class Graceful implements SignalMember {
    * The per-request entry for middleware: makes sure the request is tracked (attaching its server on first sight)
    * and answers the readiness and liveness routes. True when it answered.
    */
-  handle (req: IncomingMessage, res: ServerResponse): boolean {
+  handle (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
+    // HTTP/2 streams (the compatibility API) are counted through their server's events, which attach() follows.
+    const request = req as IncomingMessage
+    const response = res as ServerResponse
     const probe = this.isProbe(req.url ?? '/')
-    if (!this.#tracker.isTracked(req)) this.#tracker.adopt(req, res, probe)
+    if (!this.#tracker.isTracked(request)) this.#tracker.adopt(request, response, probe)
     if (!probe) return false
-    this.answerProbe(req, res)
+    this.answerProbe(request, response)
     return true
   }
 
@@ -338,6 +359,7 @@ export class Graceful implements SignalMember {
 
     const drainStarted = this.#enter('draining')
     this.#controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
+    this.#webSockets.goAway()
     let held: HeldAtDeadline | undefined
     const drain = await this.#tracker.drain(options.drainTimeout, () => {
       held = { inFlight: this.#tracker.inFlight, openSockets: this.#tracker.sockets, activeResources: activeResources() }
@@ -443,6 +465,8 @@ function buildReport (
     },
     sockets: {
       openAtDrain: drain.socketsAtStart,
+      webSockets: drain.webSockets,
+      http2Sessions: drain.http2Sessions,
       closedIdle: drain.closedIdle,
       closedAfterResponse: drain.closedAfterResponse,
       forced: drain.forced
@@ -463,6 +487,8 @@ function emptyDrain (): DrainOutcome {
     closedIdle: 0,
     closedAfterResponse: 0,
     forced: 0,
+    webSockets: 0,
+    http2Sessions: 0,
     forcedRequests: []
   }
 }

@@ -369,6 +369,16 @@ function gracePeriodFromEnv (): number | undefined {
   return seconds * 1000
 }
 
+/** Throws for an own key of `given` that is not in `known`, suggesting the closest known name (helper options). */
+export function rejectUnknownKeys (given: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(given)) {
+    if (known.includes(key)) continue
+    const hint = closest(key, known)
+    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
+      `unknown option \`${key}\` for ${what}.${hint === undefined ? '' : ` Did you mean \`${hint}\`?`} Known options: ${known.join(', ')}.`)
+  }
+}
+
 /** The closest known name within a small edit distance, for "did you mean". */
 function closest (key: string, known: readonly string[]): string | undefined {
   let best: string | undefined

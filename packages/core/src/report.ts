@@ -50,6 +50,10 @@ export interface ShutdownReport {
   sockets: {
     /** Sockets open when the listener closed. */
     openAtDrain: number
+    /** Of those, WebSockets (from servers given to `trackWebSockets`), each asked to close with 1001. */
+    webSockets: number
+    /** Of those, HTTP/2 sessions, each sent GOAWAY. */
+    http2Sessions: number
     /** Closed by graceful because they were quiet: idle keep-alive, or never sent a request. */
     closedIdle: number
     /** Closed after their last response (which carried `Connection: close`), or by the client. */

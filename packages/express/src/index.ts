@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import {
   createGraceful,
@@ -9,17 +9,40 @@ import {
   type HookOptions,
   type Phase,
   type ShutdownHook,
-  type ShutdownReport
+  type ShutdownReport,
+  type WebSocketServerLike
 } from '@graceful/core'
 
-export type { GracefulOptions, HookOptions, Phase, ReadinessCheck, ShutdownHook, ShutdownReport } from '@graceful/core'
-export { GracefulError, isGracefulError } from '@graceful/core'
+export type {
+  EventStreamEnd,
+  GracefulOptions,
+  HookOptions,
+  Phase,
+  ReadinessCheck,
+  ShutdownHook,
+  ShutdownReport,
+  WebSocketServerLike
+} from '@graceful/core'
+export { endEventStream, GracefulError, isGracefulError } from '@graceful/core'
+
+declare global {
+  // Express's own types merge this namespace into its Request (@types/express-serve-static-core).
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Aborted when draining begins: a stream, long poll or server-sent event stream ends itself then. */
+      readonly shutdownSignal: AbortSignal
+    }
+  }
+}
 
 /** Express middleware that serves the health routes and tracks requests, with the shutdown controls on it. */
 export interface GracefulMiddleware {
   (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void
   /** Tracks the server's sockets from now on: `shutdown.attach(app.listen(3000))`. Returns the server. */
   attach: <S extends NetServer>(server: S) => S
+  /** Closes the `ws` server's WebSockets with 1001 (Going Away) when draining begins. */
+  trackWebSockets: (server: WebSocketServerLike) => GracefulMiddleware
   /** Registers a cleanup step, run after the drain, last registered first, bounded by its timeout. */
   onShutdown: (name: string, fn: ShutdownHook, options?: HookOptions) => GracefulMiddleware
   /** With `startup: 'manual'`: the app is ready, readiness may answer 200 from now on. */
@@ -49,7 +72,19 @@ export interface GracefulMiddleware {
  */
 export function graceful (options?: GracefulOptions): GracefulMiddleware {
   const core = createGraceful(options)
+  const signal = { get: (): AbortSignal => core.signal, configurable: true }
+  // Express gives each app's requests a prototype of their own (app.request): `req.shutdownSignal` is a getter defined
+  // there once, so that a request costs one prototype comparison and no allocation. Never on node:http's own
+  // IncomingMessage.prototype, which every server and every other instance shares.
+  let withSignal: object | null = null
   const middleware = function gracefulMiddleware (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    const prototype = Object.getPrototypeOf(req) as object | null
+    if (prototype !== withSignal) {
+      withSignal = prototype
+      if (prototype !== null && prototype !== IncomingMessage.prototype && !Object.hasOwn(prototype, 'shutdownSignal')) {
+        Object.defineProperty(prototype, 'shutdownSignal', signal)
+      }
+    }
     if (!core.handle(req, res)) next()
   } as GracefulMiddleware
   Object.defineProperties(middleware, {
@@ -57,6 +92,12 @@ export function graceful (options?: GracefulOptions): GracefulMiddleware {
       value: <S extends NetServer>(server: S): S => {
         core.attach(server)
         return server
+      }
+    },
+    trackWebSockets: {
+      value: (server: WebSocketServerLike): GracefulMiddleware => {
+        core.trackWebSockets(server)
+        return middleware
       }
     },
     onShutdown: {

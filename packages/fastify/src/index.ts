@@ -1,10 +1,19 @@
 import type { Server as NetServer } from 'node:net'
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
-import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
+import { createGraceful, type Graceful, type GracefulOptions, type WebSocketServerLike } from '@graceful/core'
 
-export type { GracefulOptions, HookOptions, Phase, ReadinessCheck, ShutdownHook, ShutdownReport } from '@graceful/core'
-export { GracefulError, isGracefulError } from '@graceful/core'
+export type {
+  EventStreamEnd,
+  GracefulOptions,
+  HookOptions,
+  Phase,
+  ReadinessCheck,
+  ShutdownHook,
+  ShutdownReport,
+  WebSocketServerLike
+} from '@graceful/core'
+export { endEventStream, GracefulError, isGracefulError } from '@graceful/core'
 
 /** The plugin's options: the core's, less `close` (the plugin closes through `fastify.close()`). */
 export type GracefulPluginOptions = Omit<GracefulOptions, 'close'>
@@ -13,6 +22,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The shutdown coordinator: `onShutdown`, `shutdown()`, `state`, `signal`, `inFlight`. */
     graceful: Graceful
+  }
+  interface FastifyRequest {
+    /** Aborted when draining begins: a stream, long poll or server-sent event stream ends itself then. */
+    readonly shutdownSignal: AbortSignal
   }
 }
 
@@ -39,6 +52,8 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
   try {
     core.attach(fastify.server)
     fastify.decorate('graceful', core)
+    // A getter on Fastify's Request prototype: nothing is set per request.
+    fastify.decorateRequest('shutdownSignal', { getter: () => core.signal })
     // Requests on the attached servers never reach these routes: the core answers probes ahead of Fastify (no
     // onRequest hook, auth or rate limit can fail them). The routes serve inject() and show up in printRoutes().
     for (const path of [core.readinessPath, core.livenessPath]) {
@@ -64,6 +79,13 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
   }
   // listen({ host: 'localhost' }) binds 127.0.0.1 and ::1 with one server each; the second is only reachable
   // through Fastify's bindings list. Unattached, it would keep its listener open and its requests uncounted.
+  // @fastify/websocket's server, when it is registered (before or after this plugin): its WebSockets are closed with
+  // 1001 when draining begins.
+  fastify.addHook('onReady', (next) => {
+    const webSocketServer = (fastify as FastifyInstance & { websocketServer?: WebSocketServerLike }).websocketServer
+    if (webSocketServer !== undefined) core.trackWebSockets(webSocketServer)
+    next()
+  })
   fastify.addHook('onListen', (next) => {
     for (const server of secondaryServers(fastify)) core.attach(server)
     next()

@@ -1,0 +1,275 @@
+// Long-lived connections at shutdown, over real sockets to a child process that receives a real SIGTERM: server-sent
+// event streams, WebSockets, HTTP/2 sessions and pipelined HTTP/1.1 requests.
+import { once } from 'node:events'
+import { connect as connectHttp2, constants as http2Constants, type ClientHttp2Session } from 'node:http2'
+import { connect, type Socket } from 'node:net'
+import { Client, Pool } from 'undici'
+import WebSocket from 'ws'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Fixture, now, selfSignedCertificate, type FixtureConfig } from './helpers.js'
+
+const origin = (port: number): string => `http://127.0.0.1:${port}`
+
+async function get (port: number, path: string): Promise<{ status: number, body: string }> {
+  const client = new Client(origin(port))
+  try {
+    const res = await client.request({ method: 'GET', path, headers: { connection: 'close' } })
+    return { status: res.statusCode, body: await res.body.text() }
+  } finally {
+    await client.destroy()
+  }
+}
+
+async function openSocket (port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  return socket
+}
+
+interface ServerSentEvent { event: string, data: string, retry?: number }
+
+/** Reads a text/event-stream body as EventSource does: fields per block, a blank line dispatches, `retry:` is kept. */
+function parseEventStream (text: string): ServerSentEvent[] {
+  const events: ServerSentEvent[] = []
+  let data: string[] = []
+  let event = ''
+  let retry: number | undefined
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    if (line === '') {
+      if (data.length > 0) events.push({ event: event === '' ? 'message' : event, data: data.join('\n'), ...(retry === undefined ? {} : { retry }) })
+      data = []
+      event = ''
+      retry = undefined
+      continue
+    }
+    const colon = line.indexOf(':')
+    const name = colon === -1 ? line : line.slice(0, colon)
+    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '')
+    if (name === 'data') data.push(value)
+    else if (name === 'event') event = value
+    else if (name === 'retry' && /^\d+$/.test(value)) retry = Number(value)
+  }
+  return events
+}
+
+const frameworks = ['node', 'express', 'fastify'] as const
+
+describe.each(frameworks)('%s', (framework) => {
+  it('server-sent event streams end when draining begins, with a last event and retry, long before the deadline', async () => {
+    const app = new Fixture({ framework, options: { drainTimeout: 10_000 } })
+    const port = await app.ready()
+    const pool = new Pool(origin(port), { connections: 12 })
+    try {
+      const streams = Array.from({ length: 12 }, async () => {
+        const res = await pool.request({ method: 'GET', path: '/events' })
+        const type = res.headers['content-type']
+        const events = parseEventStream(await res.body.text())
+        return { status: res.statusCode, type, events, endedAt: now() }
+      })
+      await app.started('/events', 12)
+      const signalled = app.kill('SIGTERM')
+      for (const stream of await Promise.all(streams)) {
+        expect(stream).toMatchObject({ status: 200, type: 'text/event-stream' })
+        expect(stream.events).toEqual([
+          { event: 'message', data: 'hello' },
+          { event: 'shutdown', data: 'bye\nfor now', retry: 2500 }
+        ])
+        expect(stream.endedAt - signalled).toBeLessThan(3_000)
+      }
+      const exit = await app.exited
+      expect(exit.code).toBe(0)
+      expect(exit.at - signalled).toBeLessThan(3_000)
+    } finally {
+      await pool.destroy()
+    }
+    expect(app.report().requests).toMatchObject({ inFlightAtDrain: 12, completedDuringDrain: 12, forced: [] })
+    // Twelve streams listen to the one shutdown signal: that is what it is for, not a leak to warn about.
+    expect(app.stderr.join('')).not.toMatch(/MaxListenersExceeded/)
+  })
+
+  it('a WebSocket is closed with 1001 Going Away when draining begins; meanwhile it is no request and readiness tells the truth', async () => {
+    const app = new Fixture({ framework, webSockets: true, options: { preStopDelay: 1_500, drainTimeout: 10_000 } })
+    const port = await app.ready()
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+    try {
+      const greeting = once(ws, 'message')
+      const closed = once(ws, 'close')
+      expect(String((await greeting)[0])).toBe('hello')
+      expect((await get(port, '/healthz')).status).toBe(200)
+      const signalled = app.kill('SIGTERM')
+      await app.shutdownStarted()
+      // The lame duck: readiness fails at once, while the WebSocket stays open until draining.
+      expect((await get(port, '/healthz')).status).toBe(503)
+      expect(ws.readyState).toBe(WebSocket.OPEN)
+      const [code, reason] = await closed as [number, Buffer]
+      expect(code).toBe(1001)
+      expect(reason.toString()).toBe('server shutting down')
+      expect(now() - signalled).toBeGreaterThanOrEqual(1_400)
+      const exit = await app.exited
+      expect(exit.code).toBe(0)
+      expect(exit.at - signalled).toBeLessThan(5_000)
+    } finally {
+      ws.terminate()
+    }
+    expect(app.report().sockets).toMatchObject({ webSockets: 1, forced: 0 })
+    expect(app.report().requests.inFlightAtDrain).toBe(0)
+  })
+
+  it('a WebSocket client that never answers the close is destroyed at the deadline and reported', async () => {
+    const app = new Fixture({ framework, webSockets: true, options: { drainTimeout: 800 } })
+    const port = await app.ready()
+    const socket = await openSocket(port)
+    try {
+      let data = Buffer.alloc(0)
+      socket.on('data', (chunk: Buffer) => { data = Buffer.concat([data, chunk]) })
+      const closed = once(socket, 'close')
+      // A WebSocket handshake by hand, and then silence: no close frame ever goes back.
+      socket.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+      await app.waitFor(e => e.event === 'ws-open', 'the WebSocket open')
+      const signalled = app.kill('SIGTERM')
+      await closed
+      const exit = await app.exited
+      expect(exit.code).toBe(1)
+      expect(exit.at - signalled).toBeGreaterThanOrEqual(700)
+      expect(data.toString('latin1')).toMatch(/^HTTP\/1\.1 101 /)
+      // The server's close frame: FIN + opcode 8, 22 bytes of payload, status 1001, then the reason.
+      expect(data.includes(Buffer.concat([Buffer.from([0x88, 22, 0x03, 0xe9]), Buffer.from('server shutting down')]))).toBe(true)
+    } finally {
+      socket.destroy()
+    }
+    expect(app.report().sockets).toMatchObject({ webSockets: 1, forced: 1 })
+    expect(app.report().exitCode).toBe(1)
+  })
+})
+
+describe.each(['node', 'express', 'express4', 'fastify'] as const)('%s: pipelining', (framework) => {
+  it('a request pipelined behind a response that already said Connection: close still gets its response, which says it too', async () => {
+    // The first response is told to close during the lame duck and sends its headers at once (a stream); the second
+    // request arrives only after those headers. Without care Node ends the socket after the first response.
+    const app = new Fixture({ framework, options: { preStopDelay: 2_000 } })
+    const port = await app.ready()
+    app.kill('SIGTERM')
+    await app.shutdownStarted()
+    const socket = await openSocket(port)
+    try {
+      socket.setEncoding('latin1')
+      let data = ''
+      const closed = once(socket, 'close')
+      const firstHead = new Promise<void>(resolve => {
+        socket.on('data', (chunk: string) => {
+          data += chunk
+          if (data.includes('stream started')) resolve()
+        })
+      })
+      socket.write('GET /stream?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      await firstHead
+      expect(data).toMatch(/connection: close/i)
+      socket.write('GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      await closed
+      const heads = data.split('HTTP/1.1 ').slice(1)
+      expect(heads.map(head => head.slice(0, 3))).toEqual(['200', '200'])
+      expect(heads.map(head => /connection: close/i.test(head))).toEqual([true, true])
+      expect(heads[0]).toMatch(/stream done/)
+      expect(heads[1]).toMatch(/\r\n\r\n(?:2\r\nok\r\n0\r\n\r\n|ok)$/)
+      expect((await app.exited).code).toBe(0)
+    } finally {
+      socket.destroy()
+    }
+  })
+})
+
+/** One request on an HTTP/2 session: status and body. */
+async function h2get (session: ClientHttp2Session, path: string): Promise<{ status: number, body: string }> {
+  const stream = session.request({ ':path': path })
+  stream.setEncoding('utf8')
+  let body = ''
+  stream.on('data', (chunk: string) => { body += chunk })
+  const [headers] = await once(stream, 'response') as [Record<string, unknown>]
+  await once(stream, 'end')
+  return { status: Number(headers[':status']), body }
+}
+
+describe('HTTP/2', () => {
+  let tls: ReturnType<typeof selfSignedCertificate> | undefined
+  beforeAll(() => { tls = selfSignedCertificate() })
+  afterAll(() => { tls?.dispose() })
+
+  const cases: Array<{ name: string, framework: 'node' | 'fastify', secure: boolean, allowHTTP1: boolean }> = [
+    { name: 'node, TLS', framework: 'node', secure: true, allowHTTP1: false },
+    { name: 'node, TLS with allowHTTP1', framework: 'node', secure: true, allowHTTP1: true },
+    { name: 'node, cleartext (h2c)', framework: 'node', secure: false, allowHTTP1: false },
+    { name: 'fastify, TLS with allowHTTP1', framework: 'fastify', secure: true, allowHTTP1: true }
+  ]
+
+  it.each(cases)('$name: sessions get GOAWAY, the open stream completes, new streams go elsewhere, idle sessions close', async ({ framework, secure, allowHTTP1 }) => {
+    const config: FixtureConfig = { framework, http2: { allowHTTP1 }, keepAliveTimeout: 60_000, options: { drainTimeout: 10_000 } }
+    if (secure) config.tls = { key: tls!.key, cert: tls!.cert }
+    const app = new Fixture(config)
+    const port = await app.ready()
+    const url = `${secure ? 'https' : 'http'}://127.0.0.1:${port}`
+    const busy = connectHttp2(url, { rejectUnauthorized: false })
+    const idle = connectHttp2(url, { rejectUnauthorized: false })
+    // HTTP/1.1 on the same server (allowHTTP1): undici offers only http/1.1 in its TLS handshake.
+    const http1 = allowHTTP1 ? new Client(url, { connect: { rejectUnauthorized: false } }) : undefined
+    try {
+      expect(await h2get(idle, '/healthz')).toMatchObject({ status: 200 })
+      const goaway = once(busy, 'goaway')
+      const idleClosed = once(idle, 'close')
+      const response = h2get(busy, '/slow?ms=800')
+      const http1Response = http1?.request({ method: 'GET', path: '/slow?ms=800' })
+      await app.started('/slow', allowHTTP1 ? 2 : 1)
+      const signalled = app.kill('SIGTERM')
+      const [code] = await goaway as [number]
+      expect(code).toBe(http2Constants.NGHTTP2_NO_ERROR)
+      // After GOAWAY the client opens no new stream on this session, and this instance accepts no new connection:
+      // the next request goes to another instance.
+      expect(() => busy.request({ ':path': '/work' })).toThrow(expect.objectContaining({ code: 'ERR_HTTP2_GOAWAY_SESSION' }))
+      const refused = connectHttp2(url, { rejectUnauthorized: false })
+      const [error] = await once(refused, 'error') as [NodeJS.ErrnoException]
+      refused.destroy()
+      expect(error.code).toBe('ECONNREFUSED')
+      expect(await response).toEqual({ status: 200, body: 'slow done' })
+      if (http1Response !== undefined) {
+        const res = await http1Response
+        expect({ status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() })
+          .toEqual({ status: 200, connection: 'close', body: 'slow done' })
+      }
+      await idleClosed
+      const exit = await app.exited
+      expect(exit.code).toBe(0)
+      expect(exit.at - signalled).toBeLessThan(4_000)
+    } finally {
+      busy.destroy()
+      idle.destroy()
+      await http1?.destroy()
+    }
+    const report = app.report()
+    expect(report.requests).toMatchObject({ inFlightAtDrain: allowHTTP1 ? 2 : 1, completedDuringDrain: allowHTTP1 ? 2 : 1, forced: [] })
+    expect(report.sockets).toMatchObject({ http2Sessions: 2, closedIdle: 1, forced: 0 })
+  })
+
+  it('a stream still open at the deadline is cut with its session, named in the report, and the exit code is 1', async () => {
+    const app = new Fixture({ framework: 'node', http2: {}, tls: { key: tls!.key, cert: tls!.cert }, options: { drainTimeout: 800 } })
+    const port = await app.ready()
+    const session = connectHttp2(`https://127.0.0.1:${port}`, { rejectUnauthorized: false })
+    session.on('error', () => {})
+    try {
+      const stream = session.request({ ':path': '/hang?token=secret' })
+      stream.on('error', () => {})
+      const streamClosed = once(stream, 'close')
+      await app.started('/hang')
+      const signalled = app.kill('SIGTERM')
+      await streamClosed
+      const exit = await app.exited
+      expect(exit.code).toBe(1)
+      expect(exit.at - signalled).toBeGreaterThanOrEqual(700)
+      expect(stream.rstCode).not.toBe(http2Constants.NGHTTP2_NO_ERROR)
+    } finally {
+      session.destroy()
+    }
+    const report = app.report()
+    expect(report.sockets).toMatchObject({ http2Sessions: 1, forced: 1 })
+    expect(report.requests.forced).toEqual([expect.objectContaining({ method: 'GET', path: '/hang' })])
+  })
+})
