@@ -188,7 +188,7 @@ describe('readable rendering', () => {
     durationMs: 10_512.4,
     phases: { stopping: 5_000.2, draining: 5_010.7, cleanup: 501.5 },
     requests: { servedWhileStopping: 3, inFlightAtDrain: 2, completedDuringDrain: 1, forced: [{ method: 'POST', path: '/upload', ageMs: 12_003 }] },
-    sockets: { openAtDrain: 4, closedIdle: 2, closedAfterResponse: 1, forced: 1 },
+    sockets: { openAtDrain: 4, webSockets: 0, http2Sessions: 0, closedIdle: 2, closedAfterResponse: 1, forced: 1 },
     atDeadline: { inFlight: 1, openSockets: 1, activeResources: { TCPSocketWrap: 1, Timeout: 2 } },
     hooks: [
       { name: 'close', status: 'ok', durationMs: 1.2 },
