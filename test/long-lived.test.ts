@@ -222,13 +222,17 @@ describe('HTTP/2', () => {
       const signalled = app.kill('SIGTERM')
       const [code] = await goaway as [number]
       expect(code).toBe(http2Constants.NGHTTP2_NO_ERROR)
-      // After GOAWAY the client opens no new stream on this session, and this instance accepts no new connection:
-      // the next request goes to another instance.
+      // After GOAWAY the client opens no new stream on this session, and a new session with this instance is refused
+      // (or, accepted in the moment before the listener closed, sent GOAWAY before any stream): the next request
+      // goes to another instance.
       expect(() => busy.request({ ':path': '/work' })).toThrow(expect.objectContaining({ code: 'ERR_HTTP2_GOAWAY_SESSION' }))
-      const refused = connectHttp2(url, { rejectUnauthorized: false })
-      const [error] = await once(refused, 'error') as [NodeJS.ErrnoException]
-      refused.destroy()
-      expect(error.code).toBe('ECONNREFUSED')
+      const next = connectHttp2(url, { rejectUnauthorized: false })
+      const refused = await new Promise<string>(resolve => {
+        next.once('error', (err: NodeJS.ErrnoException) => { resolve(err.code ?? 'error') })
+        next.once('goaway', (goawayCode: number, lastStreamID: number) => { resolve(`GOAWAY ${goawayCode} ${lastStreamID}`) })
+      })
+      next.destroy()
+      expect(['ECONNREFUSED', 'GOAWAY 0 0']).toContain(refused)
       expect(await response).toEqual({ status: 200, body: 'slow done' })
       if (http1Response !== undefined) {
         const res = await http1Response
@@ -246,7 +250,8 @@ describe('HTTP/2', () => {
     }
     const report = app.report()
     expect(report.requests).toMatchObject({ inFlightAtDrain: allowHTTP1 ? 2 : 1, completedDuringDrain: allowHTTP1 ? 2 : 1, forced: [] })
-    expect(report.sockets).toMatchObject({ http2Sessions: 2, closedIdle: 1, forced: 0 })
+    expect(report.sockets).toMatchObject({ http2Sessions: 2, forced: 0 })
+    expect(report.sockets.closedIdle).toBeGreaterThanOrEqual(1)
   })
 
   it('a stream still open at the deadline is cut with its session, named in the report, and the exit code is 1', async () => {
