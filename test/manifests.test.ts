@@ -45,6 +45,13 @@ function deployment (): { deployment: Deployment, container: Container } {
   return { deployment: deploymentObject, container: container! }
 }
 
+/** The first code block of `lang` in a doc page. */
+function block (file: string, lang: string): string {
+  const match = new RegExp('^```' + lang + '\\n([\\s\\S]*?)^```', 'm').exec(readFileSync(`${root}${file}`, 'utf8'))
+  expect(match, `a ${lang} block in ${file}`).not.toBeNull()
+  return match![1]!
+}
+
 interface Listening { port: number, preStopDelay: number, drainTimeout: number, hookTimeouts: Record<string, number> }
 
 /** examples/docker/server.mjs with the container's environment, on a free port of 127.0.0.1. */
@@ -129,6 +136,12 @@ describe('examples/kubernetes/deployment.yaml', () => {
     expect(tooShort.output.some(line => line.includes('"warning":"budget"'))).toBe(true)
   })
 
+  it('is what docs/kubernetes.md shows: every field of the guide\'s excerpt is in the manifest, with the same value', () => {
+    const excerpt = parseAllDocuments(block('docs/kubernetes.md', 'yaml'))[0]!.toJS() as object
+    expect(Object.keys(excerpt)).toEqual(['spec'])
+    expect(deployment().deployment).toMatchObject(excerpt)
+  })
+
   it('keeps the lame duck longer than the readiness probe takes to see the 503, and replaces pods before removing them', async () => {
     const { deployment: manifest, container } = deployment()
     const { listening } = await startApp(container)
@@ -140,7 +153,8 @@ describe('examples/kubernetes/deployment.yaml', () => {
 
 describe('examples/docker/Dockerfile', () => {
   // Instructions with their arguments, continuation lines joined, comments left out.
-  const instructions = readFileSync(`${root}examples/docker/Dockerfile`, 'utf8')
+  const dockerfile = readFileSync(`${root}examples/docker/Dockerfile`, 'utf8')
+  const instructions = dockerfile
     .replace(/\\\n/g, ' ')
     .split('\n')
     .filter(line => line.trim() !== '' && !line.trimStart().startsWith('#'))
@@ -149,6 +163,11 @@ describe('examples/docker/Dockerfile', () => {
       return { keyword: keyword.toUpperCase(), args: rest.join(' ') }
     })
   const last = (keyword: string): string | undefined => instructions.findLast(i => i.keyword === keyword)?.args
+
+  it('is what docs/docker.md shows, comments left out', () => {
+    const withoutComments = dockerfile.split('\n').filter(line => line.trim() !== '' && !line.startsWith('#')).join('\n')
+    expect(block('docs/docker.md', 'dockerfile').trimEnd()).toBe(withoutComments.trimEnd())
+  })
 
   it('stops with SIGTERM, runs node itself in exec form under tini, and starts the server it copies', () => {
     expect(last('STOPSIGNAL')).toBe('SIGTERM')
