@@ -22,6 +22,7 @@ describe('public surface', () => {
         "createFallbackLogger",
         "createGraceful",
         "endEventStream",
+        "gracefulCluster",
         "isGracefulError",
         "renderReport",
       ]

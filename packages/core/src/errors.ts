@@ -6,6 +6,7 @@ export type GracefulErrorCode =
   | 'GRACEFUL_ERR_DUPLICATE_HOOK'
   | 'GRACEFUL_ERR_HOOK_TIMEOUT'
   | 'GRACEFUL_ERR_SHUTTING_DOWN'
+  | 'GRACEFUL_ERR_NOT_PRIMARY'
 
 // A brand through the global symbol registry, so that `isGracefulError` recognises an error thrown by
 // another installed copy of this package (undici does the same): `instanceof` would not.

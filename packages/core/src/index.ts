@@ -1,4 +1,5 @@
 export { createGraceful, Graceful } from './lifecycle.js'
+export { gracefulCluster, type ClusterReport, type GracefulCluster, type GracefulClusterOptions } from './cluster.js'
 export { GracefulError, isGracefulError, type GracefulErrorCode } from './errors.js'
 export { endEventStream, type EventStreamEnd, type EventStreamTarget } from './event-stream.js'
 export type { GracefulOptions } from './options.js'

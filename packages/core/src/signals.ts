@@ -1,3 +1,8 @@
+import cluster from 'node:cluster'
+
+/** What a cluster primary (`gracefulCluster`) sends its workers to shut them down. */
+export const SHUTDOWN_MESSAGE = 'graceful:shutdown'
+
 /** What the registry needs of an instance. Kept small and stable: another installed copy may share the registry. */
 export interface SignalMember {
   readonly signals: readonly NodeJS.Signals[]
@@ -20,9 +25,13 @@ export class SignalRegistry {
   readonly #handlers = new Map<NodeJS.Signals, () => void>()
   #received: NodeJS.Signals | undefined
   #exitCode: number | undefined
+  #stopListeningToPrimary: (() => void) | undefined
+  /** The shutdown began with the primary's message: the signal that made the primary send it may still arrive here. */
+  #startedByPrimary = false
 
   add (member: SignalMember): void {
     this.#members.add(member)
+    if (this.#stopListeningToPrimary === undefined && cluster.isWorker) this.#listenToPrimary()
     for (const signal of member.signals) {
       if (this.#handlers.has(signal)) continue
       const handler = (): void => { this.#onSignal(signal) }
@@ -42,11 +51,37 @@ export class SignalRegistry {
       process.exit(this.#exitCode)
     }
     this.#received = undefined
+    this.#startedByPrimary = false
     this.#release()
+  }
+
+  /**
+   * A cluster worker is told to shut down by its primary through IPC, not by a signal: on a terminal, Ctrl-C has
+   * already reached every process of the group, and a forwarded signal would be the worker's second, which exits at
+   * once. The message starts the same shutdown as the signal; a worker already shutting down ignores it.
+   */
+  #listenToPrimary (): void {
+    const onMessage = (message: unknown): void => {
+      if (typeof message !== 'object' || message === null) return
+      const { graceful, signal } = message as { graceful?: unknown, signal?: unknown }
+      if (graceful !== SHUTDOWN_MESSAGE || this.#received !== undefined) return
+      const name = (typeof signal === 'string' ? signal : 'SIGTERM') as NodeJS.Signals
+      this.#received = name
+      this.#startedByPrimary = true
+      // Every instance that answers signals at all: the primary's signal may not be one this worker lists.
+      for (const member of [...this.#members]) if (member.signals.length > 0) member.startFromSignal(name)
+    }
+    process.on('message', onMessage)
+    this.#stopListeningToPrimary = () => { process.off('message', onMessage) }
   }
 
   /** Removes the handlers no remaining member listens to, so that a later signal gets Node's default behaviour. */
   #release (): void {
+    if (this.#members.size === 0 && this.#stopListeningToPrimary !== undefined) {
+      // The IPC channel holds the event loop while something listens to it.
+      this.#stopListeningToPrimary()
+      this.#stopListeningToPrimary = undefined
+    }
     for (const [signal, handler] of this.#handlers) {
       let wanted = false
       for (const member of this.#members) if (member.signals.includes(signal)) wanted = true
@@ -59,6 +94,12 @@ export class SignalRegistry {
 
   #onSignal (signal: NodeJS.Signals): void {
     if (this.#received !== undefined) {
+      // A terminal's Ctrl-C reaches the primary and its workers alike, and the primary's message can arrive first:
+      // the signal that follows it is the same keypress, not a second one.
+      if (this.#startedByPrimary) {
+        this.#startedByPrimary = false
+        return
+      }
       this.#forceExit(signal)
       return
     }

@@ -1,0 +1,227 @@
+import cluster, { type Worker } from 'node:cluster'
+import { performance } from 'node:perf_hooks'
+import { GracefulError } from './errors.js'
+import { fallbackLogger, type GracefulLogger } from './logger.js'
+import { describe, validateBoolean, validateDuration, validateLogger, validateSignals } from './options.js'
+import { SHUTDOWN_MESSAGE, signalRegistry, worst, type SignalMember } from './signals.js'
+
+export interface GracefulClusterOptions {
+  /**
+   * Signals that start the shutdown of every worker. A second one exits the primary at once and kills the workers.
+   * @default ['SIGTERM', 'SIGINT']
+   */
+  signals?: readonly NodeJS.Signals[]
+  /**
+   * Deadline in milliseconds for every worker to finish its own shutdown, counted from the signal. Workers still
+   * running then are killed (SIGKILL) and the primary exits 1. Make it at least the workers' `preStopDelay +
+   * drainTimeout` plus their hooks' timeouts.
+   * @default 30_000
+   */
+  shutdownTimeout?: number
+  /**
+   * Exit the primary once every worker has exited: 0 when each worker exited 0, 1 when one failed or was killed.
+   * @default true
+   */
+  exit?: boolean
+  /**
+   * Where the primary's start and report lines go: any pino-compatible logger, or `false`.
+   * @default graceful's fallback logger (stderr)
+   */
+  logger?: GracefulLogger | false
+}
+
+/** What the primary's shutdown did. */
+export interface ClusterReport {
+  /** The signal that started it, or `shutdown()`. */
+  reason: string
+  exitCode: number
+  durationMs: number
+  /** Each worker that was running, with how it ended. */
+  workers: Array<{ id: number, pid: number | undefined, exitCode: number | null, signal: string | null, forced: boolean }>
+}
+
+/** The primary's controls. */
+export interface GracefulCluster {
+  /** `running` until the signal, `stopping` while the workers shut down, `stopped` once they all have. */
+  readonly state: 'running' | 'stopping' | 'stopped'
+  /** Aborted when the shutdown begins: a primary that re-forks workers that exit should stop doing so then. */
+  readonly signal: AbortSignal
+  /** Starts the shutdown of every worker (or returns the one under way), resolved with the report. */
+  shutdown: () => Promise<ClusterReport>
+}
+
+const kPrimary = Symbol.for('graceful.cluster-primary.v1')
+
+const clusterValidators = {
+  signals: validateSignals,
+  shutdownTimeout: validateDuration,
+  exit: validateBoolean,
+  logger: validateLogger
+} as const
+
+class ClusterPrimary implements SignalMember {
+  readonly signals: readonly NodeJS.Signals[]
+  readonly exit: boolean
+  readonly #timeout: number
+  readonly #logger: GracefulLogger | false
+  readonly #controller = new AbortController()
+  #state: 'running' | 'stopping' | 'stopped' = 'running'
+  #shutdown: Promise<ClusterReport> | undefined
+  #signal: NodeJS.Signals = 'SIGTERM'
+
+  constructor (options: Required<GracefulClusterOptions>) {
+    this.signals = options.signals
+    this.exit = options.exit
+    this.#timeout = options.shutdownTimeout
+    this.#logger = options.logger
+    signalRegistry().add(this)
+  }
+
+  get busy (): boolean {
+    return this.#state === 'stopping'
+  }
+
+  get state (): 'running' | 'stopping' | 'stopped' {
+    return this.#state
+  }
+
+  get signal (): AbortSignal {
+    return this.#controller.signal
+  }
+
+  shutdown (): Promise<ClusterReport> {
+    this.#shutdown ??= this.#run('shutdown()')
+    return this.#shutdown
+  }
+
+  startFromSignal (signal: NodeJS.Signals): void {
+    this.#signal = signal
+    this.#shutdown ??= this.#run(signal)
+  }
+
+  abandon (signal: NodeJS.Signals): void {
+    const workers = liveWorkers()
+    this.#log('error', { signal, workers: workers.map(worker => worker.process.pid) },
+      `graceful: second ${signal} in the cluster primary, killing the workers and exiting now`)
+    for (const worker of workers) worker.process.kill('SIGKILL')
+  }
+
+  async #run (reason: string): Promise<ClusterReport> {
+    const started = performance.now()
+    this.#state = 'stopping'
+    this.#controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
+    const results = new Map<Worker, ClusterReport['workers'][number]>()
+    const pending = new Set<Worker>()
+    let forced = false
+    let done: (() => void) | undefined
+    const finished = new Promise<void>(resolve => { done = resolve })
+    const tell = (worker: Worker): void => {
+      pending.add(worker)
+      results.set(worker, { id: worker.id, pid: worker.process.pid, exitCode: null, signal: null, forced: false })
+      // A message, not a signal: on a terminal, Ctrl-C already reached every worker of the process group, and a
+      // forwarded signal would be its second one, which exits at once.
+      if (worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal })
+      else worker.process.kill(this.#signal)
+    }
+    const onExit = (worker: Worker, code: number | null, signal: string | null): void => {
+      const result = results.get(worker)
+      if (result !== undefined) {
+        result.exitCode = code
+        result.signal = signal
+      }
+      pending.delete(worker)
+      if (pending.size === 0) done?.()
+    }
+    // A worker forked during the shutdown (by an 'exit' handler that re-forks) is told as soon as it listens.
+    const onListening = (worker: Worker): void => { if (!results.has(worker)) tell(worker) }
+    cluster.on('exit', onExit)
+    cluster.on('listening', onListening)
+    const workers = liveWorkers()
+    this.#log('info', { reason, workers: workers.length, shutdownTimeout: this.#timeout }, 'graceful: cluster shutdown started')
+    for (const worker of workers) tell(worker)
+    if (pending.size === 0) done?.()
+    let deadline: NodeJS.Timeout | undefined
+    const expired = new Promise<boolean>(resolve => { deadline = setTimeout(resolve, this.#timeout, true) })
+    const timedOut = await Promise.race([finished.then(() => false), expired])
+    clearTimeout(deadline)
+    if (timedOut) {
+      forced = true
+      for (const worker of pending) {
+        const result = results.get(worker)
+        if (result !== undefined) result.forced = true
+        worker.process.kill('SIGKILL')
+      }
+      // SIGKILL cannot be caught: the exits follow at once.
+      await finished
+    }
+    cluster.off('exit', onExit)
+    cluster.off('listening', onListening)
+    let exitCode = 0
+    for (const result of results.values()) {
+      exitCode = worst(exitCode, result.forced || result.exitCode === null ? 1 : result.exitCode)
+    }
+    if (forced) exitCode = 1
+    const report: ClusterReport = {
+      reason,
+      exitCode,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      workers: [...results.values()]
+    }
+    this.#state = 'stopped'
+    this.#log(exitCode === 0 ? 'info' : 'warn', report, 'graceful: cluster shutdown complete')
+    signalRegistry().settle(this, exitCode)
+    return report
+  }
+
+  #log (level: 'info' | 'warn' | 'error', obj: object, msg: string): void {
+    if (this.#logger === false) return
+    try {
+      this.#logger[level](obj, msg)
+    } catch {
+      // A broken logger must not break the shutdown it reports on.
+    }
+  }
+}
+
+function liveWorkers (): Worker[] {
+  return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead())
+}
+
+/**
+ * Call in the cluster primary: on SIGTERM or SIGINT it tells every worker to shut down (each worker's own graceful
+ * instance drains it, with its lame duck, drain and hooks), waits for all of them, and exits once they are done or
+ * `shutdownTimeout` has passed. Workers need nothing more than their usual `createGraceful`, `graceful()` or
+ * `gracefulPlugin`.
+ */
+export function gracefulCluster (options?: GracefulClusterOptions): GracefulCluster {
+  if (!cluster.isPrimary) {
+    throw new GracefulError('GRACEFUL_ERR_NOT_PRIMARY',
+      'gracefulCluster() belongs in the cluster primary (cluster.isPrimary); workers use createGraceful(), graceful() or gracefulPlugin.')
+  }
+  const holder = globalThis as Record<symbol, ClusterPrimary | undefined>
+  if (holder[kPrimary] !== undefined) {
+    throw new GracefulError('GRACEFUL_ERR_NOT_PRIMARY', 'gracefulCluster() was already called in this primary; call it once.')
+  }
+  const given: unknown = options ?? {}
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `gracefulCluster options must be an object; received ${describe(given)}.`)
+  }
+  const resolved: Required<GracefulClusterOptions> = {
+    signals: ['SIGTERM', 'SIGINT'],
+    shutdownTimeout: 30_000,
+    exit: true,
+    logger: fallbackLogger
+  }
+  for (const [key, value] of Object.entries(given)) {
+    if (!Object.hasOwn(clusterValidators, key)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
+        `unknown gracefulCluster option \`${key}\`. Known options: ${Object.keys(clusterValidators).join(', ')}.`)
+    }
+    if (value !== undefined) {
+      (resolved as Record<string, unknown>)[key] = clusterValidators[key as keyof typeof clusterValidators](value, key)
+    }
+  }
+  const primary = new ClusterPrimary(resolved)
+  holder[kPrimary] = primary
+  return primary
+}
