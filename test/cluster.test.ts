@@ -1,8 +1,12 @@
 // Node cluster: SIGTERM to the primary drains every worker; the primary exits when they are done or at its deadline.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { gracefulCluster, isGracefulError } from '@graceful/core'
-import { Fixture, fetchOnce, thrown, type FixtureEvent } from './helpers.js'
+import { childEnv, Fixture, fetchOnce, thrown, type FixtureEvent } from './helpers.js'
 
 const origin = (port: number): string => `http://127.0.0.1:${port}`
 
@@ -172,5 +176,50 @@ describe('cluster deadlines and signals', () => {
     expect(primary.state).toBe('running')
     expect(primary.signal.aborted).toBe(false)
     expect(isGracefulError(thrown(() => gracefulCluster({ signals: [], exit: false })), 'GRACEFUL_ERR_NOT_PRIMARY')).toBe(true)
+  })
+})
+
+describe('the cluster example', () => {
+  it('examples/cluster.mjs serves from its workers, and SIGTERM to the primary answers the request in flight and exits 0', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url))
+    const child = spawn(process.execPath, ['examples/cluster.mjs'], {
+      cwd: root,
+      // A lame duck, as in production: a connection the primary accepts at the signal still reaches a listening worker.
+      env: childEnv({ PORT: '0', WORKERS: '2', PRE_STOP_DELAY: '300' }),
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    const lines: string[] = []
+    const exited = once(child, 'exit')
+    let listening = 0
+    let port = 0
+    const ready = new Promise<void>((resolve, reject) => {
+      const onLine = (line: string): void => {
+        lines.push(line)
+        const match = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(line)
+        if (match !== null) port = Number(match[1])
+        if (match !== null && ++listening === 2) resolve()
+      }
+      createInterface({ input: child.stdout }).on('line', onLine)
+      createInterface({ input: child.stderr }).on('line', onLine)
+      void exited.then(() => { reject(new Error(`exited before listening: ${lines.join('\n')}`)) })
+    })
+    try {
+      await ready
+      const dispatcher = new Client(origin(port))
+      try {
+        const response = dispatcher.request({ method: 'GET', path: '/?ms=400' })
+          .then(async res => ({ status: res.statusCode, body: await res.body.text() }))
+        expect((await fetchOnce(origin(port), '/healthz')).status).toBe(200)
+        child.kill('SIGTERM')
+        expect(await response).toMatchObject({ status: 200, body: expect.stringMatching(/^hello from worker \d\n$/) as string })
+      } finally {
+        await dispatcher.destroy()
+      }
+      const [code] = await exited as [number | null]
+      expect(code).toBe(0)
+      expect(lines.some(line => line.includes('graceful: cluster shutdown complete'))).toBe(true)
+    } finally {
+      child.kill('SIGKILL')
+    }
   })
 })
