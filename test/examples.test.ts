@@ -1,10 +1,13 @@
 // The examples and the demo cannot rot: each runs here for real, with a real SIGTERM.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { connect as connectHttp2 } from 'node:http2'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Client } from 'undici'
+import WebSocket from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
+import { selfSignedCertificate } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const children = new Set<ReturnType<typeof spawn>>()
@@ -141,4 +144,56 @@ describe('examples', () => {
     expect(result).not.toBeNull()
     expect(JSON.parse(result![1]!)).toMatchObject([{ variant: 'graceful', lost: 0, code: 0 }, { variant: 'bare' }])
   }, 60_000)
+})
+
+describe('long-lived examples', () => {
+  it.each(['examples/long-lived-express.mjs', 'examples/long-lived-fastify.mjs'])('%s: the event stream, the long poll and the WebSocket end when draining begins, and the process exits 0', async (script) => {
+    const app = start(script)
+    const port = await app.port
+    const events = new Client(`http://127.0.0.1:${port}`)
+    const poll = new Client(`http://127.0.0.1:${port}`)
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+    const greeting = once(ws, 'message')
+    const closed = once(ws, 'close')
+    try {
+      const stream = await events.request({ method: 'GET', path: '/events' })
+      expect(String((await greeting)[0])).toBe('hello')
+      const polled = script.includes('express') ? poll.request({ method: 'GET', path: '/poll' }) : undefined
+      app.child.kill('SIGTERM')
+      expect(await stream.body.text()).toMatch(/retry: 2000\nevent: shutdown\ndata: reconnect\n\n$/)
+      expect((await closed)[0]).toBe(1001)
+      if (polled !== undefined) expect((await polled).statusCode).toBe(204)
+      const [code] = await app.exited
+      expect(code).toBe(0)
+    } finally {
+      ws.terminate()
+      await Promise.all([events.destroy(), poll.destroy()])
+    }
+  })
+
+  it('examples/http2.mjs: a session is sent GOAWAY, its open stream completes, and the process exits 0', async () => {
+    const tls = selfSignedCertificate()
+    const app = start('examples/http2.mjs', [], { TLS_KEY: tls.key, TLS_CERT: tls.cert })
+    const session = connectHttp2(`https://127.0.0.1:${await app.port}`, { rejectUnauthorized: false })
+    try {
+      const goaway = once(session, 'goaway')
+      const stream = session.request({ ':path': '/?ms=500' })
+      stream.setEncoding('utf8')
+      let body = ''
+      stream.on('data', (chunk: string) => { body += chunk })
+      const ended = once(stream, 'end')
+      await once(stream, 'response')
+      app.child.kill('SIGTERM')
+      await goaway
+      await ended
+      expect(body).toBe('hello over HTTP/2.0\n')
+      const [code] = await app.exited
+      expect(code).toBe(0)
+      const report = app.output.find(line => line.includes('graceful: shutdown complete'))
+      expect(JSON.parse(report!)).toMatchObject({ sockets: { http2Sessions: 1, forced: 0 }, requests: { completedDuringDrain: 1 } })
+    } finally {
+      session.destroy()
+      tls.dispose()
+    }
+  })
 })
