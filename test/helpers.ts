@@ -40,6 +40,8 @@ export interface FixtureConfig {
   port?: number
   /** Environment for the child, on top of the test's own (less the variables that start-up warnings read). */
   env?: Record<string, string>
+  /** Options for node itself, such as `['--expose-gc']`. */
+  nodeArgs?: string[]
   /** A command that runs the fixture, such as `['unshare', '--pid', '--fork']` (node and the fixture follow). */
   wrapper?: string[]
   /** An authentication middleware in front of everything (and of graceful): 401 without `authorization`. */
@@ -106,7 +108,7 @@ export class Fixture {
    */
   constructor (config: FixtureConfig, { tty = false }: { tty?: boolean } = {}) {
     const env = childEnv({ ...config.env, GRACEFUL_FIXTURE: JSON.stringify(config) })
-    const [command, ...args] = [...config.wrapper ?? [], process.execPath, fixturePath]
+    const [command, ...args] = [...config.wrapper ?? [], process.execPath, ...config.nodeArgs ?? [], fixturePath]
     this.child = tty
       ? spawn('script', ['-qec', `${shellQuote(process.execPath)} ${shellQuote(fixturePath)}`, '/dev/null'], {
         env, stdio: ['pipe', 'pipe', 'pipe']
