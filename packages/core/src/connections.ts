@@ -40,9 +40,6 @@ export interface ProbeResponder {
   answerProbe: (req: IncomingMessage, res: ServerResponse) => void
 }
 
-// Turns of the event loop a closing listener waits for its accept queue to empty (one connection per turn).
-const MAX_ACCEPT_TURNS = 1_024
-
 // How graceful ended a socket, so that its 'close' event is counted in the right column of the report.
 const ENDED_BY_PEER_OR_RESPONSE = 0
 const ENDED_IDLE = 1
@@ -114,8 +111,6 @@ export class ConnectionTracker {
   /** Each attached server's own `emit` before probes were put in front of it, to put back on detach. */
   readonly #emits = new Map<NetServer, NetServer['emit']>()
   #draining = false
-  /** Connections accepted since draining began: the listener closes once a turn of the loop accepts none. */
-  #acceptedWhileDraining = 0
   #outcome: DrainOutcome | undefined
   #drained: (() => void) | undefined
 
@@ -326,10 +321,7 @@ export class ConnectionTracker {
     const connection = this.#track(socket)
     connection.handshaking = tls
     // Accepted while the listener was closing: it gets the same window as any socket that has not spoken yet.
-    if (this.#draining) {
-      this.#acceptedWhileDraining++
-      this.#closeWhenQuiet(connection)
-    }
+    if (this.#draining) this.#closeWhenQuiet(connection)
   }
 
   #track (socket: Socket): Connection {
@@ -540,20 +532,6 @@ export class ConnectionTracker {
   #closeListener (server: NetServer): void {
     if (this.#closing.has(server)) return
     this.#closing.add(server)
-    // Closing a listener resets the connections still in its accept queue, and their clients may have written
-    // requests on them already (connect() succeeds once the kernel has queued the connection). libuv accepts one
-    // connection per turn of the event loop, so after a busy spell the queue can hold many: the listener closes
-    // only after a whole turn of the loop (a poll included) in which no connection was accepted, when the queue was
-    // empty. The first check only starts that turn: the drain may have begun in the middle of a poll.
-    setImmediate(this.#closeListenerWhenQueueEmpty, server, -1, 0)
-  }
-
-  readonly #closeListenerWhenQueueEmpty = (server: NetServer, acceptedBefore: number, turns: number): void => {
-    // Bounded: a listener under a steady stream of new connections still closes (the backlog's default is 511).
-    if (this.#acceptedWhileDraining !== acceptedBefore && turns < MAX_ACCEPT_TURNS) {
-      setImmediate(this.#closeListenerWhenQueueEmpty, server, this.#acceptedWhileDraining, turns + 1)
-      return
-    }
     // net.Server's close, not http.Server's: the latter also destroys idle keep-alive sockets on the spot, and a
     // client may be writing its next request on one of them at that instant. Idle sockets get a quiet window instead.
     NetServer.prototype.close.call(server, () => {
