@@ -59,6 +59,17 @@ describe('container warnings', () => {
     expect((await warningsOf({ framework: 'node', env: { ...env, GRACEFUL_SILENCE_WARNINGS: 'all' } })).names).toEqual([])
   })
 
+  it('in a cluster, the primary warns about the process and the first worker about the configuration, each once', async () => {
+    const app = new Fixture({ framework: 'node', cluster: { workers: 2 }, env: { ...pnpmStart, ...kubernetes } })
+    await app.waitFor(() => app.eventsNamed('ready').length >= 2, 'both workers ready')
+    app.child.kill('SIGKILL')
+    await app.exited
+    expect(app.warnings().sort()).toEqual(['kubernetes-prestop', 'run-script'])
+    // The run script is the primary's fact; the lame duck is the workers' configuration, told by worker 1 alone.
+    expect(app.events.find(e => e['warning'] === 'run-script')!['worker']).toBeUndefined()
+    expect(app.events.find(e => e['warning'] === 'kubernetes-prestop')!['worker']).toBe(1)
+  })
+
   it('nothing is logged at import time', async () => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', 'await import("@graceful/core"); await import("@graceful/express")'], {
       env: childEnv({ ...pnpmStart, ...kubernetes }),

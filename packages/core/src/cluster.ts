@@ -2,8 +2,9 @@ import cluster, { type Worker } from 'node:cluster'
 import { performance } from 'node:perf_hooks'
 import { GracefulError } from './errors.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
-import { describe, validateBoolean, validateDuration, validateLogger, validateSignals } from './options.js'
+import { describe, validateBoolean, validateDuration, validateLogger, validateSignals, validateSilence } from './options.js'
 import { SHUTDOWN_MESSAGE, signalRegistry, worst, type SignalMember } from './signals.js'
+import { containerWarnings, type WarningName } from './warnings.js'
 
 export interface GracefulClusterOptions {
   /**
@@ -28,6 +29,12 @@ export interface GracefulClusterOptions {
    * @default graceful's fallback logger (stderr)
    */
   logger?: GracefulLogger | false
+  /**
+   * Silences the primary's start-up warnings (`'pid1'`, `'run-script'`), as the option of the same name does for an
+   * instance; `GRACEFUL_SILENCE_WARNINGS` works too.
+   * @default false
+   */
+  silenceWarnings?: boolean | readonly WarningName[]
 }
 
 /** What the primary's shutdown did. */
@@ -56,7 +63,8 @@ const clusterValidators = {
   signals: validateSignals,
   shutdownTimeout: validateDuration,
   exit: validateBoolean,
-  logger: validateLogger
+  logger: validateLogger,
+  silenceWarnings: validateSilence
 } as const
 
 class ClusterPrimary implements SignalMember {
@@ -210,7 +218,8 @@ export function gracefulCluster (options?: GracefulClusterOptions): GracefulClus
     signals: ['SIGTERM', 'SIGINT'],
     shutdownTimeout: 30_000,
     exit: true,
-    logger: fallbackLogger
+    logger: fallbackLogger,
+    silenceWarnings: false
   }
   for (const [key, value] of Object.entries(given)) {
     if (!Object.hasOwn(clusterValidators, key)) {
@@ -223,5 +232,8 @@ export function gracefulCluster (options?: GracefulClusterOptions): GracefulClus
   }
   const primary = new ClusterPrimary(resolved)
   holder[kPrimary] = primary
+  // The process facts (PID 1, a run script) are the primary's: its workers leave these warnings to it.
+  const logger = resolved.logger
+  if (logger !== false) containerWarnings(resolved, (obj, msg) => { logger.warn(obj, msg) })
   return primary
 }

@@ -224,7 +224,7 @@ function validateStartup (value: unknown, name: string): 'auto' | 'manual' {
   return value
 }
 
-function validateSilence (value: unknown, name: string): boolean | readonly WarningName[] {
+export function validateSilence (value: unknown, name: string): boolean | readonly WarningName[] {
   if (typeof value === 'boolean') return value
   if (Array.isArray(value)) {
     for (const warning of value as unknown[]) {

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 
 /** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
@@ -7,11 +8,12 @@ export type WarningName = typeof WARNING_NAMES[number]
 type Warn = (obj: object, msg: string) => void
 
 interface WarningOptions {
-  preStopDelay: number
-  drainTimeout: number
-  hookTimeout: number
-  close: (() => unknown) | undefined
-  gracePeriod: number | undefined
+  /** Absent for a cluster primary, which has no lame duck of its own. */
+  preStopDelay?: number
+  drainTimeout?: number
+  hookTimeout?: number
+  close?: (() => unknown) | undefined
+  gracePeriod?: number | undefined
   silenceWarnings: boolean | readonly WarningName[]
 }
 
@@ -59,13 +61,17 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
     warned.add(name)
     warn({ warning: name, ...obj }, `${msg} (silence with silenceWarnings: ['${name}'] or GRACEFUL_SILENCE_WARNINGS=${name})`)
   }
-  if (process.pid === 1) {
+  // In a cluster the process facts are the primary's (gracefulCluster warns about them), and the workers share one
+  // configuration: the first worker speaks for all of them, rather than each repeating the same line.
+  const worker = cluster.isWorker
+  if (worker && cluster.worker?.id !== 1) return
+  if (process.pid === 1 && !worker) {
     once('pid1', { pid: 1 },
       'graceful: running as PID 1 without an init: the kernel gives PID 1 no default signal handling and nothing reaps ' +
       'zombie processes; run the container with an init (docker run --init, tini, dumb-init, or shareProcessNamespace)')
   }
   const script = runScript()
-  if (script !== undefined && inContainer()) {
+  if (script !== undefined && !worker && inContainer()) {
     once('run-script', { script },
       `graceful: started through "${script}" in a container: the package manager stays the main process and may not ` +
       'forward SIGTERM, or may exit before the drain ends; start node directly (CMD ["node", "server.js"])')
@@ -85,10 +91,10 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
 export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ timeout: number }>, warn: Warn): boolean {
   const gracePeriod = options.gracePeriod
   if (gracePeriod === undefined || silenced(options, 'budget')) return true
-  const closeTimeout = options.close === undefined ? 0 : options.hookTimeout
+  const closeTimeout = options.close === undefined ? 0 : options.hookTimeout ?? 0
   let hookTimeouts = 0
   for (const hook of hooks) hookTimeouts += hook.timeout
-  const budget = options.preStopDelay + options.drainTimeout + closeTimeout + hookTimeouts
+  const budget = (options.preStopDelay ?? 0) + (options.drainTimeout ?? 0) + closeTimeout + hookTimeouts
   if (budget <= gracePeriod) return false
   warn({
     warning: 'budget',
