@@ -1,10 +1,20 @@
 // The drain's socket rules, one by one, in-process over real sockets (`signals: []`, `exit: false`).
-import { createServer, type Server } from 'node:http'
-import { connect as connectHttp2, constants as http2Constants, createServer as createHttp2Server, type Http2ServerResponse } from 'node:http2'
+import { readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import {
+  connect as connectHttp2,
+  constants as http2Constants,
+  createSecureServer as createHttp2SecureServer,
+  createServer as createHttp2Server,
+  type Http2ServerResponse,
+  type ServerHttp2Stream
+} from 'node:http2'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
+import { Client } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
+import { selfSignedCertificate } from './helpers.js'
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -173,5 +183,66 @@ describe('drain', () => {
     expect(outcome.exitCode).toBe(0)
     expect(outcome.requests).toMatchObject({ inFlightAtDrain: 1, completedDuringDrain: 1 })
     expect(outcome.sockets).toMatchObject({ openAtDrain: 1, http2Sessions: 1, closedAfterResponse: 1, forced: 0 })
+  })
+
+  it('HTTP/2 stream API: attach adds no request listener (so no compatibility objects), and streams count as in flight', async () => {
+    const g = createGraceful({ signals: [], exit: false, logger: false })
+    const server = createHttp2Server()
+    g.attach(server)
+    expect(server.listenerCount('request')).toBe(0)
+    let open: ServerHttp2Stream | undefined
+    server.on('stream', (stream) => {
+      stream.respond({ ':status': 200 })
+      stream.write('started ')
+      open = stream
+    })
+    cleanup.push(() => { server.close() })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const client = connectHttp2(`http://127.0.0.1:${port}`)
+    cleanup.push(() => { client.destroy() })
+    const stream = client.request({ ':path': '/' })
+    stream.setEncoding('utf8')
+    let body = ''
+    stream.on('data', (chunk: string) => { body += chunk })
+    await once(stream, 'response')
+    expect(g.inFlight).toBe(1)
+    const report = g.shutdown()
+    open!.end('done')
+    await once(stream, 'end')
+    expect(body).toBe('started done')
+    expect((await report).requests).toMatchObject({ inFlightAtDrain: 1, completedDuringDrain: 1 })
+  })
+
+  it('HTTP/2 with allowHTTP1: a request listener added after attach still has its HTTP/1.1 requests told to close', async () => {
+    const tls = selfSignedCertificate()
+    cleanup.push(tls.dispose)
+    const g = createGraceful({ signals: [], exit: false, logger: false })
+    const server = createHttp2SecureServer({ key: readFileSync(tls.key), cert: readFileSync(tls.cert), allowHTTP1: true })
+    g.attach(server)
+    let pending: ServerResponse | undefined
+    const arrived = new Promise<void>(resolve => {
+      server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+        pending = res
+        resolve()
+      })
+    })
+    cleanup.push(() => { server.close() })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    // undici offers only http/1.1 in its TLS handshake: the server falls back to HTTP/1.1.
+    const client = new Client(`https://127.0.0.1:${port}`, { connect: { rejectUnauthorized: false } })
+    cleanup.push(() => { void client.destroy() })
+    const response = client.request({ method: 'GET', path: '/' })
+    await arrived
+    expect(g.inFlight).toBe(1)
+    const report = g.shutdown()
+    pending!.end('ok')
+    const res = await response
+    expect(res.headers['connection']).toBe('close')
+    expect(await res.body.text()).toBe('ok')
+    expect((await report).requests).toMatchObject({ inFlightAtDrain: 1, completedDuringDrain: 1 })
   })
 })
