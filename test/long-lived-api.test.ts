@@ -2,9 +2,11 @@
 import { once } from 'node:events'
 import { createServer, IncomingMessage, type Server } from 'node:http'
 import { createRequire } from 'node:module'
+import { connect } from 'node:net'
 import express from 'express'
 import Fastify from 'fastify'
 import { Client } from 'undici'
+import WebSocket, { WebSocketServer } from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, endEventStream, isGracefulError, type EventStreamEnd } from '@graceful/core'
 import { graceful } from '@graceful/express'
@@ -107,6 +109,34 @@ describe('the per-request shutdown signal', () => {
 })
 
 describe('trackWebSockets', () => {
+  it('closes with 1001 the WebSockets open before it was called, and one whose upgrade arrives while draining', async () => {
+    const g = createGraceful({ signals: [], exit: false, logger: false })
+    const server = createServer()
+    g.attach(server)
+    const wss = new WebSocketServer({ server })
+    cleanup.push(() => { wss.close() })
+    const origin = await listen(server)
+    const url = origin.replace('http', 'ws')
+    const early = new WebSocket(url)
+    cleanup.push(() => { early.terminate() })
+    await once(wss, 'connection')
+    g.trackWebSockets(wss) // after the first WebSocket: found through wss.clients
+    const earlyClosed = once(early, 'close')
+    // Connected before the drain, upgraded after it began: accepted while going away, so closed at once.
+    const { port } = new URL(origin)
+    const socket = connect(Number(port), '127.0.0.1')
+    await once(socket, 'connect')
+    const report = g.shutdown()
+    const late = new WebSocket(url, { createConnection: () => socket })
+    cleanup.push(() => { late.terminate() })
+    const [lateCode] = await once(late, 'close') as [number]
+    const [earlyCode] = await earlyClosed as [number]
+    expect([earlyCode, lateCode]).toEqual([1001, 1001])
+    const outcome = await report
+    expect(outcome.exitCode).toBe(0)
+    expect(outcome.sockets).toMatchObject({ webSockets: 0, forced: 0 })
+  })
+
   it('refuses what is not a WebSocket server', () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     for (const value of [undefined, {}, { on: () => undefined, clients: 3 }]) {

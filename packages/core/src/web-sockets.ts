@@ -4,7 +4,8 @@ import type { Socket } from 'node:net'
 /** What graceful uses of a WebSocket: `close(code, reason)` and its 'close' event, as `ws` has them. */
 export interface WebSocketLike {
   close (code?: number, reason?: string): void
-  on (event: 'close', listener: (...args: never[]) => void): unknown
+  // A listener that takes nothing fits every library's 'close' signature.
+  on (event: 'close', listener: () => void): unknown
 }
 
 /**
