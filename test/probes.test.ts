@@ -288,6 +288,27 @@ describe('probes bypass the application', () => {
     expect((await fetchOnce(origin, '/private', { headers: { authorization: 'x' } })).body).toBe('secret')
   })
 
+  it('Express on a server never attached: the middleware answers the first probe, tracks it as a probe, and adopts the server', async () => {
+    const db = gate()
+    const shutdown = graceful({ ...quiet, checkTimeout: 20_000, checkMaxAge: 0, checks: { db: db.check } })
+    instances.push(shutdown.graceful)
+    const app = express()
+    const seen: string[] = []
+    app.use((req, _res, next) => { seen.push(req.url); next() })
+    app.use(shutdown)
+    app.get('/work', (_req, res) => { res.send('ok') })
+    const { origin } = await serveInProcess({ attach: () => undefined }, app)
+    const probe = fetchOnce(origin, '/healthz')
+    await db.started
+    expect(shutdown.inFlight).toBe(0)
+    db.open()
+    expect((await probe).status).toBe(200)
+    // Adopted: the next probe is answered ahead of Express (its first middleware never sees it).
+    expect((await fetchOnce(origin, '/livez')).status).toBe(200)
+    expect((await fetchOnce(origin, '/work')).body).toBe('ok')
+    expect(seen).toEqual(['/healthz', '/work'])
+  })
+
   it('Fastify: probes on the real socket skip onRequest hooks', async () => {
     const fastify = Fastify()
     try {
