@@ -8,6 +8,7 @@
 //   …
 //   ```
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { root } from './packages.js'
@@ -109,5 +110,24 @@ describe('links in the docs', () => {
       }
     }
     expect(broken).toEqual([])
+  })
+})
+
+describe('diagrams in the docs', () => {
+  const diagrams = files.flatMap(codeBlocks).filter(block => block.lang === 'mermaid')
+
+  it('there are diagrams to check', () => {
+    expect(diagrams.map(diagram => diagram.file)).toContain('docs/how-it-works.md')
+  })
+
+  // Mermaid's own parser, as GitHub runs it before drawing: a diagram with a syntax error shows as an error box.
+  it.each(diagrams.map(diagram => [`${diagram.file}:${diagram.line}`, diagram] as const))('%s is a diagram Mermaid can parse', async (_where, diagram) => {
+    // Mermaid's sanitiser wants a DOM even to parse; jsdom gives it one.
+    const { JSDOM } = createRequire(import.meta.url)('jsdom') as { JSDOM: new (html: string) => { window: { document: object } } }
+    const { window } = new JSDOM('<!doctype html><html><body></body></html>')
+    Object.assign(globalThis, { window, document: window.document })
+    const { default: mermaid } = await import('mermaid')
+    mermaid.initialize({ startOnLoad: false })
+    await expect(mermaid.parse(diagram.text)).resolves.toMatchObject({ diagramType: expect.any(String) as unknown })
   })
 })
