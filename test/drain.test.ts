@@ -11,6 +11,7 @@ import {
 } from 'node:http2'
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
+import { performance } from 'node:perf_hooks'
 import { Client } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
@@ -244,5 +245,47 @@ describe('drain', () => {
     expect(res.headers['connection']).toBe('close')
     expect(await res.body.text()).toBe('ok')
     expect((await report).requests).toMatchObject({ inFlightAtDrain: 1, completedDuringDrain: 1 })
+  })
+
+  it('HTTP/2: streams on sessions opened during the lame duck are served, counted, and hold an adaptive lame duck', async () => {
+    const g = createGraceful({ signals: [], exit: false, logger: false, preStopDelay: 20_000, preStopQuietWindow: 300 })
+    const server = createHttp2Server((req, res) => {
+      if (g.handle(req, res)) return
+      res.end('ok')
+    })
+    g.attach(server)
+    cleanup.push(() => { server.close() })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const started = performance.now()
+    const report = g.shutdown()
+    // A load balancer that still routes here: a fresh session per request, for 900 ms (at most 500 requests).
+    let last = 0
+    let served = 0
+    for (let i = 0; i < 500 && performance.now() - started < 900; i++) {
+      const session = connectHttp2(`http://127.0.0.1:${port}`)
+      session.on('error', () => {}) // a refused connection: its stream fails too, and ends the loop below
+      try {
+        const sent = performance.now()
+        const stream = session.request({ ':path': '/' })
+        stream.resume()
+        const [headers] = await once(stream, 'response') as [Record<string, unknown>]
+        await once(stream, 'end')
+        if (headers[':status'] === 200) {
+          served++
+          last = sent
+        }
+      } catch {
+        break // the lame duck ended (a starved machine left a gap longer than the window): the listener is closed
+      } finally {
+        session.destroy()
+      }
+    }
+    const outcome = await report
+    // Past the quiet window: only the fresh streams kept the lame duck going that long.
+    expect(last - started).toBeGreaterThan(350)
+    expect(outcome.phases.stopping).toBeGreaterThanOrEqual(last - started + 290)
+    expect(outcome.requests.servedWhileStopping).toBe(served)
   })
 })

@@ -402,7 +402,10 @@ export class ConnectionTracker {
     }
     this.inFlight++
     stream.on('close', this.#onStreamClose)
-    if (this.#telling && !this.#draining) this.servedWhileStopping++
+    if (this.#telling && !this.#draining) {
+      this.servedWhileStopping++
+      if (connection.connectedAt >= this.#tellingSince) this.freshRequestAt = performance.now()
+    }
   }
 
   /** GOAWAY: open streams finish, new ones are refused (the client retries them elsewhere), and Node closes the session once it has no stream left. */
