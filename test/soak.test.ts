@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const script = fileURLToPath(new URL('./soak.mjs', import.meta.url))
-const PIPELINED_BEHIND_CLOSE = 'pipelined behind Connection: close'
+// The two losses the soak knows, counted and printed but not failed on (test/soak.mjs and docs/reliability.md say why).
+const KNOWN_LOSSES = ['pipelined behind Connection: close', 'reset in the accept queue']
 let child: ReturnType<typeof spawn> | undefined
 
 afterEach(() => {
@@ -45,9 +46,8 @@ describe('soak', () => {
     const context = `seed ${seed}; ${stderr}`
     expect(cycles, context).toHaveLength(8)
     for (const cycle of cycles) {
-      // The one known loss, printed by the soak and explained in docs/reliability.md: a pipelined request written after
-      // a response that told the client to close had left the server. Any other kind fails.
-      const lost = Object.fromEntries(Object.entries(cycle.lostByKind).filter(([kind]) => kind !== PIPELINED_BEHIND_CLOSE))
+      // Any kind of loss other than the two known ones fails.
+      const lost = Object.fromEntries(Object.entries(cycle.lostByKind).filter(([kind]) => !KNOWN_LOSSES.includes(kind)))
       expect({ seed, framework: cycle.framework, lost }).toEqual({ seed, framework: cycle.framework, lost: {} })
       expect(cycle.completed + cycle.lost + cycle.idleClosed, context).toBe(cycle.sent)
       expect(cycle.exitCode, context).toBe(0)
