@@ -153,5 +153,8 @@ describe.skipIf(skipReason !== undefined)('examples/postgres.mjs on a real Postg
       return left
     })
     expect(sessions).toBe(0)
+    console.log(`postgres: ${sent.size} transfers sent, ${answered.size} answered and committed (${committed.size} in the ` +
+      `ledger, none half-applied), ${refused} clients refused after the listener closed, ${sessions} sessions left; ` +
+      `report: ${JSON.stringify({ requests: report!['requests'], phases: report!['phases'] })}`)
   }, 60_000)
 })

@@ -121,6 +121,8 @@ async function worker (port, rng, counts, stop) {
   const client = new Client(`http://127.0.0.1:${port}`, { pipelining: 1, keepAliveTimeout: 60_000 })
   try {
     let lastDoneAt = performance.now()
+    // Whether this request goes on a new connection: the first one, and each after a response that said close.
+    let fresh = true
     while (!stop.now) {
       const ms = rng.int(0, 40)
       counts.sent++
@@ -130,10 +132,15 @@ async function worker (port, rng, counts, stop) {
         const body = await res.body.text()
         if (res.statusCode === 200 && body === 'ok') counts.completed++
         else counts.lose(`bad response ${res.statusCode}`)
+        fresh = res.headers.connection === 'close'
       } catch (err) {
         if (isRefused(err)) {
           counts.sent--
           counts.refused++
+          return
+        }
+        if (fresh && kindOf(err) === 'ECONNRESET') {
+          counts.lose(RESET_IN_ACCEPT_QUEUE)
           return
         }
         if (idle < IDLE_SOCKET_GRACE) {
@@ -141,6 +148,7 @@ async function worker (port, rng, counts, stop) {
           return
         }
         counts.idleClosed++
+        fresh = true
       }
       lastDoneAt = performance.now()
       // Mostly short pauses; now and then one longer than the idle-socket window (100 ms), so that the socket is
