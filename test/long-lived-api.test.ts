@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import { Client } from 'undici'
 import WebSocket, { WebSocketServer } from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createGraceful, endEventStream, isGracefulError, type EventStreamEnd } from '@graceful/core'
+import { createGraceful, endEventStream, isGracefulError, renderReport, type EventStreamEnd } from '@graceful/core'
 import { graceful } from '@graceful/express'
 import { gracefulPlugin } from '@graceful/fastify'
 import { thrown } from './helpers.js'
@@ -142,5 +142,22 @@ describe('trackWebSockets', () => {
     for (const value of [undefined, {}, { on: () => undefined, clients: 3 }]) {
       expect(isGracefulError(thrown(() => g.trackWebSockets(value as never)), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
     }
+  })
+})
+
+describe('the readable report', () => {
+  it('names the WebSockets and HTTP/2 sessions among the sockets open at drain, when there are any', () => {
+    const report = {
+      reason: 'SIGTERM',
+      exitCode: 0 as const,
+      durationMs: 120,
+      phases: { stopping: 0, draining: 119, cleanup: 1 },
+      requests: { servedWhileStopping: 0, inFlightAtDrain: 1, completedDuringDrain: 1, forced: [] },
+      sockets: { openAtDrain: 4, webSockets: 2, http2Sessions: 1, closedIdle: 1, closedAfterResponse: 3, forced: 0 },
+      hooks: []
+    }
+    expect(renderReport(report)).toContain('4 open at drain (2 WebSockets, 1 HTTP/2 session): 1 closed idle')
+    expect(renderReport({ ...report, sockets: { ...report.sockets, webSockets: 0, http2Sessions: 0 } }))
+      .toContain('4 open at drain: 1 closed idle')
   })
 })

@@ -12,7 +12,7 @@ export function renderReport (report: ShutdownReport): string {
     row('requests', `${requests.inFlightAtDrain} in flight at drain, ${requests.completedDuringDrain} completed, ` +
       `${requests.forced.length} forced` +
       (requests.servedWhileStopping > 0 ? `, ${requests.servedWhileStopping} served during the lame duck` : '')),
-    row('sockets', `${sockets.openAtDrain} open at drain: ${sockets.closedIdle} closed idle, ` +
+    row('sockets', `${sockets.openAtDrain} open at drain${kinds(sockets.webSockets, sockets.http2Sessions)}: ${sockets.closedIdle} closed idle, ` +
       `${sockets.closedAfterResponse} after their response, ${sockets.forced} forced`)
   ]
   requests.forced.forEach((request, index) => {
@@ -51,4 +51,12 @@ function count (n: number, noun: string): string {
 
 function ms (value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value} ms`
+}
+
+/** Of the sockets open at drain, the long-lived kinds, when there are any. */
+function kinds (webSockets: number, http2Sessions: number): string {
+  const parts: string[] = []
+  if (webSockets > 0) parts.push(count(webSockets, 'WebSocket'))
+  if (http2Sessions > 0) parts.push(count(http2Sessions, 'HTTP/2 session'))
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`
 }
