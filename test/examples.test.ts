@@ -147,7 +147,7 @@ describe('examples', () => {
 })
 
 describe('long-lived examples', () => {
-  it.each(['examples/long-lived-express.mjs', 'examples/long-lived-fastify.mjs'])('%s: the event stream, the long poll and the WebSocket end when draining begins, and the process exits 0', async (script) => {
+  it.each(['examples/long-lived-express.mjs', 'examples/long-lived-fastify.mjs'])('%s: the event stream, the long poll (Express) and the WebSocket end when draining begins, and the process exits 0', async (script) => {
     const app = start(script)
     const port = await app.port
     const events = new Client(`http://127.0.0.1:${port}`)
@@ -158,6 +158,8 @@ describe('long-lived examples', () => {
     try {
       const stream = await events.request({ method: 'GET', path: '/events' })
       expect(String((await greeting)[0])).toBe('hello')
+      // The poll goes out on a connection already open: in flight or on the wire at the signal, it is answered.
+      expect((await (await poll.request({ method: 'GET', path: '/livez' })).body.text())).toMatch(/ok/)
       const polled = script.includes('express') ? poll.request({ method: 'GET', path: '/poll' }) : undefined
       app.child.kill('SIGTERM')
       expect(await stream.body.text()).toMatch(/retry: 2000\nevent: shutdown\ndata: reconnect\n\n$/)
