@@ -1,7 +1,6 @@
 // Lifecycle events (node:diagnostics_channel and the instance's own listeners), the live gauges, and the readable
 // rendering of the report: in-process, real sockets, no signals, no exit.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
-import { createServer, type Server } from 'node:http'
 import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { Client } from 'undici'
@@ -17,37 +16,13 @@ import {
   type GracefulLogger,
   type ShutdownReport
 } from '@graceful/core'
-import { thrown } from './helpers.js'
+import { holdingServer, thrown } from './helpers.js'
 
 const cleanups: Array<() => void> = []
 afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup()
 })
 
-/** A server whose requests wait until `release()`; `arrived` resolves once `count` requests are in the handler. */
-async function serve (g: Graceful): Promise<{ port: number, arrived: (count: number) => Promise<void>, release: () => void }> {
-  const held: Array<() => void> = []
-  let waiting: { count: number, resolve: () => void } | undefined
-  const server: Server = createServer((req, res) => {
-    if (g.handle(req, res)) return
-    held.push(() => res.end('done'))
-    if (waiting !== undefined && held.length >= waiting.count) waiting.resolve()
-  })
-  cleanups.push(() => server.closeAllConnections())
-  g.attach(server)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return {
-    port: address.port,
-    arrived: async (count) => {
-      if (held.length >= count) return
-      await new Promise<void>(resolve => { waiting = { count, resolve } })
-    },
-    release: () => { for (const end of held.splice(0)) end() }
-  }
-}
 
 function silent (): GracefulLogger & { warnings: string[] } {
   const warnings: string[] = []
@@ -80,7 +55,7 @@ const expectedOrder = [
 async function shutdownWithTraffic (g: Graceful): Promise<ShutdownReport> {
   g.onShutdown('db', () => {})
   g.onShutdown('cache', () => { throw new Error('cache broke') })
-  const { port, arrived, release } = await serve(g)
+  const { port, arrived, release } = await holdingServer(g)
   const client = new Client(`http://127.0.0.1:${port}`)
   cleanups.push(() => { void client.destroy() })
   const response = client.request({ method: 'GET', path: '/' })
@@ -161,7 +136,7 @@ describe('listener API', () => {
 describe('live gauges', () => {
   it('inFlight and openSockets follow real sockets and requests at any time', async () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
-    const { port, arrived, release } = await serve(g)
+    const { port, arrived, release } = await holdingServer(g)
     expect([g.inFlight, g.openSockets]).toEqual([0, 0])
     const quiet: Socket = connect(port, '127.0.0.1')
     cleanups.push(() => quiet.destroy())

@@ -294,6 +294,31 @@ export async function serveInProcess (
   return { server, origin: `http://127.0.0.1:${port}`, port }
 }
 
+/**
+ * A server in this process whose requests wait in the handler until `release()` (the oldest `count`, or all);
+ * `arrived(count)` resolves once `count` requests are waiting.
+ */
+export async function holdingServer (g: { attach: (server: Server) => unknown }): Promise<{
+  port: number
+  arrived: (count: number) => Promise<void>
+  release: (count?: number) => void
+}> {
+  const held: Array<() => void> = []
+  let waiting: { count: number, resolve: () => void } | undefined
+  const { port } = await serveInProcess(g, (_req, res) => {
+    held.push(() => res.end('done'))
+    if (waiting !== undefined && held.length >= waiting.count) waiting.resolve()
+  })
+  return {
+    port,
+    arrived: async (count) => {
+      if (held.length >= count) return
+      await new Promise<void>(resolve => { waiting = { count, resolve } })
+    },
+    release: (count = held.length) => { for (const end of held.splice(0, count)) end() }
+  }
+}
+
 /** A logger that keeps what it is given, for assertions. */
 export function recordingLogger (): { logger: GracefulLogger, lines: Array<{ level: string, obj: Record<string, unknown>, msg?: string | undefined }> } {
   const lines: Array<{ level: string, obj: Record<string, unknown>, msg?: string | undefined }> = []

@@ -1,40 +1,15 @@
 // @graceful/prometheus: the metrics read on scrape follow real requests and sockets through a drain.
-import { createServer, type Server } from 'node:http'
-import { once } from 'node:events'
 import { Client } from 'undici'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createGraceful, type Graceful } from '@graceful/core'
+import { createGraceful } from '@graceful/core'
 import { gracefulMetrics } from '@graceful/prometheus'
+import { holdingServer } from './helpers.js'
 
 const cleanups: Array<() => unknown> = []
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
-
-async function serve (g: Graceful): Promise<{ port: number, arrived: (count: number) => Promise<void>, release: (count?: number) => void }> {
-  const held: Array<() => void> = []
-  let waiting: { count: number, resolve: () => void } | undefined
-  const server: Server = createServer((req, res) => {
-    if (g.handle(req, res)) return
-    held.push(() => res.end('done'))
-    if (waiting !== undefined && held.length >= waiting.count) waiting.resolve()
-  })
-  cleanups.push(() => server.closeAllConnections())
-  g.attach(server)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return {
-    port: address.port,
-    arrived: async (count) => {
-      if (held.length >= count) return
-      await new Promise<void>(resolve => { waiting = { count, resolve } })
-    },
-    release: (count = held.length) => { for (const end of held.splice(0, count)) end() }
-  }
-}
 
 /** One scrape: every sample by name (and phase label), as Prometheus would read them. */
 async function scrape (registry: Registry): Promise<Record<string, number>> {
@@ -59,7 +34,7 @@ describe('@graceful/prometheus', () => {
     const registry = new Registry()
     const g = createGraceful({ signals: [], exit: false, logger: false })
     gracefulMetrics(g, { registry })
-    const { port, arrived, release } = await serve(g)
+    const { port, arrived, release } = await holdingServer(g)
     expect(await scrape(registry)).toMatchObject({
       graceful_in_flight_requests: 0,
       graceful_open_sockets: 0,
@@ -108,7 +83,7 @@ describe('@graceful/prometheus', () => {
     const registry = new Registry()
     const g = createGraceful({ signals: [], exit: false, logger: false, drainTimeout: 200 })
     gracefulMetrics(g, { registry, prefix: 'api_' })
-    const { port, arrived } = await serve(g)
+    const { port, arrived } = await holdingServer(g)
     const hung = clients(port, 1).map(async client => await client.request({ method: 'GET', path: '/' }).catch((err: unknown) => err))
     await arrived(1)
     const report = await g.shutdown()

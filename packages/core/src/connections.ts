@@ -496,17 +496,7 @@ export class ConnectionTracker {
   async drain (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
     this.startTelling()
     this.#draining = true
-    const outcome: DrainOutcome = {
-      inFlightAtStart: this.inFlight,
-      completed: 0,
-      socketsAtStart: this.#connections.size,
-      closedIdle: 0,
-      closedAfterResponse: 0,
-      forced: 0,
-      webSockets: 0,
-      http2Sessions: 0,
-      forcedRequests: []
-    }
+    const outcome = drainOutcome(this.inFlight, this.#connections.size)
     this.#outcome = outcome
     for (const server of this.#servers) this.#closeListener(server)
     for (const connection of this.#connections) {
@@ -615,6 +605,21 @@ export class ConnectionTracker {
         (server as NetServer & { closeAllConnections?: () => void }).closeAllConnections?.()
       }
     }
+  }
+}
+
+/** A drain's outcome before anything has closed. */
+export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): DrainOutcome {
+  return {
+    inFlightAtStart,
+    completed: 0,
+    socketsAtStart,
+    closedIdle: 0,
+    closedAfterResponse: 0,
+    forced: 0,
+    webSockets: 0,
+    http2Sessions: 0,
+    forcedRequests: []
   }
 }
 

@@ -80,6 +80,9 @@ export const channels: {
   shutdownEnd: 'graceful:shutdown:end'
 } as const)
 
+/** The names `on()` accepts: the channels' names without their `graceful:` prefix. */
+export const EVENT_NAMES: ReadonlySet<string> = new Set(Object.values(channels).map(name => name.slice('graceful:'.length)))
+
 type AnyListener = (event: never) => void
 
 /**

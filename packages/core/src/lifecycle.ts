@@ -4,9 +4,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
-import { ConnectionTracker, type DrainOutcome } from './connections.js'
+import { ConnectionTracker, drainOutcome, type DrainOutcome } from './connections.js'
 import { GracefulError } from './errors.js'
-import { LifecycleEvents, type GracefulEventName, type GracefulListener } from './events.js'
+import { EVENT_NAMES, LifecycleEvents, type GracefulEventName, type GracefulListener } from './events.js'
 import { matchesPath, sendHealth, type HealthResponse } from './health.js'
 import { runHooks, type Hook, type HookOptions, type HookResult, type ShutdownHook } from './hooks.js'
 import { lameDuck } from './lameduck.js'
@@ -323,7 +323,7 @@ export class Graceful implements SignalMember {
     } catch (err) {
       // A bug here must still end in a report and an exit, never in a process that hangs half shut down.
       this.#enter('stopped')
-      report = buildReport(reason, emptyDrain(), [], this.#tracker.servedWhileStopping, { stopping: 0, draining: 0, cleanup: 0, total: 0 }, 1)
+      report = buildReport(reason, drainOutcome(0, 0), [], this.#tracker.servedWhileStopping, { stopping: 0, draining: 0, cleanup: 0, total: 0 }, 1)
       report.error = err instanceof Error ? err.message : String(err)
       this.#log('error', report, 'graceful: shutdown failed')
       this.#events.emit('shutdown:end', { graceful: this, report })
@@ -474,22 +474,6 @@ function buildReport (
     // Before the hooks in the logged line, next to the sockets it explains.
     ...(atDeadline === undefined ? {} : { atDeadline }),
     hooks
-  }
-}
-
-const EVENT_NAMES: ReadonlySet<string> = new Set(['shutdown:start', 'phase', 'hook:start', 'hook:end', 'shutdown:end'])
-
-function emptyDrain (): DrainOutcome {
-  return {
-    inFlightAtStart: 0,
-    completed: 0,
-    socketsAtStart: 0,
-    closedIdle: 0,
-    closedAfterResponse: 0,
-    forced: 0,
-    webSockets: 0,
-    http2Sessions: 0,
-    forcedRequests: []
   }
 }
 
