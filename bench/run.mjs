@@ -57,8 +57,12 @@ if (pin) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: '
 function start (variant) {
   const command = pin ? 'taskset' : process.execPath
   const args = pin ? ['-c', '1', process.execPath, '--expose-gc', serverScript] : ['--expose-gc', serverScript]
+  // Started with node directly: the variables `pnpm bench` set would make graceful warn about a package manager.
+  const env = { ...process.env }
+  delete env.npm_lifecycle_event
+  delete env.npm_execpath
   const child = spawn(command, args, {
-    env: { ...process.env, BENCH_VARIANT: variant, NODE_ENV: 'production' },
+    env: { ...env, BENCH_VARIANT: variant, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   children.add(child)
