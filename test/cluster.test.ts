@@ -167,6 +167,20 @@ describe('cluster deadlines and signals', () => {
     expect(app.events.find(e => e.msg === 'graceful: second SIGTERM in the cluster primary, killing the workers and exiting now')).toBeDefined()
   })
 
+  it('a SIGTERM while the workers are still starting: each is told again once it listens, and exits 0 well before shutdownTimeout', async () => {
+    // The primary's message reaches a worker that has not created its graceful instance yet: nothing listens to it.
+    const app = new Fixture({ framework: 'node', cluster: { workers: 2, options: { shutdownTimeout: 20_000 } } })
+    await app.waitFor(e => e.event === 'primary', 'primary forked its workers')
+    const signalled = app.kill('SIGTERM')
+    const exit = await app.exited
+    expect(exit.code).toBe(0)
+    expect(exit.at - signalled).toBeLessThan(10_000)
+    const report = clusterReport(app)
+    expect(report.workers).toHaveLength(2)
+    expect(report.workers.filter(w => !w.forced && w.exitCode === 0)).toHaveLength(2)
+    expect(app.reports().map(r => r.exitCode)).toEqual([0, 0])
+  })
+
   it('gracefulCluster() is for the primary, once, with validated options', () => {
     const unknown = thrown(() => gracefulCluster({ shutdownTimeut: 5 } as never))
     expect(isGracefulError(unknown, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)

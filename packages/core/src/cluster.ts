@@ -140,8 +140,13 @@ class ClusterPrimary implements SignalMember {
       pending.delete(worker)
       if (pending.size === 0) done?.()
     }
-    // A worker forked during the shutdown (by an 'exit' handler that re-forks) is told as soon as it listens.
-    const onListening = (worker: Worker): void => { if (!results.has(worker)) tell(worker) }
+    // A worker forked during the shutdown (by an 'exit' handler that re-forks) is told as soon as it listens. One told
+    // while it was still starting may have had no graceful instance to hear it (the message is dropped): it is told
+    // again, and a worker already shutting down ignores the repeat.
+    const onListening = (worker: Worker): void => {
+      if (!results.has(worker)) tell(worker)
+      else if (pending.has(worker) && worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal })
+    }
     cluster.on('exit', onExit)
     cluster.on('listening', onListening)
     const workers = liveWorkers()
