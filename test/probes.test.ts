@@ -337,6 +337,21 @@ describe('probes bypass the application', () => {
     expect(Object.hasOwn(server, 'emit')).toBe(false)
   })
 
+  it('two instances on one server: disposing either leaves the other answering its probes, and a disposed one answers none', async () => {
+    const first = instance()
+    const second = instance({ readinessPath: '/ready', livenessPath: '/alive' })
+    const { server, origin } = await serveInProcess(first, (req, res) => { res.end(`app ${req.url ?? ''}`) })
+    second.attach(server)
+    expect((await fetchOnce(origin, '/healthz')).body).toMatch(/"status":"ok"/)
+    expect((await fetchOnce(origin, '/ready')).body).toMatch(/"status":"ok"/)
+    first.dispose()
+    expect((await fetchOnce(origin, '/healthz')).body).toBe('app /healthz')
+    expect((await fetchOnce(origin, '/ready')).body).toMatch(/"status":"ok"/)
+    second.dispose()
+    expect((await fetchOnce(origin, '/healthz')).body).toBe('app /healthz')
+    expect((await fetchOnce(origin, '/ready')).body).toBe('app /ready')
+  })
+
   it.each(['node', 'express', 'fastify'] as const)('%s in a child process: probes answer 200 behind an app that refuses everything else, 503 after SIGTERM', async (framework) => {
     const app = new Fixture({ framework, auth: true, options: { preStopDelay: 600 } })
     const port = await app.ready()

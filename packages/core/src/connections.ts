@@ -108,8 +108,11 @@ export class ConnectionTracker {
   #telling = false
   #tellingSince = 0
   readonly #probes: ProbeResponder | undefined
-  /** Each attached server's own `emit` before probes were put in front of it, to put back on detach. */
-  readonly #emits = new Map<NetServer, NetServer['emit']>()
+  /**
+   * Each attached server's `emit` before probes were put in front of it and the one that puts them there, to put back
+   * on detach.
+   */
+  readonly #emits = new Map<NetServer, { own: NetServer['emit'], patched: NetServer['emit'] }>()
   #draining = false
   #outcome: DrainOutcome | undefined
   #drained: (() => void) | undefined
@@ -235,11 +238,12 @@ export class ConnectionTracker {
     // Read, not called: it is applied below with the server as `this`.
     // eslint-disable-next-line @typescript-eslint/unbound-method
     const emit = server.emit
-    this.#emits.set(server, emit)
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const tracker = this
-    server.emit = function (this: NetServer, event: string | symbol, req?: unknown, res?: unknown): boolean {
-      if (event === 'request' && probes.isProbe((req as IncomingMessage).url ?? '/')) {
+    const patched = function (this: NetServer, event: string | symbol, req?: unknown, res?: unknown): boolean {
+      // Once detached, it passes everything through: another instance attached later may have wrapped it, so it can
+      // stay in the chain.
+      if (event === 'request' && probes.isProbe((req as IncomingMessage).url ?? '/') && tracker.#emits.has(this)) {
         // An HTTP/2 probe (compatibility API) is tracked as a stream already.
         if ((req as IncomingMessage).httpVersionMajor !== 2) tracker.#probe(req as IncomingMessage, res as ServerResponse)
         probes.answerProbe(req as IncomingMessage, res as ServerResponse)
@@ -249,6 +253,8 @@ export class ConnectionTracker {
       // eslint-disable-next-line prefer-rest-params
       return Reflect.apply(emit, this, arguments) as boolean
     } as NetServer['emit']
+    this.#emits.set(server, { own: emit, patched })
+    server.emit = patched
   }
 
   /** Stops following the servers (an app closed on its own, without a shutdown). */
@@ -263,10 +269,11 @@ export class ConnectionTracker {
       server.off('stream', this.#onStream)
       server.off('newListener', this.#onNewListener)
       server.off('listening', this.#onListening)
-      const emit = this.#emits.get(server)
-      if (emit !== undefined) {
-        if (emit === (Object.getPrototypeOf(server) as NetServer).emit) Reflect.deleteProperty(server, 'emit')
-        else server.emit = emit
+      const emits = this.#emits.get(server)
+      // Put back only when nothing wrapped it since (another instance's probes): that one must stay in front.
+      if (emits !== undefined && server.emit === emits.patched) {
+        if (emits.own === (Object.getPrototypeOf(server) as NetServer).emit) Reflect.deleteProperty(server, 'emit')
+        else server.emit = emits.own
       }
     }
     this.#emits.clear()
