@@ -126,6 +126,20 @@ describe('listener API', () => {
     expect(logger.warnings.filter(msg => msg.includes('listener threw'))).toHaveLength(4)
   })
 
+  it('an async listener that rejects is logged like one that throws: no unhandled rejection ends the process', async () => {
+    const logger = silent()
+    const g = createGraceful({ signals: [], exit: false, logger })
+    // What an `async` listener returns, which the listener type (returning void) lets through in JavaScript.
+    const rejecting = async (): Promise<void> => { await Promise.resolve(); throw new Error('async listener bug') }
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the misuse under test
+    g.on('phase', rejecting)
+    const report = await g.shutdown()
+    expect(report.exitCode).toBe(0)
+    // The last one rejects after the report: give it the turn it needs.
+    await new Promise(resolve => setImmediate(resolve))
+    expect(logger.warnings.filter(msg => msg.includes('listener threw'))).toHaveLength(4)
+  })
+
   it('on() refuses an unknown event name or a listener that is not a function', () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     expect(isGracefulError(thrown(() => g.on('stopped' as 'phase', () => {})), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)

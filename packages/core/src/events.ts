@@ -119,11 +119,17 @@ export class LifecycleEvents {
     if (set === undefined) return
     for (const listener of [...set]) {
       try {
-        (listener as GracefulListener<E>)(event)
+        const result = (listener as (event: GracefulEvents[E]) => unknown)(event)
+        // An async listener's rejection is its throw: logged, never an unhandled rejection that ends the process.
+        if (isThenable(result)) result.then(undefined, (err: unknown) => { this.#onListenerError(name, err) })
       } catch (err) {
         // A listener is an observer: it must never stop or change the shutdown it watches.
         this.#onListenerError(name, err)
       }
     }
   }
+}
+
+function isThenable (value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
