@@ -168,6 +168,43 @@ describe('dispose', () => {
   })
 })
 
+describe('dispose, through the middleware entry', () => {
+  it('stays let go: a request that passes through handle() after dispose() neither re-attaches the server nor is followed', async () => {
+    const g = createGraceful({ signals: [], exit: false, logger: false })
+    let release: (() => void) | undefined
+    const server = createServer((req, res) => {
+      if (g.handle(req, res)) return
+      release = () => res.end('ok')
+    })
+    servers.push(server)
+    g.attach(server)
+    g.dispose()
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const address = server.address()
+    if (address === null || typeof address === 'string') throw new Error('no port')
+    const client = new Client(`http://127.0.0.1:${address.port}`)
+    try {
+      const response = client.request({ method: 'GET', path: '/' })
+      // Settled by the client's destruction when an expectation fails first.
+      response.catch(() => undefined)
+      await once(server, 'request')
+      expect(g.inFlight).toBe(0)
+      expect(Object.hasOwn(server, 'emit')).toBe(false)
+      release?.()
+      await (await response).body.text()
+      // The probe routes still answer through handle(), as the middleware serves them.
+      const probe = await client.request({ method: 'GET', path: '/livez' })
+      expect(probe.statusCode).toBe(200)
+      await probe.body.text()
+      expect(Object.hasOwn(server, 'emit')).toBe(false)
+    } finally {
+      release?.()
+      await client.destroy()
+    }
+  })
+})
+
 describe('health routes', () => {
   it('serve readiness and liveness for GET and HEAD, with a query string, and 405 for other methods', async () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })

@@ -114,6 +114,8 @@ export class ConnectionTracker {
    */
   readonly #emits = new Map<NetServer, { own: NetServer['emit'], patched: NetServer['emit'] }>()
   #draining = false
+  /** Detached (disposed): the middleware's requests no longer attach their server, until `attach` is called again. */
+  #detached = false
   #outcome: DrainOutcome | undefined
   #drained: (() => void) | undefined
 
@@ -201,6 +203,7 @@ export class ConnectionTracker {
   }
 
   attach (server: NetServer): void {
+    this.#detached = false
     if (this.#servers.has(server)) return
     this.#servers.add(server)
     // TLS: 'connection' gives the TCP socket (tracked from its first byte, so a stalled handshake cannot hold the
@@ -278,12 +281,14 @@ export class ConnectionTracker {
     }
     this.#emits.clear()
     this.#servers.clear()
+    this.#detached = true
   }
 
   /** Tracks a request that arrived before its server was attached (the Express middleware's first request). */
   adopt (req: IncomingMessage, res: ServerResponse, probe = false): void {
     // An HTTP/2 stream is only known through its server's events: that server must be attached.
-    if ((req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined || req.httpVersionMajor === 2) return
+    if (this.#detached || (req.socket as unknown as Record<symbol, unknown>)[this.#key] !== undefined ||
+      req.httpVersionMajor === 2) return
     const server = (req.socket as Socket & { server?: NetServer }).server
     if (server !== undefined && !this.#servers.has(server)) this.attach(server)
     if (probe) this.#probe(req, res)
