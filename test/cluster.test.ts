@@ -19,10 +19,10 @@ async function startCluster (app: Fixture, workers: number): Promise<{ port: num
   return { port: ready[0]!['port'] as number, pids: ready.map(event => event['pid'] as number) }
 }
 
-function clusterReport (app: Fixture): FixtureEvent & { exitCode: number, workers: Array<{ exitCode: number | null, forced: boolean }> } {
+function clusterReport (app: Fixture): FixtureEvent & { exitCode: number, workers: Array<{ exitCode: number | null, signal: string | null, forced: boolean }> } {
   const report = app.events.find(event => event.msg === 'graceful: cluster shutdown complete')
   if (report === undefined) throw new Error(`no cluster report; events: ${JSON.stringify(app.events)}`)
-  return report as FixtureEvent & { exitCode: number, workers: Array<{ exitCode: number | null, forced: boolean }> }
+  return report as FixtureEvent & { exitCode: number, workers: Array<{ exitCode: number | null, signal: string | null, forced: boolean }> }
 }
 
 describe.each(['node', 'express', 'fastify'] as const)('%s cluster', (framework) => {
@@ -179,6 +179,18 @@ describe('cluster deadlines and signals', () => {
     expect(report.workers).toHaveLength(2)
     expect(report.workers.filter(w => !w.forced && w.exitCode === 0)).toHaveLength(2)
     expect(app.reports().map(r => r.exitCode)).toEqual([0, 0])
+  })
+
+  it('a worker that died just before the shutdown, its death not yet read by the primary: no EPIPE crash, the others drain and the report names it', async () => {
+    const app = new Fixture({ framework: 'node', cluster: { workers: 2, deadWorkerAtShutdown: true } })
+    const exit = await app.exited
+    await app.closed
+    const report = clusterReport(app)
+    expect(report.workers).toHaveLength(2)
+    expect(report.workers.filter(w => w.signal === 'SIGKILL' && w.exitCode === null && !w.forced)).toHaveLength(1)
+    expect(report.workers.filter(w => w.exitCode === 0)).toHaveLength(1)
+    expect(report.exitCode).toBe(1)
+    expect(exit.code).toBe(1)
   })
 
   it('gracefulCluster() is for the primary, once, with validated options', () => {

@@ -46,8 +46,12 @@ export interface FixtureConfig {
   wrapper?: string[]
   /** An authentication middleware in front of everything (and of graceful): 401 without `authorization`. */
   auth?: boolean
-  /** Node cluster: a primary with `gracefulCluster(clusterOptions)` forking this many workers running the app. */
-  cluster?: { workers: number, options?: Record<string, unknown> }
+  /**
+   * Node cluster: a primary with `gracefulCluster(clusterOptions)` forking this many workers running the app.
+   * `deadWorkerAtShutdown`: once every worker listens, the primary SIGKILLs the last one and starts its shutdown
+   * before it has heard of that death (the worker's IPC channel still looks connected).
+   */
+  cluster?: { workers: number, options?: Record<string, unknown>, deadWorkerAtShutdown?: boolean }
   /** A `ws` server on /ws (node, Express) or @fastify/websocket (Fastify); each WebSocket is greeted with "hello". */
   webSockets?: boolean
   /** node:http2 instead of node:http (secure with `tls`, else cleartext); Fastify with `http2: true`. */

@@ -128,7 +128,7 @@ class ClusterPrimary implements SignalMember {
       results.set(worker, { id: worker.id, pid: worker.process.pid, exitCode: null, signal: null, forced: false })
       // A message, not a signal: on a terminal, Ctrl-C already reached every worker of the process group, and a
       // forwarded signal would be its second one, which exits at once.
-      if (worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal })
+      if (worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal }, undefined, unsent)
       else worker.process.kill(this.#signal)
     }
     const onExit = (worker: Worker, code: number | null, signal: string | null): void => {
@@ -145,7 +145,7 @@ class ClusterPrimary implements SignalMember {
     // again, and a worker already shutting down ignores the repeat.
     const onListening = (worker: Worker): void => {
       if (!results.has(worker)) tell(worker)
-      else if (pending.has(worker) && worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal })
+      else if (pending.has(worker) && worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal }, undefined, unsent)
     }
     cluster.on('exit', onExit)
     cluster.on('listening', onListening)
@@ -195,6 +195,12 @@ class ClusterPrimary implements SignalMember {
     }
   }
 }
+
+/**
+ * A worker that died a moment ago can still look connected: the write fails (EPIPE), and without a callback that is an
+ * 'error' event on the worker, which nothing handles, and the primary crashes. Its 'exit' follows and settles it.
+ */
+function unsent (): void {}
 
 function liveWorkers (): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead())
