@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { thrown } from './helpers.js'
 import { createGraceful, GracefulError, isGracefulError } from '@graceful/core'
@@ -83,6 +84,16 @@ describe('option validation', () => {
     const g = createGraceful(quiet)
     const caught = thrown(() => g.attach({} as never))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+  })
+
+  it('rejects attaching an application object that only looks like a server (a Koa app), naming what to pass', () => {
+    const g = createGraceful(quiet)
+    class KoaLikeApp extends EventEmitter {
+      listen (): void {}
+    }
+    const caught = thrown(() => g.attach(new KoaLikeApp() as never))
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+    expect((caught as Error).message).toMatch(/app\.listen\(\)/)
   })
 })
 

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events'
-import type { Server as NetServer } from 'node:net'
+import { Server as NetServer } from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { performance } from 'node:perf_hooks'
@@ -163,11 +163,11 @@ export class Graceful implements SignalMember {
    * node:http, node:https and node:http2 servers (HTTP/2 sessions get GOAWAY when draining begins).
    */
   attach (server: NetServer): this {
-    const candidate = server as Partial<NetServer> | null
-    if (typeof candidate !== 'object' || candidate === null || typeof candidate.listen !== 'function' ||
-      typeof candidate.on !== 'function') {
+    // Every server graceful can drain (http, https, http2, and the frameworks' own) is a net.Server. An application
+    // object that merely has listen() and on() (a Koa app) would pass a shape check and fail only in the drain.
+    if (!(server instanceof NetServer)) {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        `attach(server) expects a node:net, node:http, node:https or node:http2 server; received ${describe(server)}.`)
+        `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(server)}.`)
     }
     this.#tracker.attach(server)
     return this
