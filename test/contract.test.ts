@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { Fixture, frameworks } from './helpers.js'
+import { exchange, Fixture, frameworks } from './helpers.js'
 
 const origin = (port: number): string => `http://127.0.0.1:${port}`
 
@@ -18,32 +18,8 @@ async function get (port: number, path: string): Promise<{ status: number, heade
   }
 }
 
-/** Writes raw HTTP/1.1 on a socket and resolves with the first complete response (Content-Length or chunked). */
 function rawRequest (socket: Socket, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = ''
-    const onData = (chunk: Buffer): void => {
-      data += chunk.toString('latin1')
-      const head = data.indexOf('\r\n\r\n')
-      if (head === -1) return
-      const length = /content-length: (\d+)/i.exec(data.slice(0, head))
-      const complete = length === null ? data.endsWith('\r\n0\r\n\r\n') : data.length >= head + 4 + Number(length[1])
-      if (complete) {
-        cleanup()
-        resolve(data)
-      }
-    }
-    const onEnd = (): void => { cleanup(); reject(new Error(`socket closed before a response; got ${JSON.stringify(data)}`)) }
-    const cleanup = (): void => {
-      socket.off('data', onData)
-      socket.off('close', onEnd)
-      socket.off('error', onEnd)
-    }
-    socket.on('data', onData)
-    socket.on('close', onEnd)
-    socket.on('error', onEnd)
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
-  })
+  return exchange(socket, `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
 }
 
 async function openSocket (port: number): Promise<Socket> {

@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { Fixture } from './helpers.js'
+import { exchange, Fixture } from './helpers.js'
 
 const sockets = new Set<Socket>()
 
@@ -15,34 +15,6 @@ async function openSocket (port: number): Promise<Socket> {
   await once(socket, 'connect')
   socket.setEncoding('latin1')
   return socket
-}
-
-/** Writes `text` and resolves with the first complete response (Content-Length or chunked); rejects when the socket closes first. */
-function exchange (socket: Socket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = ''
-    const onData = (chunk: string): void => {
-      data += chunk
-      const head = data.indexOf('\r\n\r\n')
-      if (head === -1) return
-      const length = /content-length: *(\d+)/i.exec(data.slice(0, head))
-      if (length === null ? data.endsWith('\r\n0\r\n\r\n') : data.length >= head + 4 + Number(length[1])) {
-        done()
-        resolve(data)
-      }
-    }
-    const onClose = (): void => { done(); reject(new Error(`closed before a response; got ${JSON.stringify(data)}`)) }
-    const onError = (err: Error): void => { done(); reject(err) }
-    const done = (): void => {
-      socket.off('data', onData)
-      socket.off('close', onClose)
-      socket.off('error', onError)
-    }
-    socket.on('data', onData)
-    socket.on('close', onClose)
-    socket.on('error', onError)
-    socket.write(text)
-  })
 }
 
 const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`

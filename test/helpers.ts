@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -321,6 +321,34 @@ export async function holdingServer (g: { attach: (server: Server) => unknown })
     },
     release: (count = held.length) => { for (const end of held.splice(0, count)) end() }
   }
+}
+
+/** Writes raw HTTP/1.1 `text` and resolves with the first complete response (Content-Length or chunked); rejects when the socket closes first. */
+export function exchange (socket: Socket, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = ''
+    const onData = (chunk: string | Buffer): void => {
+      data += typeof chunk === 'string' ? chunk : chunk.toString('latin1')
+      const head = data.indexOf('\r\n\r\n')
+      if (head === -1) return
+      const length = /content-length: *(\d+)/i.exec(data.slice(0, head))
+      if (length === null ? data.endsWith('\r\n0\r\n\r\n') : data.length >= head + 4 + Number(length[1])) {
+        done()
+        resolve(data)
+      }
+    }
+    const onClose = (): void => { done(); reject(new Error(`closed before a response; got ${JSON.stringify(data)}`)) }
+    const onError = (err: Error): void => { done(); reject(err) }
+    const done = (): void => {
+      socket.off('data', onData)
+      socket.off('close', onClose)
+      socket.off('error', onError)
+    }
+    socket.on('data', onData)
+    socket.on('close', onClose)
+    socket.on('error', onError)
+    socket.write(text)
+  })
 }
 
 /** A logger that keeps what it is given, for assertions. */
