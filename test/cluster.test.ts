@@ -196,7 +196,7 @@ describe('cluster deadlines and signals', () => {
   it('gracefulCluster() is for the primary, once, with validated options', () => {
     const unknown = thrown(() => gracefulCluster({ shutdownTimeut: 5 } as never))
     expect(isGracefulError(unknown, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
-    expect((unknown as Error).message).toMatch(/unknown gracefulCluster option `shutdownTimeut`/)
+    expect((unknown as Error).message).toMatch(/unknown option `shutdownTimeut` for gracefulCluster\(\)\. Did you mean `shutdownTimeout`\?/)
     expect(isGracefulError(thrown(() => gracefulCluster({ shutdownTimeout: -1 })), 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
     const primary = gracefulCluster({ signals: [], exit: false, logger: false })
     expect(primary.state).toBe('running')

@@ -1,9 +1,10 @@
 // Readiness and liveness probes: checks, their timeout and cache, startup gating, and probes ahead of the application.
+import diagnostics from 'node:diagnostics_channel'
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import Fastify from 'fastify'
 import express from 'express'
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
 import { graceful } from '@graceful/express'
@@ -40,15 +41,21 @@ function gate (): { check: () => Promise<void>, runs: () => number, open: () => 
   }
 }
 
-/** Resolves once `count` probes have reached graceful (they never reach the application, so it cannot count them). */
-function probesArriving (g: Graceful, count: number): Promise<void> {
-  const answer = g.answerProbe.bind(g)
+/**
+ * Resolves once `count` requests to `server` have been handed to it by Node's HTTP parser: Node publishes each on the
+ * `http.server.request.start` channel just before it emits 'request', in the same turn, so by the time this resolves
+ * the last of them has reached graceful (probes never reach the application, so it cannot count them).
+ */
+function requestsArriving (server: Server, count: number): Promise<void> {
+  const name = 'http.server.request.start'
   let seen = 0
   return new Promise(resolve => {
-    g.answerProbe = (req, res) => {
-      answer(req, res)
-      if (++seen === count) resolve()
+    const onStart = (message: unknown): void => {
+      if ((message as { server?: unknown }).server !== server || ++seen < count) return
+      diagnostics.unsubscribe(name, onStart)
+      resolve()
     }
+    diagnostics.subscribe(name, onStart)
   })
 }
 
@@ -138,8 +145,8 @@ describe('readiness checks', () => {
   it('a storm of concurrent probes shares one run of the checks, even with no cache', async () => {
     const db = gate()
     const g = instance({ checkMaxAge: 0, checkTimeout: 20_000, checks: { db: db.check } })
-    const { origin } = await serveInProcess(g)
-    const arrived = probesArriving(g, 40)
+    const { origin, server } = await serveInProcess(g)
+    const arrived = requestsArriving(server, 40)
     const probes = Array.from({ length: 40 }, () => fetchOnce(origin, '/healthz'))
     // Every probe has reached graceful and waits on the one run; then the check may finish.
     await arrived

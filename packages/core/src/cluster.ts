@@ -1,8 +1,10 @@
+// The cluster primary: on a signal it tells every worker to shut down, waits for them within a bound, and exits.
 import cluster, { type Worker } from 'node:cluster'
 import { performance } from 'node:perf_hooks'
 import { GracefulError } from './errors.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
-import { describe, validateBoolean, validateDuration, validateLogger, validateSignals, validateSilence } from './options.js'
+import { deadline, TIMED_OUT } from './timeout.js'
+import { validateBoolean, validateDuration, validateLogger, validateOptions, validateSignals, validateSilence } from './validate.js'
 import { SHUTDOWN_MESSAGE, signalRegistry, worst, type SignalMember } from './signals.js'
 import { containerWarnings, type WarningName } from './warnings.js'
 
@@ -65,7 +67,7 @@ const clusterValidators = {
   exit: validateBoolean,
   logger: validateLogger,
   silenceWarnings: validateSilence
-} as const
+} as const satisfies Record<keyof GracefulClusterOptions, unknown>
 
 class ClusterPrimary implements SignalMember {
   readonly signals: readonly NodeJS.Signals[]
@@ -153,11 +155,7 @@ class ClusterPrimary implements SignalMember {
     this.#log('info', { reason, workers: workers.length, shutdownTimeout: this.#timeout }, 'graceful: cluster shutdown started')
     for (const worker of workers) tell(worker)
     if (pending.size === 0) done?.()
-    let deadline: NodeJS.Timeout | undefined
-    const expired = new Promise<boolean>(resolve => { deadline = setTimeout(resolve, this.#timeout, true) })
-    const timedOut = await Promise.race([finished.then(() => false), expired])
-    clearTimeout(deadline)
-    if (timedOut) {
+    if (await deadline(finished, this.#timeout) === TIMED_OUT) {
       forced = true
       for (const worker of pending) {
         const result = results.get(worker)
@@ -221,25 +219,13 @@ export function gracefulCluster (options?: GracefulClusterOptions): GracefulClus
   if (holder[kPrimary] !== undefined) {
     throw new GracefulError('GRACEFUL_ERR_NOT_PRIMARY', 'gracefulCluster() was already called in this primary; call it once.')
   }
-  const given: unknown = options ?? {}
-  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `gracefulCluster options must be an object; received ${describe(given)}.`)
-  }
   const resolved: Required<GracefulClusterOptions> = {
     signals: ['SIGTERM', 'SIGINT'],
     shutdownTimeout: 30_000,
     exit: true,
     logger: fallbackLogger,
-    silenceWarnings: false
-  }
-  for (const [key, value] of Object.entries(given)) {
-    if (!Object.hasOwn(clusterValidators, key)) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
-        `unknown gracefulCluster option \`${key}\`. Known options: ${Object.keys(clusterValidators).join(', ')}.`)
-    }
-    if (value !== undefined) {
-      (resolved as Record<string, unknown>)[key] = clusterValidators[key as keyof typeof clusterValidators](value, key)
-    }
+    silenceWarnings: false,
+    ...validateOptions<GracefulClusterOptions>(options, clusterValidators, 'gracefulCluster()')
   }
   const primary = new ClusterPrimary(resolved)
   holder[kPrimary] = primary

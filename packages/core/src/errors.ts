@@ -1,3 +1,4 @@
+// The one error class, its codes, and the brand that recognises it across installed copies.
 /** Every code a `GracefulError` can carry. Each has a row in docs/reference/errors.md. */
 export type GracefulErrorCode =
   | 'GRACEFUL_ERR_INVALID_OPTION'

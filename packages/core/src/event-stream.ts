@@ -1,5 +1,6 @@
+// Server-sent event streams: the last event that tells an EventSource client to reconnect, to another instance.
 import { GracefulError } from './errors.js'
-import { describe, rejectUnknownKeys, validateDuration } from './options.js'
+import { describe, rejectUnknownKeys, validateDuration } from './validate.js'
 
 /** The last event of a server-sent event stream, which tells an `EventSource` client when to reconnect. */
 export interface EventStreamEnd {

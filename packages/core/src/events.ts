@@ -1,18 +1,21 @@
+// Lifecycle events: the instance's own listeners and the process-wide diagnostics channels, fed together. Generic in
+// the instance type, so that this file needs nothing of the facade that emits them.
 import { channel } from 'node:diagnostics_channel'
 import type { HookResult } from './hooks.js'
-import type { Graceful } from './lifecycle.js'
 import type { Phase, ShutdownReport } from './report.js'
 
 /** Fired once, when the shutdown begins (before the lame duck). */
-export interface ShutdownStartEvent {
-  graceful: Graceful
+export interface ShutdownStartEvent<G> {
+  /** The instance the event is about. */
+  graceful: G
   /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
   reason: string
 }
 
 /** Fired when the instance enters a phase: `stopping`, `draining`, `cleanup`, then `stopped`. */
-export interface PhaseEvent {
-  graceful: Graceful
+export interface PhaseEvent<G> {
+  /** The instance the event is about. */
+  graceful: G
   /** The phase now entered. */
   phase: Phase
   /** The phase just left. */
@@ -26,8 +29,9 @@ export interface PhaseEvent {
 }
 
 /** Fired before a cleanup step runs (the application's own `close`, then each `onShutdown` hook). */
-export interface HookStartEvent {
-  graceful: Graceful
+export interface HookStartEvent<G> {
+  /** The instance the event is about. */
+  graceful: G
   /** The hook's name, as in the report. */
   name: string
   /** Its bound in milliseconds: past it, it is reported as timed out and the next one starts. */
@@ -35,8 +39,9 @@ export interface HookStartEvent {
 }
 
 /** Fired when a cleanup step ended: finished, threw or rejected, or timed out. */
-export interface HookEndEvent {
-  graceful: Graceful
+export interface HookEndEvent<G> {
+  /** The instance the event is about. */
+  graceful: G
   /** The hook's name, as in the report. */
   name: string
   /** Its entry in the report: status, duration, error message. */
@@ -44,23 +49,24 @@ export interface HookEndEvent {
 }
 
 /** Fired once, when the shutdown is over and its report is logged (before the process exits). */
-export interface ShutdownEndEvent {
-  graceful: Graceful
+export interface ShutdownEndEvent<G> {
+  /** The instance the event is about. */
+  graceful: G
   report: ShutdownReport
 }
 
 /** Every lifecycle event by the name `on()` takes; the `node:diagnostics_channel` name is `graceful:` + this. */
-export interface GracefulEvents {
-  'shutdown:start': ShutdownStartEvent
-  phase: PhaseEvent
-  'hook:start': HookStartEvent
-  'hook:end': HookEndEvent
-  'shutdown:end': ShutdownEndEvent
+export interface GracefulEvents<G> {
+  'shutdown:start': ShutdownStartEvent<G>
+  phase: PhaseEvent<G>
+  'hook:start': HookStartEvent<G>
+  'hook:end': HookEndEvent<G>
+  'shutdown:end': ShutdownEndEvent<G>
 }
 
-export type GracefulEventName = keyof GracefulEvents
+export type GracefulEventName = keyof GracefulEvents<unknown>
 
-export type GracefulListener<E extends GracefulEventName> = (event: GracefulEvents[E]) => void
+export type GracefulListener<E extends GracefulEventName, G> = (event: GracefulEvents<G>[E]) => void
 
 /**
  * The `node:diagnostics_channel` names graceful publishes on, for every instance in the process (each payload names
@@ -85,11 +91,8 @@ export const EVENT_NAMES: ReadonlySet<string> = new Set(Object.values(channels).
 
 type AnyListener = (event: never) => void
 
-/**
- * The instance's own listeners and the process-wide diagnostics channels, fed together. A few events per shutdown,
- * none per request: nothing here is on the hot path.
- */
-export class LifecycleEvents {
+/** A few events per shutdown, none per request: nothing here is on the hot path. */
+export class LifecycleEvents<G> {
   readonly #listeners = new Map<GracefulEventName, Set<AnyListener>>()
   readonly #onListenerError: (name: GracefulEventName, err: unknown) => void
 
@@ -97,7 +100,7 @@ export class LifecycleEvents {
     this.#onListenerError = onListenerError
   }
 
-  on<E extends GracefulEventName>(name: E, listener: GracefulListener<E>): void {
+  on<E extends GracefulEventName>(name: E, listener: GracefulListener<E, G>): void {
     let set = this.#listeners.get(name)
     if (set === undefined) {
       set = new Set()
@@ -106,11 +109,11 @@ export class LifecycleEvents {
     set.add(listener)
   }
 
-  off<E extends GracefulEventName>(name: E, listener: GracefulListener<E>): void {
+  off<E extends GracefulEventName>(name: E, listener: GracefulListener<E, G>): void {
     this.#listeners.get(name)?.delete(listener)
   }
 
-  emit<E extends GracefulEventName>(name: E, event: GracefulEvents[E]): void {
+  emit<E extends GracefulEventName>(name: E, event: GracefulEvents<G>[E]): void {
     // Looked up when used, not at import time: Node keeps one channel object per name.
     const named = channel(`graceful:${name}`)
     // Node reports a throwing subscriber through process.nextTick (an uncaught exception), as for every channel.
@@ -119,7 +122,7 @@ export class LifecycleEvents {
     if (set === undefined) return
     for (const listener of [...set]) {
       try {
-        const result = (listener as (event: GracefulEvents[E]) => unknown)(event)
+        const result = (listener as (event: GracefulEvents<G>[E]) => unknown)(event)
         // An async listener's rejection is its throw: logged, never an unhandled rejection that ends the process.
         if (isThenable(result)) result.then(undefined, (err: unknown) => { this.#onListenerError(name, err) })
       } catch (err) {

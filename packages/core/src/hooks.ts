@@ -1,5 +1,7 @@
+// Cleanup hooks: registered by the application, run after the drain one after the other, each bounded.
 import { performance } from 'node:perf_hooks'
 import { GracefulError } from './errors.js'
+import { bounded, TIMED_OUT } from './timeout.js'
 
 /** A cleanup step: close a pool, flush logs or metrics. Receives a signal that aborts when its timeout passes. */
 export type ShutdownHook = (signal: AbortSignal) => unknown
@@ -27,8 +29,6 @@ export interface Hook {
   timeout: number
 }
 
-const TIMED_OUT: unique symbol = Symbol('timed out')
-
 /** Told before each hook starts and after it ends (the lifecycle events); must not throw. */
 export interface HookObserver {
   start: (hook: Hook) => void
@@ -48,32 +48,19 @@ export async function runHooks (hooks: readonly Hook[], observer?: HookObserver)
 }
 
 async function runHook (hook: Hook): Promise<HookResult> {
-  const controller = new AbortController()
   const started = performance.now()
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<typeof TIMED_OUT>(resolve => { timer = setTimeout(resolve, hook.timeout, TIMED_OUT) })
   try {
-    // Started inside a promise chain so that a hook that throws synchronously is reported like one that rejects.
-    const outcome = await Promise.race([Promise.resolve().then(() => hook.fn(controller.signal)), timeout])
+    const outcome = await bounded(hook.fn, hook.timeout,
+      () => new GracefulError('GRACEFUL_ERR_HOOK_TIMEOUT', `hook "${hook.name}" did not finish within ${hook.timeout} ms`))
     if (outcome === TIMED_OUT) {
-      const error = new GracefulError('GRACEFUL_ERR_HOOK_TIMEOUT',
-        `hook "${hook.name}" did not finish within ${hook.timeout} ms`)
-      controller.abort(error)
-      return { name: hook.name, status: 'timed-out', durationMs: elapsed(started), error: error.message }
+      return { name: hook.name, status: 'timed-out', durationMs: elapsed(started), error: `hook "${hook.name}" did not finish within ${hook.timeout} ms` }
     }
     return { name: hook.name, status: 'ok', durationMs: elapsed(started) }
   } catch (err) {
-    return { name: hook.name, status: 'failed', durationMs: elapsed(started), error: messageOf(err) }
-  } finally {
-    clearTimeout(timer)
+    return { name: hook.name, status: 'failed', durationMs: elapsed(started), error: err instanceof Error ? err.message : String(err) }
   }
 }
 
 function elapsed (since: number): number {
   return Math.round((performance.now() - since) * 10) / 10
-}
-
-function messageOf (err: unknown): string {
-  if (err instanceof Error) return err.message
-  return String(err)
 }

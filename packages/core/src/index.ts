@@ -1,4 +1,8 @@
-export { createGraceful, Graceful } from './lifecycle.js'
+// The public surface of @graceful/core: re-exports only.
+import type { Graceful } from './graceful.js'
+import type * as events from './events.js'
+
+export { createGraceful, Graceful } from './graceful.js'
 export { gracefulCluster, type ClusterReport, type GracefulCluster, type GracefulClusterOptions } from './cluster.js'
 export { GracefulError, isGracefulError, type GracefulErrorCode } from './errors.js'
 export { endEventStream, type EventStreamEnd, type EventStreamTarget } from './event-stream.js'
@@ -6,20 +10,24 @@ export type { GracefulOptions } from './options.js'
 export { createFallbackLogger, type GracefulLogger, type LogStream } from './logger.js'
 export { renderReport } from './render.js'
 export type { HookOptions, HookResult, ShutdownHook } from './hooks.js'
-export type { HealthResponse } from './health.js'
-export type { CheckResult, ReadinessCheck } from './probes.js'
+export type { CheckResult, HealthResponse, ReadinessCheck } from './readiness.js'
 export type { WarningName } from './warnings.js'
-export type { ForcedRequest } from './connections.js'
+export type { ForcedRequest } from './drain.js'
 export type { HeldAtDeadline, Phase, ShutdownReport, SignalExitCode } from './report.js'
-export {
-  channels,
-  type GracefulEventName,
-  type GracefulEvents,
-  type GracefulListener,
-  type HookEndEvent,
-  type HookStartEvent,
-  type PhaseEvent,
-  type ShutdownEndEvent,
-  type ShutdownStartEvent
-} from './events.js'
+export { channels, type GracefulEventName } from './events.js'
 export type { WebSocketLike, WebSocketServerLike } from './web-sockets.js'
+
+/** Every lifecycle event of a `Graceful` instance, by the name `on()` takes. */
+export type GracefulEvents = events.GracefulEvents<Graceful>
+/** A listener of the lifecycle event `E`. */
+export type GracefulListener<E extends events.GracefulEventName> = events.GracefulListener<E, Graceful>
+/** Fired once, when the shutdown begins (before the lame duck). */
+export type ShutdownStartEvent = events.ShutdownStartEvent<Graceful>
+/** Fired when the instance enters a phase: `stopping`, `draining`, `cleanup`, then `stopped`. */
+export type PhaseEvent = events.PhaseEvent<Graceful>
+/** Fired before a cleanup step runs (the application's own `close`, then each `onShutdown` hook). */
+export type HookStartEvent = events.HookStartEvent<Graceful>
+/** Fired when a cleanup step ended: finished, threw or rejected, or timed out. */
+export type HookEndEvent = events.HookEndEvent<Graceful>
+/** Fired once, when the shutdown is over and its report is logged (before the process exits). */
+export type ShutdownEndEvent = events.ShutdownEndEvent<Graceful>

@@ -1,3 +1,4 @@
+// The lame duck's length: fixed, or adaptive (it ends once no fresh traffic has come for a quiet window).
 import { performance } from 'node:perf_hooks'
 
 export interface LameDuckTimes {

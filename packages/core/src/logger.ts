@@ -1,3 +1,4 @@
+// The fallback logger: one JSON line per entry on stderr, or the readable report on a terminal.
 import type { ShutdownReport } from './report.js'
 import { renderEntry, renderReport } from './render.js'
 

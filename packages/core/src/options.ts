@@ -1,9 +1,20 @@
-import { constants } from 'node:os'
-import { GracefulError } from './errors.js'
+// The options of an instance: what each means (the JSDoc is the reference), their defaults, and their resolution.
 import { fallbackLogger, type GracefulLogger } from './logger.js'
-import type { ReadinessCheck } from './probes.js'
+import type { ReadinessCheck } from './readiness.js'
 import type { SignalExitCode } from './report.js'
-import { WARNING_NAMES, type WarningName } from './warnings.js'
+import {
+  invalid,
+  MAX_DELAY,
+  validateBoolean,
+  validateDuration,
+  validateFunction,
+  validateLogger,
+  validateOptions,
+  validateSignals,
+  validateSilence,
+  type Validator
+} from './validate.js'
+import type { WarningName } from './warnings.js'
 
 export interface GracefulOptions {
   /**
@@ -168,42 +179,10 @@ export interface ResolvedOptions {
   silenceWarnings: boolean | readonly WarningName[]
 }
 
-type Validator = (value: unknown, name: string) => unknown
-
-// setTimeout turns any larger delay into 1 ms, which would end a lame duck or a drain at once.
-const MAX_DELAY = 2_147_483_647
-const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
-
-function invalid (name: string, expected: string, value: unknown): GracefulError {
-  return new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `\`${name}\` must be ${expected}; received ${describe(value)}.`)
-}
-
-export function describe (value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
-  if (value === null) return 'null'
-  if (value === undefined) return 'undefined'
-  if (typeof value === 'function') return 'a function'
-  if (Array.isArray(value)) return 'an array'
-  return `an object (${Object.prototype.toString.call(value)})`
-}
-
-export function validateDuration (value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DELAY) {
-    throw invalid(name, `a finite number of milliseconds from 0 to ${MAX_DELAY}`, value)
-  }
-  return value
-}
-
 function validatePath (value: unknown, name: string): string {
   if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) {
     throw invalid(name, 'a path that starts with "/" and holds no spaces, "?" or "#"', value)
   }
-  return value
-}
-
-export function validateBoolean (value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw invalid(name, 'true or false', value)
   return value
 }
 
@@ -224,44 +203,6 @@ function validateStartup (value: unknown, name: string): 'auto' | 'manual' {
   return value
 }
 
-export function validateSilence (value: unknown, name: string): boolean | readonly WarningName[] {
-  if (typeof value === 'boolean') return value
-  if (Array.isArray(value)) {
-    for (const warning of value as unknown[]) {
-      if (!(WARNING_NAMES as readonly unknown[]).includes(warning)) {
-        throw invalid(name, `true, false or a list of warning names (${WARNING_NAMES.join(', ')})`, warning)
-      }
-    }
-    return Object.freeze([...value as WarningName[]])
-  }
-  throw invalid(name, `true, false or a list of warning names (${WARNING_NAMES.join(', ')})`, value)
-}
-
-export function validateSignals (value: unknown, name: string): readonly NodeJS.Signals[] {
-  if (!Array.isArray(value)) throw invalid(name, 'an array of signal names such as ["SIGTERM", "SIGINT"]', value)
-  const seen = new Set<string>()
-  for (const signal of value as unknown[]) {
-    if (typeof signal !== 'string' || !Object.hasOwn(constants.signals, signal) || UNCATCHABLE.has(signal)) {
-      throw invalid(name, 'a list of signals this platform can catch, such as "SIGTERM" or "SIGINT"', signal)
-    }
-    if (seen.has(signal)) throw invalid(name, 'a list without repeats', signal)
-    seen.add(signal)
-  }
-  return Object.freeze([...seen]) as readonly NodeJS.Signals[]
-}
-
-export function validateLogger (value: unknown, name: string): GracefulLogger | false {
-  if (value === false) return false
-  if (typeof value === 'object' && value !== null) {
-    const logger = value as Record<string, unknown>
-    if (typeof logger['info'] === 'function' && typeof logger['warn'] === 'function' &&
-      typeof logger['error'] === 'function') {
-      return value as GracefulLogger
-    }
-  }
-  throw invalid(name, 'false or a logger with info, warn and error methods (pino, fastify.log)', value)
-}
-
 function validateSignalExitCode (value: unknown, name: string): SignalExitCode {
   if (value !== 'zero' && value !== 'conventional') {
     throw invalid(name, '"zero" (exit 0 after a clean signal-initiated shutdown) or "conventional" (128 + the signal\'s number)', value)
@@ -269,12 +210,7 @@ function validateSignalExitCode (value: unknown, name: string): SignalExitCode {
   return value
 }
 
-function validateFunction (value: unknown, name: string): () => unknown {
-  if (typeof value !== 'function') throw invalid(name, 'a function', value)
-  return value as () => unknown
-}
-
-const validators: Record<keyof GracefulOptions, Validator> = {
+const validators: { readonly [K in keyof GracefulOptions]-?: Validator<GracefulOptions[K]> } = {
   signals: validateSignals,
   readinessPath: validatePath,
   livenessPath: validatePath,
@@ -324,34 +260,20 @@ const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'> = {
  * during a shutdown, when nobody is watching.
  */
 export function resolveOptions (input: unknown): ResolvedOptions {
-  if (input === undefined) input = {}
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `options must be an object; received ${describe(input)}.`)
+  const given = validateOptions<GracefulOptions>(input, validators, '')
+  const options: ResolvedOptions = {
+    ...defaults,
+    ...given as Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'>,
+    logger: given.logger ?? fallbackLogger,
+    close: given.close,
+    gracePeriod: given.gracePeriod ?? gracePeriodFromEnv()
   }
-  const given = input as Record<string, unknown>
-  const known = Object.keys(validators)
-  // Own keys only: an inherited or `__proto__` key must neither configure anything nor pass unnoticed.
-  for (const key of Object.keys(given)) {
-    if (!known.includes(key)) {
-      const hint = closest(key, known)
-      throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
-        `unknown option \`${key}\`.${hint === undefined ? '' : ` Did you mean \`${hint}\`?`} Known options: ${known.join(', ')}.`)
-    }
-  }
-  const resolved: Record<string, unknown> = { ...defaults, logger: undefined, close: undefined, gracePeriod: undefined }
-  for (const [key, validate] of Object.entries(validators)) {
-    const value = Object.hasOwn(given, key) ? given[key] : undefined
-    if (value !== undefined) resolved[key] = validate(value, key)
-  }
-  resolved['logger'] ??= fallbackLogger
-  const options = resolved as unknown as ResolvedOptions
   if (options.readinessPath === options.livenessPath) {
     throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath)
   }
   if (options.preStopMinimumDelay > options.preStopDelay) {
     throw invalid('preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, options.preStopMinimumDelay)
   }
-  options.gracePeriod ??= gracePeriodFromEnv()
   return options
 }
 
@@ -367,41 +289,4 @@ function gracePeriodFromEnv (): number | undefined {
     throw invalid('TERMINATION_GRACE_PERIOD_SECONDS (env)', 'a number of seconds such as "30"', raw)
   }
   return seconds * 1000
-}
-
-/** Throws for an own key of `given` that is not in `known`, suggesting the closest known name (helper options). */
-export function rejectUnknownKeys (given: object, known: readonly string[], what: string): void {
-  for (const key of Object.keys(given)) {
-    if (known.includes(key)) continue
-    const hint = closest(key, known)
-    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
-      `unknown option \`${key}\` for ${what}.${hint === undefined ? '' : ` Did you mean \`${hint}\`?`} Known options: ${known.join(', ')}.`)
-  }
-}
-
-/** The closest known name within a small edit distance, for "did you mean". */
-function closest (key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
-  for (const candidate of known) {
-    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase())
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-function editDistance (a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution)
-    }
-    previous = current
-  }
-  return previous[b.length] ?? 0
 }

@@ -1,3 +1,4 @@
+// The report as a person reads it on a terminal.
 import type { ShutdownReport } from './report.js'
 
 /**

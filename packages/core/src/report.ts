@@ -1,5 +1,6 @@
+// The shutdown report: its shape (a public contract), how it is built from the phases, and the exit code it carries.
 import { constants } from 'node:os'
-import type { ForcedRequest } from './connections.js'
+import type { DrainOutcome, ForcedRequest } from './drain.js'
 import type { HookResult } from './hooks.js'
 
 /** Where an instance is in the shutdown sequence (docs: how it works). */
@@ -46,6 +47,11 @@ export interface ShutdownReport {
     completedDuringDrain: number
     /** Requests cut at the drain deadline: method, path (no query string) and how long each had been running. */
     forced: ForcedRequest[]
+    /**
+     * Requests pipelined behind a response that had started with `Connection: close`: not handed to the application
+     * (RFC 9112 §9.6), since the client stopped reading after that response; it sends them again on a new connection.
+     */
+    declinedPipelined: number
   }
   sockets: {
     /** Sockets open when the listener closed. */
@@ -58,8 +64,13 @@ export interface ShutdownReport {
     closedIdle: number
     /** Closed after their last response (which carried `Connection: close`), or by the client. */
     closedAfterResponse: number
-    /** Destroyed at the drain deadline. */
+    /** Destroyed at the drain deadline (the untracked ones included). */
     forced: number
+    /**
+     * Of those, sockets graceful never saw: connected before `attach()` (or on a server never attached, found only
+     * through the middleware), so neither told nor closed when quiet. Attach the server right after `listen()`.
+     */
+    untracked: number
   }
   /** Present only when the drain deadline passed: what was still holding the process then. */
   atDeadline?: HeldAtDeadline
@@ -84,4 +95,52 @@ export function activeResources (): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1
   return counts
+}
+
+/** How long each phase lasted, in ms. */
+export interface PhaseTimes {
+  stopping: number
+  draining: number
+  cleanup: number
+  total: number
+}
+
+export function buildReport (
+  reason: string,
+  drain: DrainOutcome,
+  hooks: HookResult[],
+  requests: { servedWhileStopping: number, declined: number },
+  times: PhaseTimes,
+  exitCode: number,
+  atDeadline?: HeldAtDeadline
+): ShutdownReport {
+  return {
+    reason,
+    exitCode,
+    durationMs: round(times.total),
+    phases: { stopping: round(times.stopping), draining: round(times.draining), cleanup: round(times.cleanup) },
+    requests: {
+      servedWhileStopping: requests.servedWhileStopping,
+      inFlightAtDrain: drain.inFlightAtStart,
+      completedDuringDrain: drain.completed,
+      forced: drain.forcedRequests,
+      declinedPipelined: requests.declined
+    },
+    sockets: {
+      openAtDrain: drain.socketsAtStart,
+      webSockets: drain.webSockets,
+      http2Sessions: drain.http2Sessions,
+      closedIdle: drain.closedIdle,
+      closedAfterResponse: drain.closedAfterResponse,
+      forced: drain.forced,
+      untracked: drain.untracked
+    },
+    // Before the hooks in the logged line, next to the sockets it explains.
+    ...(atDeadline === undefined ? {} : { atDeadline }),
+    hooks
+  }
+}
+
+export function round (ms: number): number {
+  return Math.round(ms * 10) / 10
 }

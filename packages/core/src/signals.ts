@@ -1,3 +1,4 @@
+// One signal registry per process: one listener per signal for every instance, and the one exit path.
 import cluster from 'node:cluster'
 
 /** What a cluster primary (`gracefulCluster`) sends its workers to shut them down. */

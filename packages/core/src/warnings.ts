@@ -1,3 +1,4 @@
+// Start-up warnings: facts of the process or the configuration that will lose requests or time at shutdown.
 import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 

@@ -1,3 +1,4 @@
+// WebSockets: not requests, but connections to end politely (1001 Going Away) when draining begins.
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 
@@ -49,11 +50,6 @@ export class WebSockets {
     const open = this.#open
     // One function for every WebSocket, which finds it as `this`: no closure per connection.
     this.#onClose = function () { open.delete(this) }
-  }
-
-  /** WebSockets open right now. */
-  get size (): number {
-    return this.#open.size
   }
 
   track (server: WebSocketServerLike): void {

@@ -1,6 +1,14 @@
+// What readiness and liveness answer: readiness checks, their cache and coalescing, and the start-up gate.
 import { performance } from 'node:perf_hooks'
-import type { HealthResponse } from './health.js'
 import type { Phase } from './report.js'
+import { bounded, TIMED_OUT } from './timeout.js'
+
+/** A probe's answer: status, headers and body. */
+export interface HealthResponse {
+  statusCode: number
+  headers: Record<string, string>
+  body: string
+}
 
 /**
  * A readiness check: resolves (or returns) when the dependency is usable; throws, rejects or returns `false` when it
@@ -21,7 +29,7 @@ interface Checked {
   checks: Record<string, CheckResult>
 }
 
-export interface ProbeOptions {
+export interface ReadinessOptions {
   readinessPath: string
   livenessPath: string
   checks: Readonly<Record<string, ReadinessCheck>>
@@ -32,14 +40,13 @@ export interface ProbeOptions {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const
-const TIMED_OUT: unique symbol = Symbol('timed out')
 
 /**
  * The readiness and liveness answers. Readiness runs the checks at most once per `checkMaxAge`, and every probe that
  * arrives while they run waits for that same run: a probe storm costs a dependency one query per window.
  */
-export class Probes {
-  readonly #options: ProbeOptions
+export class Readiness {
+  readonly #options: ReadinessOptions
   readonly #names: readonly string[]
   readonly #onChange: (name: string, result: CheckResult) => void
   #started: boolean
@@ -47,7 +54,7 @@ export class Probes {
   #lastAt = 0
   #running: Promise<Checked> | undefined
 
-  constructor (options: ProbeOptions, onChange: (name: string, result: CheckResult) => void) {
+  constructor (options: ReadinessOptions, onChange: (name: string, result: CheckResult) => void) {
     this.#options = options
     this.#names = Object.keys(options.checks)
     this.#started = options.startup === 'auto'
@@ -116,26 +123,16 @@ export class Probes {
 
   async #check (name: string): Promise<CheckResult> {
     const check = this.#options.checks[name]!
-    const controller = new AbortController()
     const started = performance.now()
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<typeof TIMED_OUT>(resolve => {
-      timer = setTimeout(resolve, this.#options.checkTimeout, TIMED_OUT)
-    })
+    const timeout = this.#options.checkTimeout
     try {
-      // Inside a promise chain, so that a check that throws synchronously fails like one that rejects.
-      const outcome = await Promise.race([Promise.resolve().then(() => check(controller.signal)), timeout])
+      const outcome = await bounded(check, timeout, () => new Error(`check "${name}" did not finish within ${timeout} ms`))
       const durationMs = round(performance.now() - started)
-      if (outcome === TIMED_OUT) {
-        controller.abort(new Error(`check "${name}" did not finish within ${this.#options.checkTimeout} ms`))
-        return { status: 'timed-out', durationMs, error: `did not finish within ${this.#options.checkTimeout} ms` }
-      }
+      if (outcome === TIMED_OUT) return { status: 'timed-out', durationMs, error: `did not finish within ${timeout} ms` }
       if (outcome === false) return { status: 'failed', durationMs, error: 'returned false' }
       return { status: 'ok', durationMs }
     } catch (err) {
       return { status: 'failed', durationMs: round(performance.now() - started), error: err instanceof Error ? err.message : String(err) }
-    } finally {
-      clearTimeout(timer)
     }
   }
 }

@@ -1,0 +1,387 @@
+// The facade: one shutdown coordinator, its public API, and the parts it lends the sequence.
+import { setMaxListeners } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { Server as NetServer } from 'node:net'
+import { Connections, isNetServer } from './connections.js'
+import { inFlight } from './drain.js'
+import { GracefulError } from './errors.js'
+import { EVENT_NAMES, LifecycleEvents, type GracefulEventName, type GracefulListener } from './events.js'
+import type { HookOptions, Hook, ShutdownHook } from './hooks.js'
+import { serverOf } from './internals.js'
+import { resolveOptions, type GracefulOptions, type ResolvedOptions } from './options.js'
+import { NOT_A_PROBE, probeMatcher, ProbeRoutes, READINESS, type ProbeKind, type ProbeRouting } from './probe-routes.js'
+import { Readiness, type CheckResult, type HealthResponse } from './readiness.js'
+import { activeResources, type Phase, type ShutdownReport } from './report.js'
+import { Sequence } from './sequence.js'
+import { signalRegistry, type SignalMember } from './signals.js'
+import { describe, validateDuration } from './validate.js'
+import { budgetWarning, containerWarnings } from './warnings.js'
+import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
+
+/** How probe paths are matched unless an adapter says how its router does it: exactly, and with a query string. */
+const EXACT: ProbeRouting = { caseSensitive: true, strict: true }
+
+/**
+ * One shutdown coordinator: attach the servers it drains, register cleanup hooks, and let a signal or `shutdown()`
+ * run the sequence running → stopping → draining → cleanup → stopped.
+ */
+export class Graceful implements SignalMember {
+  readonly #options: ResolvedOptions
+  readonly #connections = new Connections()
+  readonly #routes: ProbeRoutes
+  readonly #match: (url: string) => ProbeKind
+  readonly #readiness: Readiness
+  readonly #hooks: Hook[] = []
+  readonly #controller = new AbortController()
+  readonly #webSockets: WebSockets
+  readonly #retryAfterSeconds: number
+  readonly #sequence: Sequence<Graceful>
+  readonly #events = new LifecycleEvents<Graceful>((name, err) => {
+    this.#log('warn', { event: name, error: err instanceof Error ? err.message : String(err) },
+      'graceful: a lifecycle event listener threw; the shutdown goes on')
+  })
+
+  #shutdown: Promise<ShutdownReport> | undefined
+  #registered = false
+  #budgetWarned = false
+  /** Disposed: the middleware's requests no longer attach their server, until `attach` is called again. */
+  #detached = false
+  /** The server the last request through `handle()` came from, when it is attached: the next one from it is free. */
+  #lastServer: NetServer | undefined
+  /** A second signal is ending the process on purpose: that exit is no surprise. */
+  #abandoned = false
+  // Something other than graceful ended the process while it was shutting down: a hook's own process.exit(), an
+  // uncaught exception or unhandled rejection. The report will never come, so say where it stopped, and never let
+  // such an exit pass for a clean one.
+  readonly #onEarlyExit = (code: number): void => {
+    if (this.#abandoned) return
+    const { phase, hookRunning } = this.#sequence
+    this.#log('error', { phase, hook: hookRunning, exitCode: code, inFlight: this.inFlight },
+      `graceful: the process exited during ${phase}${hookRunning === undefined ? '' : ` (hook "${hookRunning}")`}` +
+      ' before the shutdown finished')
+    if (code === 0) process.exitCode = 1
+  }
+
+  constructor (options?: GracefulOptions, routing: ProbeRouting = EXACT) {
+    this.#options = resolveOptions(options)
+    this.#readiness = new Readiness(this.#options, (name, result) => { this.#checkChanged(name, result) })
+    this.#match = probeMatcher(this.#options.readinessPath, this.#options.livenessPath, routing)
+    this.#routes = new ProbeRoutes(this.#match, kind => this.#health(kind), err => {
+      this.#log('error', { err: err instanceof Error ? err.message : String(err) }, 'graceful: readiness failed')
+    })
+    this.#webSockets = new WebSockets(socket => {
+      const record = this.#connections.recordOf(socket)
+      if (record !== undefined) record.webSocket = true
+    })
+    this.#sequence = new Sequence<Graceful>({
+      instance: this,
+      options: this.#options,
+      connections: this.#connections,
+      routes: this.#routes,
+      match: this.#match,
+      webSockets: this.#webSockets,
+      controller: this.#controller,
+      events: this.#events,
+      hooks: this.#hooks,
+      inFlight: () => this.inFlight,
+      log: (level, obj, msg) => { this.#log(level, obj, msg) }
+    })
+    // One listener per stream or long poll is the intended use: no MaxListenersExceededWarning at the eleventh.
+    setMaxListeners(0, this.#controller.signal)
+    this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
+    containerWarnings(this.#options, (obj, msg) => { this.#log('warn', obj, msg) })
+    this.#checkBudget()
+    // Also without signals: an instance that will exit must be known to the registry, so that no other instance
+    // exits the process while this one is still draining.
+    if (this.#options.signals.length > 0 || this.#options.exit) {
+      signalRegistry().add(this)
+      this.#registered = true
+    }
+  }
+
+  /** Where the instance is in the shutdown sequence. */
+  get state (): Phase {
+    return this.#sequence.phase
+  }
+
+  /**
+   * Aborted when draining begins (the listener closes): long polls, streams and other long-lived work should end
+   * then. During the lame duck (`preStopDelay`) they keep running, since clients would only reconnect to this instance.
+   */
+  get signal (): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /** Requests in flight right now, over every attached server (read from Node's own state: nothing counts per request). */
+  get inFlight (): number {
+    return inFlight(this.#connections, this.#match)
+  }
+
+  /** Sockets open right now, over every attached server. */
+  get openSockets (): number {
+    return this.#connections.records.size
+  }
+
+  /**
+   * Listens to a lifecycle event of this instance: `shutdown:start`, `phase`, `hook:start`, `hook:end`,
+   * `shutdown:end` (the same payloads as the `graceful:*` diagnostics channels). A listener that throws is logged and
+   * the shutdown goes on.
+   */
+  on<E extends GracefulEventName>(event: E, listener: GracefulListener<E, Graceful>): this {
+    if (typeof listener !== 'function') {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `on(${describe(event)}, listener) expects listener to be a function; received ${describe(listener)}.`)
+    }
+    if (!EVENT_NAMES.has(event)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `on(event) expects one of ${[...EVENT_NAMES].join(', ')}; received ${describe(event)}.`)
+    }
+    this.#events.on(event, listener)
+    return this
+  }
+
+  /** Removes a listener added with `on()`. */
+  off<E extends GracefulEventName>(event: E, listener: GracefulListener<E, Graceful>): this {
+    this.#events.off(event, listener)
+    return this
+  }
+
+  /** The readiness route's path. */
+  get readinessPath (): string {
+    return this.#options.readinessPath
+  }
+
+  /** The liveness route's path. */
+  get livenessPath (): string {
+    return this.#options.livenessPath
+  }
+
+  /** The signals this instance answers to. */
+  get signals (): readonly NodeJS.Signals[] {
+    return this.#options.signals
+  }
+
+  /** Whether the process exits once the shutdown is over. */
+  get exit (): boolean {
+    return this.#options.exit
+  }
+
+  /** With `startup: 'manual'`, false until `ready()`; true otherwise. */
+  get started (): boolean {
+    return this.#readiness.started
+  }
+
+  /**
+   * With `startup: 'manual'`: the application is ready for traffic, so readiness may answer 200 from now on (when the
+   * checks pass and no shutdown has begun). Call it once the caches are warm and the connections open. Idempotent.
+   */
+  ready (): this {
+    this.#readiness.ready()
+    return this
+  }
+
+  /** True from the start of the shutdown until its report is out. */
+  get busy (): boolean {
+    const phase = this.#sequence.phase
+    return phase !== 'running' && phase !== 'stopped'
+  }
+
+  /**
+   * Follows the server's sockets from now on and answers the probes ahead of its application. Call it right after
+   * creating or listening the server, before any traffic: a socket opened earlier is only known from its next request.
+   * Idempotent per server. node:http, node:https and node:http2 servers (HTTP/2 sessions get GOAWAY when draining
+   * begins).
+   */
+  attach (server: NetServer): this {
+    // An application object that merely has listen() and on() (a Koa app) would pass a shape check and fail only in
+    // the drain.
+    if (!isNetServer(server)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(server)}.`)
+    }
+    this.#detached = false
+    if (this.#connections.attach(server)) this.#routes.install(server)
+    this.#sequence.drain?.closeListener(server)
+    return this
+  }
+
+  /**
+   * Closes the server's WebSockets with 1001 (Going Away) when draining begins, and those accepted later at once;
+   * the drain deadline destroys any that never complete the close handshake. Takes a `ws` WebSocketServer (or
+   * `fastify.websocketServer`, which the Fastify plugin tracks by itself). WebSockets are not requests: they are
+   * never in flight and readiness does not wait for them. Idempotent per server.
+   */
+  trackWebSockets (server: WebSocketServerLike): this {
+    if (!isWebSocketServer(server)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `trackWebSockets(server) expects a ws WebSocketServer (with on() and, optionally, clients); received ${describe(server)}.`)
+    }
+    this.#webSockets.track(server)
+    return this
+  }
+
+  /**
+   * Registers a cleanup step. Hooks run after the drain, last registered first (a pool registered first closes last),
+   * each bounded by its timeout; one that throws, rejects or hangs is reported and the others still run.
+   */
+  onShutdown (name: string, fn: ShutdownHook, options?: HookOptions): this {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `onShutdown(name, fn) expects a non-empty name; received ${describe(name)}.`)
+    }
+    if (typeof fn !== 'function') {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `onShutdown("${name}", fn) expects fn to be a function; received ${describe(fn)}.`)
+    }
+    const given = options as unknown
+    if (given !== undefined && (typeof given !== 'object' || given === null)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+        `onShutdown("${name}", fn, options) expects options to be an object; received ${describe(options)}.`)
+    }
+    const timeout = options?.timeout === undefined
+      ? this.#options.hookTimeout
+      : validateDuration(options.timeout, `onShutdown("${name}").timeout`)
+    const phase = this.#sequence.phase
+    if (phase === 'cleanup' || phase === 'stopped') {
+      throw new GracefulError('GRACEFUL_ERR_HOOK_TOO_LATE',
+        `onShutdown("${name}") was called during the ${phase} phase, after the hooks were started; ` +
+        'register hooks at start-up.')
+    }
+    if (this.#hooks.some(hook => hook.name === name)) {
+      throw new GracefulError('GRACEFUL_ERR_DUPLICATE_HOOK',
+        `a hook named "${name}" is already registered; hook names identify hooks in the report.`)
+    }
+    this.#hooks.push({ name, fn, timeout })
+    this.#checkBudget()
+    return this
+  }
+
+  /**
+   * The per-request entry for a handler or middleware: answers the readiness and liveness routes on a server that
+   * was never attached, and attaches it on first sight. True when it answered (or declined) the request. On an
+   * attached server the probes were answered before the handler ran, and this costs one comparison.
+   */
+  handle (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
+    const request = req as IncomingMessage
+    const server = serverOf(request.socket)
+    if (server === this.#lastServer && server !== undefined) return false
+    return this.#handleUnattached(request, res as ServerResponse, server)
+  }
+
+  #handleUnattached (req: IncomingMessage, res: ServerResponse, server: NetServer | undefined): boolean {
+    if (server !== undefined && !this.#detached && req.httpVersionMajor !== 2) {
+      if (this.#connections.servers.has(server)) {
+        this.#lastServer = server
+        return false
+      }
+      // Its later requests pass the probe routes ahead of the application; this one and its socket are followed here.
+      this.attach(server)
+      this.#connections.adopt(req.socket)
+    }
+    const kind = this.#match(req.url ?? '/')
+    if (kind !== NOT_A_PROBE) {
+      this.#routes.probe(req, res, kind)
+      return true
+    }
+    const observer = this.#routes.observer
+    if (observer !== undefined && !this.#detached && !observer.request(req, res)) return true
+    return false
+  }
+
+  /**
+   * The health response for a URL, or undefined when it is neither the readiness nor the liveness path. A promise
+   * when readiness checks have to run (none ran within `checkMaxAge`).
+   */
+  healthFor (url: string): HealthResponse | Promise<HealthResponse> | undefined {
+    const kind = this.#match(url)
+    return kind === NOT_A_PROBE ? undefined : this.#health(kind)
+  }
+
+  #health (kind: ProbeKind): HealthResponse | Promise<HealthResponse> {
+    return this.#readiness.answer(kind === READINESS ? 'readiness' : 'liveness', this.#sequence.phase, this.#retryAfterSeconds)
+  }
+
+  /** Starts the shutdown (or returns the one under way): the same promise every time, resolved with the report. */
+  shutdown (): Promise<ShutdownReport> {
+    return this.#start('shutdown()')
+  }
+
+  /**
+   * Lets go of signals and servers without shutting down (the Fastify plugin calls it when the app is closed
+   * directly with `fastify.close()`). Does nothing once a shutdown has begun.
+   */
+  dispose (): void {
+    if (this.#sequence.phase !== 'running') return
+    this.#connections.detach()
+    this.#routes.uninstall()
+    this.#detached = true
+    this.#lastServer = undefined
+    if (this.#registered) {
+      this.#registered = false
+      signalRegistry().settle(this)
+    }
+  }
+
+  /** @internal The signal registry's entry: a signal this instance listens to arrived. */
+  startFromSignal (signal: NodeJS.Signals): void {
+    void this.#start(signal)
+  }
+
+  /** @internal The signal registry's entry: a second signal arrived and the process is about to exit. */
+  abandon (signal: NodeJS.Signals): void {
+    this.#abandoned = true
+    this.#log('error', {
+      phase: this.#sequence.phase,
+      signal,
+      inFlight: this.inFlight,
+      sockets: this.openSockets,
+      activeResources: activeResources()
+    }, `graceful: second ${signal} during ${this.#sequence.phase}, exiting now`)
+  }
+
+  #start (reason: string): Promise<ShutdownReport> {
+    this.#shutdown ??= this.#run(reason)
+    return this.#shutdown
+  }
+
+  async #run (reason: string): Promise<ShutdownReport> {
+    process.on('exit', this.#onEarlyExit)
+    const report = await this.#sequence.run(reason)
+    process.off('exit', this.#onEarlyExit)
+    if (this.#registered) {
+      this.#registered = false
+      signalRegistry().settle(this, report.exitCode)
+    }
+    return report
+  }
+
+  #checkBudget (): void {
+    if (this.#budgetWarned) return
+    this.#budgetWarned = budgetWarning(this.#options, this.#hooks, (obj, msg) => { this.#log('warn', obj, msg) })
+  }
+
+  #checkChanged (name: string, result: CheckResult): void {
+    if (result.status === 'ok') {
+      this.#log('info', { check: name, status: result.status }, `graceful: readiness check "${name}" passes`)
+    } else {
+      this.#log('warn', { check: name, status: result.status, error: result.error },
+        `graceful: readiness check "${name}" fails`)
+    }
+  }
+
+  #log (level: 'info' | 'warn' | 'error', obj: object, msg: string): void {
+    const logger = this.#options.logger
+    if (logger === false) return
+    try {
+      logger[level](obj, msg)
+    } catch {
+      // A broken logger must not break the shutdown it reports on.
+    }
+  }
+}
+
+/** Creates a shutdown coordinator; see `GracefulOptions` for every option and its default. */
+export function createGraceful (options?: GracefulOptions): Graceful {
+  return new Graceful(options)
+}

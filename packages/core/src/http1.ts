@@ -1,0 +1,176 @@
+// HTTP/1.1 once a shutdown has begun: telling keep-alive clients to go (`Connection: close` on the newest response),
+// declining what is pipelined behind a response that said so, and following responses until their socket is idle.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
+import { performance } from 'node:perf_hooks'
+import { latestResponse, type Connections, type SocketRecord } from './connections.js'
+import { activeResponse, isDetachedFromHttp } from './internals.js'
+import { kProbeResponse, NOT_A_PROBE, type ProbeKind, type RequestObserver } from './probe-routes.js'
+
+/** What the drain wants to hear from the responses it follows. */
+export interface ResponseObserver {
+  /** A followed response finished and its socket has nothing else in flight: it is idle now. */
+  idle: (record: SocketRecord) => void
+  /** A followed response (not a probe's) finished. */
+  completed: () => void
+}
+
+/**
+ * From the signal on, every request that reaches the application passes here first (the probe routes call it), and
+ * every HTTP/1 response in flight is followed: listeners are added now, never while the service runs.
+ */
+export class Telling implements RequestObserver {
+  /** Requests that arrived after the signal and before draining began. */
+  servedWhileStopping = 0
+  /** Requests pipelined behind a response that said `Connection: close`: not handed to the application (RFC 9112 §9.6). */
+  declined = 0
+  /**
+   * When the last request (not a probe) arrived on a connection opened after the signal, in `performance.now()` time:
+   * the adaptive lame duck's evidence that a load balancer still routes here. 0 when none has.
+   */
+  freshRequestAt = 0
+  /** When the shutdown began (`performance.now()`). */
+  readonly since: number
+  draining = false
+  observer: ResponseObserver | undefined = undefined
+  readonly #connections: Connections
+  readonly #match: (url: string) => ProbeKind
+  readonly #onFinish: (this: ServerResponse) => void
+
+  constructor (connections: Connections, match: (url: string) => ProbeKind) {
+    this.#connections = connections
+    this.#match = match
+    this.since = performance.now()
+    // One function for every response, which finds its socket's record through the response: no closure each.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const telling = this
+    const key = connections.key
+    this.#onFinish = function () {
+      const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
+      if (record !== undefined) telling.#finished(record, this)
+    }
+  }
+
+  /** The shutdown begins: the newest response of every socket in flight tells its client to go. */
+  start (): void {
+    for (const record of this.#connections.records) {
+      // An upgraded socket (WebSocket) has left HTTP: its own protocol tells its client to go.
+      if (record.session !== undefined || isDetachedFromHttp(record.socket)) continue
+      const active = activeResponse(record.socket)
+      if (active === undefined) {
+        record.readAtSignal = record.socket.bytesRead
+        continue
+      }
+      record.followedAt = this.since
+      this.#follow(record, active)
+      // Pipelined responses wait behind the active one: only the newest may say `Connection: close`.
+      const latest = latestResponse(record.socket)
+      if (latest !== undefined && !latest.writableFinished) {
+        this.#follow(record, latest)
+        tell(record, latest)
+      } else {
+        tell(record, active)
+      }
+    }
+  }
+
+  request (req: IncomingMessage, res: ServerResponse): boolean {
+    return this.#told(req, res, false)
+  }
+
+  probe (req: IncomingMessage, res: ServerResponse): boolean {
+    return this.#told(req, res, true)
+  }
+
+  #told (req: IncomingMessage, res: ServerResponse, probe: boolean): boolean {
+    // HTTP/2 streams are counted as streams (they arrive through 'stream' first); their client is told by GOAWAY.
+    if (req.httpVersionMajor === 2) return true
+    const record = this.#connections.adopt(req.socket)
+    const told = record.told
+    // Once a response that said `Connection: close` has started, the client has stopped sending on this connection
+    // (RFC 9112 §9.6): a request behind it would be processed and its answer dropped. The client retries it.
+    if (told !== undefined && told !== res && told.headersSent) {
+      this.declined++
+      return false
+    }
+    if (!probe) this.#arrived(record)
+    if (activeResponse(record.socket) === res) record.followedAt = performance.now()
+    this.#follow(record, res)
+    tell(record, res)
+    return true
+  }
+
+  stream (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    if (this.#match(headers[':path'] ?? '/') !== NOT_A_PROBE) return
+    const session = stream.session
+    const record = session === undefined ? undefined : this.#connections.recordOf(session.socket)
+    if (record !== undefined) this.#arrived(record)
+  }
+
+  #arrived (record: SocketRecord): void {
+    if (this.draining) return
+    this.servedWhileStopping++
+    if (record.connectedAt >= this.since) this.freshRequestAt = performance.now()
+  }
+
+  #follow (record: SocketRecord, res: ServerResponse): void {
+    const followed = res as unknown as Record<symbol, SocketRecord | undefined>
+    if (followed[this.#connections.key] !== undefined) return
+    followed[this.#connections.key] = record
+    if (record.timer !== undefined) {
+      clearTimeout(record.timer)
+      record.timer = undefined
+    }
+    res.on('finish', this.#onFinish)
+  }
+
+  #finished (record: SocketRecord, res: ServerResponse): void {
+    if ((res as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] !== true) this.observer?.completed()
+    const socket = record.socket
+    // Node has handed the socket to the next pipelined response by now (its own 'finish' listener runs first).
+    const next = activeResponse(socket)
+    if (next !== undefined) {
+      record.followedAt = performance.now()
+      this.#follow(record, next)
+      return
+    }
+    record.finishedAt = performance.now()
+    record.followedAt = 0
+    // A response told `Connection: close` makes Node end the socket (its write side is ended by now); one whose headers
+    // left before the signal did not, and its socket is closed once it has been quiet.
+    if (!socket.destroyed && !socket.writableEnded) this.observer?.idle(record)
+  }
+}
+
+/** Only the newest response on a socket may carry `Connection: close`: Node closes the socket after it. */
+function tell (record: SocketRecord, response: ServerResponse): void {
+  if (response.headersSent) return
+  const previous = record.told
+  // A pipelined request arrived behind a response told before it started: that one must not close the socket now.
+  if (previous !== undefined && previous !== response && !previous.headersSent) previous.removeHeader('connection')
+  response.setHeader('connection', 'close')
+  record.told = response
+}
+
+/**
+ * Requests in flight on an HTTP/1 socket, read from Node's state: the response being written, and one more when a
+ * newer one waits behind it (pipelined; deeper queues count as two). Probes are not application work.
+ */
+export function http1InFlight (record: SocketRecord): number {
+  const active = activeResponse(record.socket)
+  // An upgrade handled outside 'request' (@fastify/websocket) leaves a response on a socket that has left HTTP.
+  if (active === undefined || isDetachedFromHttp(record.socket)) return 0
+  const latest = latestResponse(record.socket)
+  const behind = latest !== undefined && latest !== active && !latest.writableFinished ? 1 : 0
+  return ((active as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] === true ? 0 : 1) + behind
+}
+
+/** The requests in flight on an HTTP/1 socket, for the report when the deadline cuts them. */
+export function http1Requests (record: SocketRecord): IncomingMessage[] {
+  const active = activeResponse(record.socket)
+  if (active === undefined || isDetachedFromHttp(record.socket)) return []
+  const requests: IncomingMessage[] = [active.req]
+  const latest = latestResponse(record.socket)
+  if (latest !== undefined && latest !== active && !latest.writableFinished) requests.push(latest.req)
+  return requests
+}

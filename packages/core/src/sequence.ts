@@ -1,0 +1,147 @@
+// The shutdown sequence: running → stopping (lame duck) → draining → cleanup → stopped, the report, and the exit code.
+import { performance } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { Connections } from './connections.js'
+import { Drain, drainOutcome } from './drain.js'
+import { GracefulError } from './errors.js'
+import type { GracefulEvents, LifecycleEvents } from './events.js'
+import { runHooks, type Hook } from './hooks.js'
+import { Telling } from './http1.js'
+import { lameDuck } from './lameduck.js'
+import type { ResolvedOptions } from './options.js'
+import type { ProbeKind, ProbeRoutes } from './probe-routes.js'
+import { activeResources, buildReport, exitCodeFor, round, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
+import type { WebSockets } from './web-sockets.js'
+
+export type Log = (level: 'info' | 'warn' | 'error', obj: object, msg: string) => void
+
+/** What the sequence works on: the instance's parts, lent by the facade. */
+export interface SequenceParts<G> {
+  instance: G
+  options: ResolvedOptions
+  connections: Connections
+  routes: ProbeRoutes
+  match: (url: string) => ProbeKind
+  webSockets: WebSockets
+  controller: AbortController
+  events: LifecycleEvents<G>
+  hooks: readonly Hook[]
+  inFlight: () => number
+  log: Log
+}
+
+export class Sequence<G> {
+  phase: Phase = 'running'
+  /** The hook running now, to name it when something ends the process in the middle of the shutdown. */
+  hookRunning: string | undefined = undefined
+  /** The drain, once draining has begun: a server attached then is closed at once. */
+  drain: Drain | undefined = undefined
+  #phaseStarted = 0
+  readonly #parts: SequenceParts<G>
+
+  constructor (parts: SequenceParts<G>) {
+    this.#parts = parts
+  }
+
+  /** Runs the whole sequence once; never rejects: a bug still ends in a report (and an exit), never in a hang. */
+  async run (reason: string): Promise<ShutdownReport> {
+    try {
+      return await this.#sequence(reason)
+    } catch (err) {
+      this.#enter('stopped')
+      const report = buildReport(reason, drainOutcome(0, 0), [], { servedWhileStopping: 0, declined: 0 },
+        { stopping: 0, draining: 0, cleanup: 0, total: 0 }, 1)
+      report.error = err instanceof Error ? err.message : String(err)
+      this.#parts.log('error', report, 'graceful: shutdown failed')
+      this.#parts.events.emit('shutdown:end', { graceful: this.#parts.instance, report })
+      return report
+    }
+  }
+
+  async #sequence (reason: string): Promise<ShutdownReport> {
+    const { instance, options, connections, routes, match, events, log } = this.#parts
+    events.emit('shutdown:start', { graceful: instance, reason })
+    const started = this.#enter('stopping')
+    log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: this.#parts.inFlight() },
+      'graceful: shutdown started')
+    // From here on every request passes the telling before the application; until now none paid for it.
+    const telling = new Telling(connections, match)
+    routes.observer = telling
+    telling.start()
+    if (options.preStopQuietWindow > 0 && options.preStopDelay > 0) {
+      const ended = await lameDuck({
+        maximum: options.preStopDelay,
+        minimum: options.preStopMinimumDelay,
+        quietWindow: options.preStopQuietWindow
+      }, () => telling.freshRequestAt)
+      if (ended.reason === 'quiet') {
+        log('info', { phase: 'stopping', stoppingMs: round(ended.durationMs), preStopQuietWindow: options.preStopQuietWindow },
+          'graceful: lame duck ended early, no new traffic')
+      }
+    } else if (options.preStopDelay > 0) {
+      await delay(options.preStopDelay)
+    }
+
+    const drainStarted = this.#enter('draining')
+    this.#parts.controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
+    this.#parts.webSockets.goAway()
+    let held: HeldAtDeadline | undefined
+    this.drain = new Drain(connections, telling, match, options)
+    const drain = await this.drain.run(options.drainTimeout, () => {
+      held = { inFlight: this.#parts.inFlight(), openSockets: connections.records.size, activeResources: activeResources() }
+    })
+
+    const cleanupStarted = this.#enter('cleanup')
+    const steps: Hook[] = []
+    const close = options.close
+    if (close !== undefined) steps.push({ name: 'close', fn: () => close(), timeout: options.hookTimeout })
+    steps.push(...[...this.#parts.hooks].reverse())
+    const hooks = await runHooks(steps, {
+      start: hook => {
+        this.hookRunning = hook.name
+        events.emit('hook:start', { graceful: instance, name: hook.name, timeoutMs: hook.timeout })
+      },
+      end: result => { events.emit('hook:end', { graceful: instance, name: result.name, result }) }
+    })
+    this.hookRunning = undefined
+    // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
+    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first.
+    await new Promise(resolve => setImmediate(resolve))
+
+    const stopped = this.#enter('stopped')
+    const times = {
+      stopping: drainStarted - started,
+      draining: cleanupStarted - drainStarted,
+      cleanup: stopped - cleanupStarted,
+      total: stopped - started
+    }
+    const failed = drain.forced > 0 || hooks.some(hook => hook.status !== 'ok')
+    const report = buildReport(reason, drain, hooks, telling, times,
+      exitCodeFor(failed, reason, options.signalExitCode), held)
+    log(failed ? 'warn' : 'info', report, 'graceful: shutdown complete')
+    events.emit('shutdown:end', { graceful: instance, report })
+    return report
+  }
+
+  /**
+   * Moves to the next phase and tells the listeners and the diagnostics channel. Returns the time it began, so that
+   * the report and the events give a phase the same duration.
+   */
+  #enter (phase: Phase): number {
+    const previous = this.phase
+    const now = performance.now()
+    const previousDurationMs = previous === 'running' ? 0 : round(now - this.#phaseStarted)
+    this.phase = phase
+    this.#phaseStarted = now
+    const event: GracefulEvents<G>['phase'] = {
+      graceful: this.#parts.instance,
+      phase,
+      previous,
+      previousDurationMs,
+      inFlight: this.#parts.inFlight(),
+      openSockets: this.#parts.connections.records.size
+    }
+    this.#parts.events.emit('phase', event)
+    return now
+  }
+}
