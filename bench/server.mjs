@@ -17,10 +17,11 @@ async function express () {
   const { default: express } = await import('express')
   const app = express()
   let shutdown
-  if (variant === 'express-graceful') {
+  if (variant === 'express-graceful' || variant === 'express-graceful-attach') {
     const { graceful } = await import('@graceful/express')
     shutdown = graceful({ drainTimeout: 10_000 })
-    app.use(shutdown)
+    // The attach-only mode: no middleware; attach() answers the probes ahead of Express and follows the sockets.
+    if (variant === 'express-graceful') app.use(shutdown)
   } else if (variant === 'express-noop') {
     // What any middleware costs in Express, to tell graceful's own cost from the router's (bench/ir.mjs).
     app.use((req, res, next) => { next() })
@@ -36,7 +37,7 @@ async function express () {
   // Every library is set up before the first connection can arrive.
   const server = createServer(app)
   server.keepAliveTimeout = 30_000
-  if (variant === 'express-graceful') {
+  if (variant === 'express-graceful' || variant === 'express-graceful-attach') {
     shutdown.attach(server)
   } else if (variant === 'express-terminus') {
     const { createTerminus } = await import('@godaddy/terminus')
@@ -91,8 +92,8 @@ async function node () {
     g = createGraceful({ drainTimeout: 10_000 })
   }
   const json = JSON.stringify(payload)
+  // attach() alone answers the probes ahead of this handler: it needs no call of its own.
   const server = createServer((req, res) => {
-    if (g?.handle(req, res) === true) return
     if (req.url === '/') res.end('hello world')
     else if (req.url === '/json') res.setHeader('content-type', 'application/json').end(json)
     else if (req.url === '/cpu') res.end(JSON.stringify(process.cpuUsage()))

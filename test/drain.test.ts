@@ -130,6 +130,74 @@ describe('drain', () => {
     }
   })
 
+  it('after a lame duck, a keep-alive socket idle since the signal is closed as draining begins: the lame duck was its quiet window', async () => {
+    // keepAliveTimeout 0: Node keeps no idle timer, so only the rule "idle since the signal" can know it was quiet.
+    const { g, server } = setup({ preStopDelay: 1_500, idleSocketGrace: 1_200 })
+    server.keepAliveTimeout = 0
+    const port = await listen(server)
+    const socket = await open(port)
+    socket.write(GET)
+    await read(socket, /\r\n\r\nok$/)
+    const closed = once(socket, 'close').then(() => performance.now())
+    let drainingAt = 0
+    g.on('phase', ({ phase }) => { if (phase === 'draining') drainingAt = performance.now() })
+    const report = await g.shutdown()
+    // Without the rule it would wait the whole window (1.2 s) from the drain's start.
+    expect(await closed - drainingAt).toBeLessThan(800)
+    expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
+  })
+
+  it('without a lame duck, a socket whose quiet time Node knows (its keep-alive timer) is closed at once if quiet long enough', async () => {
+    const { g, server } = setup({ idleSocketGrace: 1_500 })
+    server.keepAliveTimeout = 30_000
+    const port = await listen(server)
+    const socket = await open(port)
+    socket.write(GET)
+    await read(socket, /\r\n\r\nok$/)
+    // The scenario, not a synchronisation: the socket has been quiet for longer than the window when the signal comes.
+    await new Promise(resolve => setTimeout(resolve, 1_600))
+    const closed = once(socket, 'close').then(() => performance.now())
+    const started = performance.now()
+    const report = await g.shutdown()
+    expect(await closed - started).toBeLessThan(1_000)
+    expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
+  })
+
+  it('without a lame duck, a socket whose quiet time is unknown waits the whole idleSocketGrace from the drain\'s start', async () => {
+    const { g, server } = setup({ idleSocketGrace: 600 })
+    server.keepAliveTimeout = 0
+    const port = await listen(server)
+    const socket = await open(port)
+    socket.write(GET)
+    await read(socket, /\r\n\r\nok$/)
+    await new Promise(resolve => setTimeout(resolve, 700))
+    const closed = once(socket, 'close').then(() => performance.now())
+    const started = performance.now()
+    const report = await g.shutdown()
+    expect(await closed - started).toBeGreaterThanOrEqual(590)
+    expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
+  })
+
+  it('a probe on a keep-alive connection during the shutdown is told Connection: close, so a polling balancer cannot hold the drain', async () => {
+    const { g, server } = setup({ preStopDelay: 300, idleSocketGrace: 5_000, drainTimeout: 5_000 })
+    const port = await listen(server)
+    const socket = await open(port)
+    const probe = 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'
+    socket.write(probe)
+    await read(socket, /"status":"ok"/)
+    const closed = once(socket, 'close')
+    const report = g.shutdown()
+    const answer = read(socket, /"status":"shutting down"[^}]*}/)
+    socket.write(probe)
+    const response = await answer
+    expect(response).toMatch(/^HTTP\/1\.1 503/)
+    expect(response).toMatch(/connection: close/i)
+    await closed
+    const done = await report
+    expect(done.exitCode).toBe(0)
+    expect(done.phases.draining).toBeLessThan(2_500)
+  })
+
   it('a socket opened before attach is ended at the deadline and counted as forced', async () => {
     const { g, server } = setup({ drainTimeout: 300 }, false)
     const port = await listen(server)

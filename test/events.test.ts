@@ -176,8 +176,8 @@ describe('readable rendering', () => {
     exitCode: 1,
     durationMs: 10_512.4,
     phases: { stopping: 5_000.2, draining: 5_010.7, cleanup: 501.5 },
-    requests: { servedWhileStopping: 3, inFlightAtDrain: 2, completedDuringDrain: 1, forced: [{ method: 'POST', path: '/upload', ageMs: 12_003 }] },
-    sockets: { openAtDrain: 4, webSockets: 0, http2Sessions: 0, closedIdle: 2, closedAfterResponse: 1, forced: 1 },
+    requests: { servedWhileStopping: 3, inFlightAtDrain: 2, completedDuringDrain: 1, forced: [{ method: 'POST', path: '/upload', ageMs: 12_003 }], declinedPipelined: 0 },
+    sockets: { openAtDrain: 4, webSockets: 0, http2Sessions: 0, closedIdle: 2, closedAfterResponse: 1, forced: 1, untracked: 0 },
     atDeadline: { inFlight: 1, openSockets: 1, activeResources: { TCPSocketWrap: 1, Timeout: 2 } },
     hooks: [
       { name: 'close', status: 'ok', durationMs: 1.2 },

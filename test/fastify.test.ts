@@ -24,6 +24,21 @@ describe('@graceful/fastify', () => {
     }
   })
 
+  it('answers another method on a probe path through inject() as on a socket: 405 with Allow, never the application', async () => {
+    const fastify = Fastify()
+    await fastify.register(gracefulPlugin, { ...quiet, signals: [] })
+    try {
+      for (const method of ['POST', 'PUT', 'DELETE'] as const) {
+        const response = await fastify.inject({ method, url: '/healthz' })
+        expect(response.statusCode).toBe(405)
+        expect(response.headers['allow']).toBe('GET, HEAD')
+        expect(response.headers['cache-control']).toBe('no-store')
+      }
+    } finally {
+      await fastify.close()
+    }
+  })
+
   it('answers readiness 503 with Retry-After once shutdown has begun, while liveness stays 200', async () => {
     const fastify = Fastify()
     await fastify.register(gracefulPlugin, { ...quiet, signals: [], preStopDelay: 300 })

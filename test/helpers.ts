@@ -11,7 +11,7 @@ import { afterEach } from 'vitest'
 import { Client } from 'undici'
 import type { GracefulLogger, ShutdownReport } from '@graceful/core'
 
-export const frameworks = ['node', 'express', 'express4', 'fastify'] as const
+export const frameworks = ['node', 'express', 'express4', 'express-attach', 'fastify'] as const
 export type Framework = typeof frameworks[number]
 
 export interface FixtureConfig {

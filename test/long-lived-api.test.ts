@@ -152,8 +152,8 @@ describe('the readable report', () => {
       exitCode: 0 as const,
       durationMs: 120,
       phases: { stopping: 0, draining: 119, cleanup: 1 },
-      requests: { servedWhileStopping: 0, inFlightAtDrain: 1, completedDuringDrain: 1, forced: [] },
-      sockets: { openAtDrain: 4, webSockets: 2, http2Sessions: 1, closedIdle: 1, closedAfterResponse: 3, forced: 0 },
+      requests: { servedWhileStopping: 0, inFlightAtDrain: 1, completedDuringDrain: 1, forced: [], declinedPipelined: 0 },
+      sockets: { openAtDrain: 4, webSockets: 2, http2Sessions: 1, closedIdle: 1, closedAfterResponse: 3, forced: 0, untracked: 0 },
       hooks: []
     }
     expect(renderReport(report)).toContain('4 open at drain (2 WebSockets, 1 HTTP/2 session): 1 closed idle')

@@ -10,7 +10,7 @@ import { EVENT_NAMES, LifecycleEvents, type GracefulEventName, type GracefulList
 import type { HookOptions, Hook, ShutdownHook } from './hooks.js'
 import { serverOf } from './internals.js'
 import { resolveOptions, type GracefulOptions, type ResolvedOptions } from './options.js'
-import { NOT_A_PROBE, probeMatcher, ProbeRoutes, READINESS, type ProbeKind, type ProbeRouting } from './probe-routes.js'
+import { METHOD_NOT_ALLOWED, NOT_A_PROBE, probeMatcher, ProbeRoutes, READINESS, type ProbeKind, type ProbeRouting } from './probe-routes.js'
 import { Readiness, type CheckResult, type HealthResponse } from './readiness.js'
 import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
@@ -63,6 +63,10 @@ export class Graceful implements SignalMember {
     if (code === 0) process.exitCode = 1
   }
 
+  /**
+   * Prefer `createGraceful(options)`. `routing` (for adapters) says how the framework's router matches paths, so that
+   * probe paths match the same way: exactly by default.
+   */
   constructor (options?: GracefulOptions, routing: ProbeRouting = EXACT) {
     this.#options = resolveOptions(options)
     this.#readiness = new Readiness(this.#options, (name, result) => { this.#checkChanged(name, result) })
@@ -291,11 +295,14 @@ export class Graceful implements SignalMember {
 
   /**
    * The health response for a URL, or undefined when it is neither the readiness nor the liveness path. A promise
-   * when readiness checks have to run (none ran within `checkMaxAge`).
+   * when readiness checks have to run (none ran within `checkMaxAge`). With a `method` other than GET or HEAD, the
+   * 405 answer (with `Allow`) that the probe routes give on a socket.
    */
-  healthFor (url: string): HealthResponse | Promise<HealthResponse> | undefined {
+  healthFor (url: string, method?: string): HealthResponse | Promise<HealthResponse> | undefined {
     const kind = this.#match(url)
-    return kind === NOT_A_PROBE ? undefined : this.#health(kind)
+    if (kind === NOT_A_PROBE) return undefined
+    if (method !== undefined && method !== 'GET' && method !== 'HEAD') return { ...METHOD_NOT_ALLOWED, headers: { ...METHOD_NOT_ALLOWED.headers } }
+    return this.#health(kind)
   }
 
   #health (kind: ProbeKind): HealthResponse | Promise<HealthResponse> {

@@ -64,7 +64,7 @@ export function sendHealth (req: IncomingMessage, res: ServerResponse, response:
   res.end(req.method === 'HEAD' ? undefined : response.body)
 }
 
-const METHOD_NOT_ALLOWED: HealthResponse = { statusCode: 405, headers: { allow: 'GET, HEAD', 'cache-control': 'no-store' }, body: '' }
+export const METHOD_NOT_ALLOWED: HealthResponse = { statusCode: 405, headers: { allow: 'GET, HEAD', 'cache-control': 'no-store' }, body: '' }
 
 /** Sees the requests that reach the application once a shutdown has begun (never while the service runs). */
 export interface RequestObserver {

@@ -12,9 +12,11 @@ export function renderReport (report: ShutdownReport): string {
     row('phases', `stopping ${ms(phases.stopping)} · draining ${ms(phases.draining)} · cleanup ${ms(phases.cleanup)}`),
     row('requests', `${requests.inFlightAtDrain} in flight at drain, ${requests.completedDuringDrain} completed, ` +
       `${requests.forced.length} forced` +
-      (requests.servedWhileStopping > 0 ? `, ${requests.servedWhileStopping} served during the lame duck` : '')),
+      (requests.servedWhileStopping > 0 ? `, ${requests.servedWhileStopping} served during the lame duck` : '') +
+      (requests.declinedPipelined > 0 ? `, ${requests.declinedPipelined} pipelined behind Connection: close declined (the client retries them)` : '')),
     row('sockets', `${sockets.openAtDrain} open at drain${kinds(sockets.webSockets, sockets.http2Sessions)}: ${sockets.closedIdle} closed idle, ` +
-      `${sockets.closedAfterResponse} after their response, ${sockets.forced} forced`)
+      `${sockets.closedAfterResponse} after their response, ${sockets.forced} forced` +
+      (sockets.untracked > 0 ? ` (${sockets.untracked} never seen by graceful: attach the server right after listen())` : ''))
   ]
   requests.forced.forEach((request, index) => {
     lines.push(row(index === 0 ? 'forced' : '', `${request.method} ${request.path} (running for ${ms(request.ageMs)})`))

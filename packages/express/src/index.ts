@@ -1,8 +1,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import {
-  createGraceful,
-  type Graceful,
+  Graceful,
   type GracefulEventName,
   type GracefulListener,
   type GracefulOptions,
@@ -66,31 +65,38 @@ export interface GracefulMiddleware {
 }
 
 /**
- * `app.use(graceful())` first, then `shutdown.attach(app.listen(port))`. See `GracefulOptions` for every option.
- * Once the server is attached, probes are answered before Express sees them, wherever the middleware sits; before
- * that, the middleware answers them.
+ * `const shutdown = graceful()`, then `shutdown.attach(app.listen(port))`: attach alone answers the probes ahead of
+ * Express and follows the sockets. `app.use(shutdown)` (first) is for a server that is never attached: then the
+ * middleware answers the probes and attaches the server on its first request. See `GracefulOptions` for every option.
  */
 export function graceful (options?: GracefulOptions): GracefulMiddleware {
-  const core = createGraceful(options)
-  const signal = { get: (): AbortSignal => core.signal, configurable: true }
+  // Probe paths match as Express's router matches a route by default: case-insensitive, with or without a trailing
+  // slash, so that no variant of /healthz reaches the application while the probe says something else.
+  const core = new Graceful(options, { caseSensitive: false, strict: false })
   // Express gives each app's requests a prototype of their own (app.request): `req.shutdownSignal` is a getter defined
-  // there once, so that a request costs one prototype comparison and no allocation. Never on node:http's own
-  // IncomingMessage.prototype, which every server and every other instance shares.
+  // there once, so that a request costs nothing for it. Never on node:http's own IncomingMessage.prototype, which
+  // every server and every other instance shares.
   let withSignal: object | null = null
+  const defineSignal = (prototype: object | null): void => {
+    withSignal = prototype
+    if (prototype !== null && prototype !== IncomingMessage.prototype && !Object.hasOwn(prototype, 'shutdownSignal')) {
+      Object.defineProperty(prototype, 'shutdownSignal', { get: (): AbortSignal => core.signal, configurable: true })
+    }
+  }
   const middleware = function gracefulMiddleware (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     const prototype = Object.getPrototypeOf(req) as object | null
-    if (prototype !== withSignal) {
-      withSignal = prototype
-      if (prototype !== null && prototype !== IncomingMessage.prototype && !Object.hasOwn(prototype, 'shutdownSignal')) {
-        Object.defineProperty(prototype, 'shutdownSignal', signal)
-      }
-    }
+    if (prototype !== withSignal) defineSignal(prototype)
     if (!core.handle(req, res)) next()
   } as GracefulMiddleware
   Object.defineProperties(middleware, {
     attach: {
       value: <S extends NetServer>(server: S): S => {
         core.attach(server)
+        // Without the middleware, the request prototype is found on the Express app that serves the server.
+        for (const listener of server.listeners('request')) {
+          const request = (listener as { request?: unknown }).request
+          if (typeof request === 'object' && request !== null && request instanceof IncomingMessage) defineSignal(request)
+        }
         return server
       }
     },

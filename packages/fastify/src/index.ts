@@ -57,18 +57,14 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
     // Requests on the attached servers never reach these routes: the core answers probes ahead of Fastify (no
     // onRequest hook, auth or rate limit can fail them). The routes serve inject() and show up in printRoutes().
     for (const path of [core.readinessPath, core.livenessPath]) {
-      fastify.route({
-        method: ['GET', 'HEAD'],
-        url: path,
-        logLevel: 'warn',
-        handler: async (request, reply) => {
-          const response = await core.healthFor(request.url)
-          if (response === undefined) {
-            reply.callNotFound()
-            return reply
-          }
-          return reply.code(response.statusCode).headers(response.headers).send(response.body)
+      // Every method, as on a socket: GET and HEAD answer, the others get the same 405 with `Allow`.
+      fastify.all(path, { logLevel: 'warn' }, async (request, reply) => {
+        const response = await core.healthFor(request.url, request.method)
+        if (response === undefined) {
+          reply.callNotFound()
+          return reply
         }
+        return reply.code(response.statusCode).headers(response.headers).send(response.body)
       })
     }
   } catch (err) {
