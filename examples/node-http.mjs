@@ -7,11 +7,12 @@ const pool = { end: async () => {} }
 
 const g = createGraceful({ preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
 const server = createServer((req, res) => {
-  if (g.handle(req, res)) return // answered /healthz or /livez
   const ms = Number(new URL(req.url, 'http://localhost').searchParams.get('ms') ?? 20)
   setTimeout(() => res.end('hello\n'), ms) // a request that takes a while, like a database query
 })
-g.attach(server) // before any traffic: every socket is tracked from its first byte
+// Before any traffic: every socket is followed from its first byte, and /healthz and /livez are answered before this
+// handler runs (it never sees them).
+g.attach(server)
 g.onShutdown('db', () => pool.end(), { timeout: 2_000 }) // runs after the last response
 
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
