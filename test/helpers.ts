@@ -54,6 +54,8 @@ export interface FixtureConfig {
   cluster?: { workers: number, options?: Record<string, unknown>, deadWorkerAtShutdown?: boolean }
   /** A `ws` server on /ws (node, Express) or @fastify/websocket (Fastify); each WebSocket is greeted with "hello". */
   webSockets?: boolean
+  /** Fastify: once listening, the app calls fastify.close() itself, then exits with 7. */
+  closeDirectly?: boolean
   /** node:http2 instead of node:http (secure with `tls`, else cleartext); Fastify with `http2: true`. */
   http2?: { allowHTTP1?: boolean }
 }

@@ -4,7 +4,7 @@ import { Server as NetServer, type Socket } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import { performance } from 'node:perf_hooks'
-import { parentSocket } from './internals.js'
+import { httpSockets, parentSocket } from './internals.js'
 
 /**
  * The newest response on an HTTP/1 socket, stored on the socket by the probe routes as each request passes: the one
@@ -55,6 +55,14 @@ export class SocketRecord {
   }
 }
 
+/** A request that reached the application without a socket (Fastify's `inject()`): followed until it ends. */
+export interface SocketlessRequest {
+  method: string
+  path: string
+  /** When it started (`performance.now()`). */
+  since: number
+}
+
 /** What the drain and the HTTP/2 side want to hear about sockets while they run. */
 export interface ConnectionObserver {
   /** A socket accepted (or an HTTP/2 session started) after the observer was set: the listener is closing. */
@@ -62,6 +70,8 @@ export interface ConnectionObserver {
   closed: (record: SocketRecord) => void
   /** A server started listening (a signal can come before `listen`). */
   listening: (server: NetServer) => void
+  /** A request without a socket ended. */
+  socketlessEnded: () => void
 }
 
 /**
@@ -71,6 +81,8 @@ export interface ConnectionObserver {
 export class Connections {
   readonly records: Set<SocketRecord> = new Set()
   readonly servers: Set<NetServer> = new Set()
+  /** Requests without a socket, in flight. */
+  readonly socketless: Set<SocketlessRequest> = new Set()
   readonly #key: symbol = Symbol('graceful.socket')
   observer: ConnectionObserver | undefined = undefined
   /** Called for each HTTP/2 session as it starts, with its record. */
@@ -118,6 +130,8 @@ export class Connections {
     }
     if (isHttp2Server(server)) server.on('session', this.#onSession)
     server.on('listening', this.#onListening)
+    // Attached late (after listen, or by the middleware on a first request): the sockets already open are followed too.
+    for (const socket of httpSockets(server)) this.adopt(socket)
     return true
   }
 
@@ -130,6 +144,15 @@ export class Connections {
       server.off('listening', this.#onListening)
     }
     this.servers.clear()
+  }
+
+  /** Follows a request that has no socket until the function it returns is called (once). */
+  followSocketless (method: string, path: string): () => void {
+    const request: SocketlessRequest = { method, path, since: performance.now() }
+    this.socketless.add(request)
+    return () => {
+      if (this.socketless.delete(request)) this.observer?.socketlessEnded()
+    }
   }
 
   /** Follows a socket first seen through a request (connected before its server was attached): its age is unknown. */

@@ -65,7 +65,7 @@ export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): 
 
 /** Requests in flight over every socket, read from Node's own per-socket state. */
 export function inFlight (connections: Connections, match: (url: string) => ProbeKind): number {
-  let count = 0
+  let count = connections.socketless.size
   for (const record of connections.records) {
     count += record.session === undefined ? http1InFlight(record) : http2InFlight(record, match)
   }
@@ -138,7 +138,11 @@ export class Drain {
       },
       closed: record => { this.#closed(record) },
       // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
-      listening: server => { this.closeListener(server) }
+      listening: server => { this.closeListener(server) },
+      socketlessEnded: () => {
+        if (!this.#forcing) outcome.completed++
+        this.#checkDrained()
+      }
     }
     this.#connections.onSession = record => { goAway(record, this.#match) }
     for (const server of this.#connections.servers) this.closeListener(server)
@@ -210,7 +214,9 @@ export class Drain {
   }
 
   #checkDrained (): void {
-    if (this.#drained !== undefined && this.#connections.records.size === 0 && this.#closing.size === 0) this.#drained()
+    const connections = this.#connections
+    if (this.#drained !== undefined && connections.records.size === 0 && connections.socketless.size === 0 &&
+      this.#closing.size === 0) this.#drained()
   }
 
   /**
@@ -274,6 +280,10 @@ export class Drain {
       record.timer = undefined
       record.session?.destroy()
       record.socket.destroy()
+    }
+    // Requests without a socket cannot be cut: they are named, and the shutdown goes on without them.
+    for (const request of this.#connections.socketless) {
+      outcome.forcedRequests.push({ method: request.method, path: pathOf(request.path), ageMs: Math.round(now - request.since) })
     }
     if (outcome.untracked > 0) {
       outcome.forced += outcome.untracked

@@ -8,6 +8,9 @@ export type GracefulErrorCode =
   | 'GRACEFUL_ERR_HOOK_TIMEOUT'
   | 'GRACEFUL_ERR_SHUTTING_DOWN'
   | 'GRACEFUL_ERR_NOT_PRIMARY'
+  | 'GRACEFUL_ERR_NOT_CALLED'
+  | 'GRACEFUL_ERR_ALREADY_REGISTERED'
+  | 'GRACEFUL_ERR_NOT_AT_ROOT'
 
 // A brand through the global symbol registry, so that `isGracefulError` recognises an error thrown by
 // another installed copy of this package (undici does the same): `instanceof` would not.

@@ -30,7 +30,6 @@ export class Graceful implements SignalMember {
   readonly #options: ResolvedOptions
   readonly #connections = new Connections()
   readonly #routes: ProbeRoutes
-  readonly #match: (url: string) => ProbeKind
   readonly #readiness: Readiness
   readonly #hooks: Hook[] = []
   readonly #controller = new AbortController()
@@ -49,12 +48,16 @@ export class Graceful implements SignalMember {
   #detached = false
   /** The server the last request through `handle()` came from, when it is attached: the next one from it is free. */
   #lastServer: NetServer | undefined
+  /** Set for a shutdown the application started by closing itself: it must not exit the process. */
+  #exitAfter: boolean | undefined
   /** A second signal is ending the process on purpose: that exit is no surprise. */
   #abandoned = false
   // Something other than graceful ended the process while it was shutting down: a hook's own process.exit(), an
   // uncaught exception or unhandled rejection. The report will never come, so say where it stopped, and never let
   // such an exit pass for a clean one.
-  readonly #onEarlyExit = (code: number): void => {
+  readonly #exitWatcher = { exitedEarly: (code: number): void => { this.#exitedEarly(code) } }
+
+  #exitedEarly (code: number): void {
     if (this.#abandoned) return
     const { phase, hookRunning } = this.#sequence
     this.#log('error', { phase, hook: hookRunning, exitCode: code, inFlight: this.inFlight },
@@ -70,8 +73,7 @@ export class Graceful implements SignalMember {
   constructor (options?: GracefulOptions, routing: ProbeRouting = EXACT) {
     this.#options = resolveOptions(options)
     this.#readiness = new Readiness(this.#options, (name, result) => { this.#checkChanged(name, result) })
-    this.#match = probeMatcher(this.#options.readinessPath, this.#options.livenessPath, routing)
-    this.#routes = new ProbeRoutes(this.#match, kind => this.#health(kind), err => {
+    this.#routes = new ProbeRoutes(probeMatcher(this.#options.readinessPath, this.#options.livenessPath, routing), kind => this.#health(kind), err => {
       this.#log('error', { err: err instanceof Error ? err.message : String(err) }, 'graceful: readiness failed')
     })
     this.#webSockets = new WebSockets(socket => {
@@ -83,7 +85,7 @@ export class Graceful implements SignalMember {
       options: this.#options,
       connections: this.#connections,
       routes: this.#routes,
-      match: this.#match,
+      match: url => this.#routes.match(url),
       webSockets: this.#webSockets,
       controller: this.#controller,
       events: this.#events,
@@ -119,7 +121,7 @@ export class Graceful implements SignalMember {
 
   /** Requests in flight right now, over every attached server (read from Node's own state: nothing counts per request). */
   get inFlight (): number {
-    return inFlight(this.#connections, this.#match)
+    return inFlight(this.#connections, this.#routes.match)
   }
 
   /** Sockets open right now, over every attached server. */
@@ -166,9 +168,12 @@ export class Graceful implements SignalMember {
     return this.#options.signals
   }
 
-  /** Whether the process exits once the shutdown is over. */
+  /**
+   * Whether the process exits once the shutdown is over: the `exit` option, except for a shutdown the application
+   * started by closing itself (a direct `fastify.close()`), which leaves the process alone.
+   */
   get exit (): boolean {
-    return this.#options.exit
+    return this.#exitAfter ?? this.#options.exit
   }
 
   /** With `startup: 'manual'`, false until `ready()`; true otherwise. */
@@ -283,7 +288,7 @@ export class Graceful implements SignalMember {
       this.attach(server)
       this.#connections.adopt(req.socket)
     }
-    const kind = this.#match(req.url ?? '/')
+    const kind = this.#routes.match(req.url ?? '/')
     if (kind !== NOT_A_PROBE) {
       this.#routes.probe(req, res, kind)
       return true
@@ -299,7 +304,7 @@ export class Graceful implements SignalMember {
    * 405 answer (with `Allow`) that the probe routes give on a socket.
    */
   healthFor (url: string, method?: string): HealthResponse | Promise<HealthResponse> | undefined {
-    const kind = this.#match(url)
+    const kind = this.#routes.match(url)
     if (kind === NOT_A_PROBE) return undefined
     if (method !== undefined && method !== 'GET' && method !== 'HEAD') return { ...METHOD_NOT_ALLOWED, headers: { ...METHOD_NOT_ALLOWED.headers } }
     return this.#health(kind)
@@ -312,6 +317,38 @@ export class Graceful implements SignalMember {
   /** Starts the shutdown (or returns the one under way): the same promise every time, resolved with the report. */
   shutdown (): Promise<ShutdownReport> {
     return this.#start('shutdown()')
+  }
+
+  /**
+   * @internal The application is closing itself (a direct `fastify.close()`): runs the same sequence, which leaves the
+   * process alone at the end unless a signal arrives meanwhile. Returns the shutdown under way if there is one.
+   */
+  shutdownFromApp (reason: string): Promise<ShutdownReport> {
+    if (this.#shutdown === undefined) this.#exitAfter = false
+    return this.#start(reason)
+  }
+
+  /**
+   * @internal Follows a request that reaches the application without a socket (Fastify's `inject()`): it counts in
+   * flight and the drain waits for it. Call the function returned when it ends.
+   */
+  followSocketless (method: string, path: string): () => void {
+    return this.#connections.followSocketless(method, path)
+  }
+
+  /** @internal How the application's router matches paths, learnt by an adapter once it sees the application. */
+  setProbeRouting (routing: ProbeRouting): void {
+    this.#routes.match = probeMatcher(this.#options.readinessPath, this.#options.livenessPath, routing)
+  }
+
+  /** @internal True when `path` is a probe path as the application's router matches it. */
+  isProbePath (path: string): boolean {
+    return this.#routes.match(path) !== NOT_A_PROBE
+  }
+
+  /** @internal Starts the shutdown (or returns the one under way) giving `reason` for it, as a signal would. */
+  shutdownFor (reason: string): Promise<ShutdownReport> {
+    return this.#start(reason)
   }
 
   /**
@@ -332,6 +369,8 @@ export class Graceful implements SignalMember {
 
   /** @internal The signal registry's entry: a signal this instance listens to arrived. */
   startFromSignal (signal: NodeJS.Signals): void {
+    // A signal during a shutdown the application started itself: the operator wants the process gone.
+    this.#exitAfter = undefined
     void this.#start(signal)
   }
 
@@ -353,9 +392,9 @@ export class Graceful implements SignalMember {
   }
 
   async #run (reason: string): Promise<ShutdownReport> {
-    process.on('exit', this.#onEarlyExit)
+    signalRegistry().watch(this.#exitWatcher)
     const report = await this.#sequence.run(reason)
-    process.off('exit', this.#onEarlyExit)
+    signalRegistry().unwatch(this.#exitWatcher)
     if (this.#registered) {
       this.#registered = false
       signalRegistry().settle(this, report.exitCode)

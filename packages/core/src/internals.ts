@@ -50,6 +50,20 @@ export function receivingSockets (server: NetServer): Set<Socket> | undefined {
   return sockets
 }
 
+/**
+ * Every HTTP/1 socket of a server, from the same list (`server[kConnections].all()`): the sockets that connected
+ * before `attach()`, which graceful would otherwise never see. Empty where Node keeps no list.
+ */
+export function httpSockets (server: NetServer): Socket[] {
+  kHttpConnections ??= ownSymbol(server, 'http.server.connections')
+  if (kHttpConnections === undefined) return []
+  const list = (server as unknown as Record<symbol, { all?: () => Array<{ socket?: Socket }> } | undefined>)[kHttpConnections]
+  if (typeof list?.all !== 'function') return []
+  const sockets: Socket[] = []
+  for (const parser of list.all()) if (parser.socket !== undefined && !parser.socket.destroyed) sockets.push(parser.socket)
+  return sockets
+}
+
 let kTimeout: symbol | undefined
 /**
  * How long an idle keep-alive socket has been quiet, in ms, or undefined when Node does not know. After a response,

@@ -19,8 +19,9 @@ import type { WarningName } from './warnings.js'
 export interface GracefulOptions {
   /**
    * Signals that start the shutdown. A second one, in any phase, exits at once. An empty list leaves signals alone
-   * (then only `shutdown()` starts it).
-   * @default ['SIGTERM', 'SIGINT']
+   * (then only `shutdown()` starts it). Inside a Vitest worker the default is `[]`: an instance a test creates does
+   * not react to the signals the runner sends its workers, unless the test asks for them.
+   * @default ['SIGTERM', 'SIGINT'] (`[]` inside a Vitest worker)
    */
   signals?: readonly NodeJS.Signals[]
   /**
@@ -69,8 +70,9 @@ export interface GracefulOptions {
   newSocketGrace?: number
   /**
    * Exit the process when the shutdown is over: code 0 when clean, 1 when anything was forced or failed.
-   * `false` for embedding and tests: the shutdown runs and reports, and the process is left alone.
-   * @default true
+   * `false` for embedding and tests: the shutdown runs and reports, and the process is left alone. Inside a Vitest
+   * worker the default is `false`, so that a test's `shutdown()` cannot end the runner's worker.
+   * @default true (`false` inside a Vitest worker)
    */
   exit?: boolean
   /**
@@ -263,6 +265,7 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const given = validateOptions<GracefulOptions>(input, validators, '')
   const options: ResolvedOptions = {
     ...defaults,
+    ...(inTestWorker() ? TEST_WORKER_DEFAULTS : {}),
     ...given as Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'>,
     logger: given.logger ?? fallbackLogger,
     close: given.close,
@@ -275,6 +278,16 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     throw invalid('preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, options.preStopMinimumDelay)
   }
   return options
+}
+
+const TEST_WORKER_DEFAULTS = { signals: Object.freeze([]) as readonly NodeJS.Signals[], exit: false }
+
+/**
+ * A Vitest worker (the global Vitest sets in each of them; not inherited by the processes a test starts, so that a
+ * service under test in a child process keeps the usual defaults).
+ */
+function inTestWorker (): boolean {
+  return typeof (globalThis as { __vitest_worker__?: unknown }).__vitest_worker__ === 'object'
 }
 
 /**

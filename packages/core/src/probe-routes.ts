@@ -92,7 +92,8 @@ export const kStreamHeaders: unique symbol = Symbol('graceful.stream-headers')
  * listener of an event runs, so the application would answer too.
  */
 export class ProbeRoutes {
-  readonly match: (url: string) => ProbeKind
+  /** The probe check: replaced when an adapter learns how its application's router matches paths. */
+  match: (url: string) => ProbeKind
   /** Set when a shutdown begins: from then on every request passes it before the application. */
   observer: RequestObserver | undefined = undefined
   readonly #health: (kind: ProbeKind) => HealthResponse | Promise<HealthResponse>

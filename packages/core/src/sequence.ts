@@ -115,7 +115,7 @@ export class Sequence<G> {
       cleanup: stopped - cleanupStarted,
       total: stopped - started
     }
-    const failed = drain.forced > 0 || hooks.some(hook => hook.status !== 'ok')
+    const failed = drain.forced > 0 || drain.forcedRequests.length > 0 || hooks.some(hook => hook.status !== 'ok')
     const report = buildReport(reason, drain, hooks, telling, times,
       exitCodeFor(failed, reason, options.signalExitCode), held)
     log(failed ? 'warn' : 'info', report, 'graceful: shutdown complete')

@@ -16,6 +16,11 @@ export interface SignalMember {
   abandon: (signal: NodeJS.Signals) => void
 }
 
+/** What the registry calls when the process exits while a shutdown is under way (not through the registry). */
+export interface ExitWatcher {
+  exitedEarly: (code: number) => void
+}
+
 /**
  * One registry per process serves every instance, so that several servers and several apps share one listener per
  * signal (no MaxListeners warning, no leak), and the process exits once, when the last busy instance is done,
@@ -29,6 +34,22 @@ export class SignalRegistry {
   #stopListeningToPrimary: (() => void) | undefined
   /** The shutdown began with the primary's message: the signal that made the primary send it may still arrive here. */
   #startedByPrimary = false
+  readonly #watchers = new Set<ExitWatcher>()
+  // One 'exit' listener for every instance shutting down, however many a test file creates.
+  readonly #onExit = (code: number): void => {
+    for (const watcher of [...this.#watchers]) watcher.exitedEarly(code)
+  }
+
+  /** Tells `watcher` if the process exits before `unwatch`: something other than graceful ended a shutdown. */
+  watch (watcher: ExitWatcher): void {
+    if (this.#watchers.size === 0) process.on('exit', this.#onExit)
+    this.#watchers.add(watcher)
+  }
+
+  unwatch (watcher: ExitWatcher): void {
+    if (!this.#watchers.delete(watcher)) return
+    if (this.#watchers.size === 0) process.off('exit', this.#onExit)
+  }
 
   add (member: SignalMember): void {
     this.#members.add(member)

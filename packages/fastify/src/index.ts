@@ -1,7 +1,7 @@
 import type { Server as NetServer } from 'node:net'
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
-import { createGraceful, type Graceful, type GracefulOptions, type WebSocketServerLike } from '@graceful/core'
+import { createGraceful, GracefulError, type Graceful, type GracefulOptions, type WebSocketServerLike } from '@graceful/core'
 
 export type {
   EventStreamEnd,
@@ -33,8 +33,30 @@ declare module 'fastify' {
 const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 
 const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyInstance, options, done) => {
+  // `fastify.register(gracefulPlugin(options))`: the plugin was called instead of handed over.
+  if (typeof done !== 'function' || typeof (fastify as Partial<FastifyInstance> | undefined)?.decorate !== 'function') {
+    throw new GracefulError('GRACEFUL_ERR_NOT_CALLED',
+      'gracefulPlugin is a Fastify plugin, not a factory: pass it with its options, `await fastify.register(gracefulPlugin, options)`.')
+  }
+  if (fastify.hasDecorator('graceful')) {
+    done(new GracefulError('GRACEFUL_ERR_ALREADY_REGISTERED',
+      'gracefulPlugin is registered already on this instance: register it once, on the root instance.'))
+    return
+  }
+  // Inside an encapsulated or prefixed plugin its routes would answer under the prefix (/api/healthz) while the probes
+  // answer at the root, and `fastify.graceful` would be missing at the root: a half-state no probe would reveal.
+  if (Object.getPrototypeOf(fastify) !== Object.prototype || fastify.prefix !== '') {
+    done(new GracefulError('GRACEFUL_ERR_NOT_AT_ROOT',
+      `gracefulPlugin was registered inside an encapsulated plugin${fastify.prefix === '' ? '' : ` (prefix ${fastify.prefix})`}: ` +
+      'register it on the root instance, `await fastify.register(gracefulPlugin, options)` on what Fastify() returned, ' +
+      'or from a plugin wrapped in fastify-plugin.'))
+    return
+  }
   const given: Record<string, unknown> = { ...options }
   for (const key of REGISTER_OPTIONS) Reflect.deleteProperty(given, key)
+  // Set when the application closes itself (a direct fastify.close()): graceful's sequence then waits for that close,
+  // and its onClose hooks, instead of starting one.
+  let appClosing: { closed: Promise<void>, done: () => void } | undefined
   let core: Graceful
   try {
     core = createGraceful({
@@ -42,7 +64,7 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
       ...given,
       // After the drain, so that preClose and onClose hooks run as Fastify intends, on a server with no sockets left:
       // Fastify's own close waits for sockets that turn idle during it (fastify#7044); this one never has to.
-      close: () => fastify.close()
+      close: () => appClosing === undefined ? fastify.close() : appClosing.closed
     })
   } catch (err) {
     // Through done(), so that `await fastify.register()` rejects with the GracefulError instead of an uncaught throw.
@@ -68,11 +90,12 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
       })
     }
   } catch (err) {
-    // A duplicate /healthz route or a second registration: leave nothing behind that a later signal would act on.
+    // A duplicate /healthz route: leave nothing behind that a later signal would act on.
     core.dispose()
     done(err as Error)
     return
   }
+  followInjections(fastify, core)
   // listen({ host: 'localhost' }) binds 127.0.0.1 and ::1 with one server each; the second is only reachable
   // through Fastify's bindings list. Unattached, it would keep its listener open and its requests uncounted.
   // @fastify/websocket's server, when it is registered (before or after this plugin): its WebSockets are closed with
@@ -86,12 +109,96 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
     for (const server of secondaryServers(fastify)) core.attach(server)
     next()
   })
-  // An app closed directly with fastify.close() must not keep listening for signals.
-  fastify.addHook('onClose', (_instance, next) => {
-    core.dispose()
-    next()
+  // Any close of the instance runs the same drain: a direct fastify.close() (a test's teardown, fastify-cli's own
+  // signal handler) would otherwise wait for keep-alive sockets until keepAliveTimeout, telling no client to go.
+  fastify.addHook('preClose', async () => {
+    // Graceful's own close step (after the drain), or a close after the shutdown: nothing left to drain.
+    if (core.state === 'cleanup' || core.state === 'stopped') return
+    let closed: () => void = () => {}
+    appClosing = { closed: new Promise<void>(resolve => { closed = resolve }), done: () => { closed() } }
+    if (core.state === 'running') void core.shutdownFromApp('fastify.close()')
+    await untilDrained(core)
+  })
+  // Registered with the plugin, usually first: Fastify runs onClose hooks last registered first, so this one comes
+  // after the application's own. It lets the sequence go on to the onShutdown hooks, and close() waits for them.
+  fastify.addHook('onClose', async () => {
+    if (appClosing === undefined) {
+      // Closed before it ever ran (Fastify skips preClose then): it must not keep listening for signals.
+      core.dispose()
+      return
+    }
+    appClosing.done()
+    await core.shutdown()
   })
   done()
+}
+
+/** Resolves once the drain is over (the sequence has reached cleanup or beyond). */
+function untilDrained (core: Graceful): Promise<void> {
+  if (core.state === 'cleanup' || core.state === 'stopped') return Promise.resolve()
+  return new Promise(resolve => {
+    const onPhase = ({ phase }: { phase: string }): void => {
+      if (phase !== 'cleanup' && phase !== 'stopped') return
+      core.off('phase', onPhase)
+      resolve()
+    }
+    core.on('phase', onPhase)
+  })
+}
+
+type Inject = (this: FastifyInstance, options?: unknown, callback?: unknown) => unknown
+
+/**
+ * inject() requests reach Fastify without a socket, so the probe routes never see them: each is followed from the
+ * moment it is dispatched until its response, so that it counts in flight and the drain (and the hooks) wait for it.
+ * Only inject() is wrapped: requests on sockets pay nothing for this.
+ */
+function followInjections (fastify: FastifyInstance, core: Graceful): void {
+  // Read, not called: it is applied below with the instance as `this`.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const inject = fastify.inject as unknown as Inject
+  const follow = (option: unknown): (() => void) => {
+    const given = typeof option === 'string' ? { url: option } : (option ?? {}) as { method?: unknown, url?: unknown, path?: unknown }
+    const url = typeof given.url === 'string' ? given.url : typeof given.path === 'string' ? given.path : '/'
+    return core.followSocketless(typeof given.method === 'string' ? given.method.toUpperCase() : 'GET', `${url} (inject)`)
+  }
+  const wrapped = function (this: FastifyInstance, options?: unknown, callback?: unknown): unknown {
+    if (typeof callback === 'function') {
+      const end = follow(options)
+      return inject.call(this, options, (err: unknown, response: unknown) => {
+        end()
+        ;(callback as (err: unknown, response: unknown) => void)(err, response)
+      })
+    }
+    const result = inject.call(this, options)
+    if (typeof result !== 'object' || result === null || typeof (result as { end?: unknown }).end !== 'function') return result
+    // light-my-request's chain: the request starts when the chain ends (explicitly, when awaited, or on the next tick).
+    const chain = result as Record<string, unknown> & { option?: unknown, _promise?: Promise<unknown> | null }
+    let started = false
+    for (const method of ['end', 'then', 'catch', 'finally']) {
+      const original = chain[method] as (...args: unknown[]) => unknown
+      chain[method] = function (this: typeof chain, ...args: unknown[]): unknown {
+        if (started) return original.apply(this, args)
+        started = true
+        const end = follow(this.option)
+        if (method === 'end' && typeof args[0] === 'function') {
+          const given = args[0] as (err: unknown, response: unknown) => void
+          args[0] = (err: unknown, response: unknown) => {
+            end()
+            given(err, response)
+          }
+          return original.apply(this, args)
+        }
+        const returned = original.apply(this, args)
+        const promise = this._promise
+        if (promise !== null && promise !== undefined) promise.then(end, end)
+        else end()
+        return returned
+      }
+    }
+    return chain
+  }
+  ;(fastify as unknown as { inject: Inject }).inject = wrapped
 }
 
 /** Fastify's extra servers for a multi-address host, from its internal bindings list (empty if that ever moves). */
