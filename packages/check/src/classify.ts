@@ -90,7 +90,7 @@ export const KINDS: Record<FailureKind, { lost: boolean, cause: string, fix: str
   },
   'killed-in-flight': {
     lost: true,
-    cause: 'the service was still serving when graceful-check killed it at the timeout',
+    cause: 'the service was still serving when graceful-check killed it: at the timeout, or because the signal never reached it',
     fix: 'exit within the grace period: tell keep-alive clients `Connection: close`, close idle sockets, bound the drain'
   },
   'server-error': {

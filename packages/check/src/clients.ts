@@ -43,10 +43,10 @@ export function requestText (spec: RequestSpec, host: string): string {
 }
 
 /** A new connection's opening failed: refused (or reset in its handshake), which no byte of a request crossed. */
-function refusedAt (recorder: Recorder, client: ClientKind, spec: RequestSpec, sentAt: number, error: string): void {
+function refusedAt (recorder: Recorder, client: ClientKind, spec: RequestSpec, sentAt: number, error: string, routed: boolean): void {
   recorder.fail({
     client, method: spec.method, path: spec.path, connection: 'fresh', localPort: null, sentAt, what: 'refused', error,
-    status: null, idleMs: 0, finFirst: false, behindClose: false, routed: recorder.balancer && !recorder.unrouted
+    status: null, idleMs: 0, finFirst: false, behindClose: false, routed
   })
 }
 
@@ -76,13 +76,14 @@ function settle (recorder: Recorder, client: ClientKind, spec: RequestSpec, conn
 /** Opens a raw connection; undefined (and the refusal recorded) when it could not be opened. */
 async function open (recorder: Recorder, target: Target, client: ClientKind, spec: RequestSpec): Promise<RawConnection | undefined> {
   const sentAt = recorder.sent(client)
+  const routed = recorder.balancer && !recorder.unrouted
   const connection = new RawConnection(target.host, target.port)
   if (await connection.opened()) {
     // Counted again when its request is written.
     recorder.byClient[client].sent--
     return connection
   }
-  refusedAt(recorder, client, spec, sentAt, connection.closedWith ?? 'closed')
+  refusedAt(recorder, client, spec, sentAt, connection.closedWith ?? 'closed', routed)
   return undefined
 }
 
@@ -159,7 +160,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
         const code = errorCode(err)
         const fresh = !open || tracker.connects > connectsBefore
         if (isRefused(err)) {
-          refusedAt(recorder, 'keep-alive', spec, sentAt, code)
+          refusedAt(recorder, 'keep-alive', spec, sentAt, code, routed)
           // The listener is closed: nothing more to learn here, unless a balancer still sends traffic this way.
           if (!recorder.balancer) return
           await recorder.pause(20)

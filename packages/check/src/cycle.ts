@@ -143,6 +143,7 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
       recorder.killedAt ??= performance.now()
       recorder.note('the service it started was still running: killed')
       service.kill()
+      recorder.stop()
       await waitGroupGone(service)
     }
   } finally {

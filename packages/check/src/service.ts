@@ -95,15 +95,16 @@ export async function startService (options: ServiceOptions): Promise<Service> {
     const spawned = child
     createInterface({ input: spawned.stdout! }).on('line', onLine('stdout'))
     createInterface({ input: spawned.stderr! }).on('line', onLine('stderr'))
-    const failed = once(spawned, 'error').then(([err]) => {
-      throw new CheckError('CHECK_ERR_COMMAND_NOT_FOUND', `the command could not be started: ${options.command!.join(' ')}: ${(err as Error).message}`)
-    })
-    failed.catch(() => {})
     exited = new Promise(resolve => {
       spawned.once('exit', (code, signal) => { resolve({ code, signal }) })
       spawned.once('error', () => { resolve({ code: null, signal: null }) })
     })
-    await Promise.race([once(spawned, 'spawn'), failed])
+    await new Promise((resolve, reject) => {
+      spawned.once('spawn', resolve)
+      spawned.once('error', (err) => {
+        reject(new CheckError('CHECK_ERR_COMMAND_NOT_FOUND', `the command could not be started: ${options.command!.join(' ')}: ${err.message}`))
+      })
+    })
   } else {
     if (port === undefined) throw new CheckError('CHECK_ERR_USAGE', 'a port is needed with --url')
     const pid = options.pid
