@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module'
 import { KINDS } from './classify.js'
 import { runCycle } from './cycle.js'
+import { checkRolloutCycle } from './haproxy.js'
 import { settle } from './options.js'
 import { SCHEMA_VERSION, type CheckOptions, type CheckReport, type CycleReport, type Distribution, type FailureKind } from './types.js'
 
@@ -49,7 +50,7 @@ export async function checkShutdown (options: CheckOptions): Promise<CheckReport
   const cycles: CycleReport[] = []
   for (let cycle = 0; cycle < settings.cycles; cycle++) {
     if (settings.abortSignal?.aborted === true) break
-    cycles.push(await runCycle(settings, cycle))
+    cycles.push(settings.lb === 'haproxy' ? await checkRolloutCycle({ ...settings, seed: settings.seed + cycle }) : await runCycle(settings, cycle))
   }
   return summarize(cycles, {
     seed: settings.seed,

@@ -22,6 +22,8 @@ export interface Observed {
   routed: boolean
   /** Whether the service's process was still alive when the failure was seen. */
   serviceAlive: boolean
+  /** The request's `x-check-id`, to find it in a proxy's log. */
+  id?: number
 }
 
 /** What the end of a cycle knows. Times are performance.now(). */

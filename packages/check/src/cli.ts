@@ -202,9 +202,8 @@ async function main (): Promise<number> {
   process.on('SIGINT', onInterrupt)
   try {
     const options: CheckOptions = { ...parsed.check, abortSignal: controller.signal, ...(view === undefined ? {} : { onProgress: view.update }) }
-    const report = parsed.lb === 'haproxy'
-      ? await (await import('./haproxy.js')).checkRollout(options)
-      : await checkShutdown(options)
+    if (parsed.lb === 'haproxy') options.lb = 'haproxy'
+    const report = await checkShutdown(options)
     view?.done()
     if (parsed.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
     else if (parsed.markdown) process.stdout.write(formatMarkdown(report))

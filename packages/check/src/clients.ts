@@ -36,10 +36,10 @@ function contentType (body: string): string {
 }
 
 /** The text of one request on the wire. */
-export function requestText (spec: RequestSpec, host: string): string {
+export function requestText (spec: RequestSpec, host: string, id: number): string {
   const body = spec.body ?? ''
   const bodyHeaders = spec.body === undefined ? '' : `content-type: ${contentType(body)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
-  return `${spec.method} ${spec.path} HTTP/1.1\r\nhost: ${host}\r\nuser-agent: graceful-check\r\n${bodyHeaders}\r\n${body}`
+  return `${spec.method} ${spec.path} HTTP/1.1\r\nhost: ${host}\r\nuser-agent: graceful-check\r\nx-check-id: ${id}\r\n${bodyHeaders}\r\n${body}`
 }
 
 /** A new connection's opening failed: refused (or reset in its handshake), which no byte of a request crossed. */
@@ -52,13 +52,13 @@ function refusedAt (recorder: Recorder, client: ClientKind, spec: RequestSpec, s
 
 /** Records what became of a request on a raw connection; true when it was answered in full. */
 function settle (recorder: Recorder, client: ClientKind, spec: RequestSpec, connection: RawConnection, exchange: Exchange,
-  context: { sentAt: number, fresh: boolean, idleMs: number, behindClose: boolean, routed: boolean }): boolean {
+  context: { sentAt: number, fresh: boolean, idleMs: number, behindClose: boolean, routed: boolean, id: number }): boolean {
   if (exchange.answered) {
     if (exchange.status >= 500) {
       recorder.fail({
         client, method: spec.method, path: spec.path, connection: context.fresh ? 'fresh' : 'reused', localPort: connection.localPort ?? null,
         sentAt: context.sentAt, what: 'status', error: null, status: exchange.status, idleMs: context.idleMs, finFirst: false,
-        behindClose: false, routed: context.routed
+        behindClose: false, routed: context.routed, id: context.id
       })
       return false
     }
@@ -68,7 +68,8 @@ function settle (recorder: Recorder, client: ClientKind, spec: RequestSpec, conn
   recorder.fail({
     client, method: spec.method, path: spec.path, connection: context.fresh ? 'fresh' : 'reused', localPort: connection.localPort ?? null,
     sentAt: context.sentAt, what: exchange.error === 'timeout' ? 'timeout' : exchange.responseStarted ? 'mid-response' : 'no-response',
-    error: exchange.error, status: null, idleMs: context.idleMs, finFirst: exchange.finFirst, behindClose: context.behindClose, routed: context.routed
+    error: exchange.error, status: null, idleMs: context.idleMs, finFirst: exchange.finFirst, behindClose: context.behindClose, routed: context.routed,
+    id: context.id
   })
   return false
 }
@@ -115,7 +116,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
     connect: (options, callback) => {
       connector(options, (err, socket) => {
         if (socket !== null) {
-          tracker.socket = socket as Socket
+          tracker.socket = socket
           tracker.connects++
         }
         // undici's callback takes (null, socket) or (err, null): handed on as it came.
@@ -132,13 +133,16 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
       const idleMs = open ? performance.now() - lastDoneAt : 0
       const routed = recorder.balancer && !recorder.unrouted
       const sentAt = recorder.sent('keep-alive')
+      const id = recorder.ids++
       let stage: 'head' | 'body' = 'head'
       let told = false
       try {
         const res = await client.request({
-          method: spec.method as 'GET',
+          method: spec.method,
           path: spec.path,
-          headers: spec.body === undefined ? { 'user-agent': 'graceful-check' } : { 'user-agent': 'graceful-check', 'content-type': contentType(spec.body) },
+          headers: spec.body === undefined
+            ? { 'user-agent': 'graceful-check', 'x-check-id': String(id) }
+            : { 'user-agent': 'graceful-check', 'x-check-id': String(id), 'content-type': contentType(spec.body) },
           ...(spec.body === undefined ? {} : { body: spec.body }),
           headersTimeout: target.requestTimeout,
           bodyTimeout: target.requestTimeout
@@ -151,7 +155,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
         if (res.statusCode >= 500) {
           recorder.fail({
             client: 'keep-alive', method: spec.method, path: spec.path, connection: fresh ? 'fresh' : 'reused', localPort: tracker.socket?.localPort ?? null,
-            sentAt, what: 'status', error: null, status: res.statusCode, idleMs, finFirst: false, behindClose: false, routed
+            sentAt, what: 'status', error: null, status: res.statusCode, idleMs, finFirst: false, behindClose: false, routed, id
           })
         } else {
           recorder.answer('keep-alive', res.statusCode, told)
@@ -168,7 +172,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
           recorder.fail({
             client: 'keep-alive', method: spec.method, path: spec.path, connection: fresh ? 'fresh' : 'reused',
             localPort: tracker.socket?.localPort ?? null, sentAt, what: isTimeout(code) ? 'timeout' : stage === 'body' ? 'mid-response' : 'no-response',
-            error: code, status: null, idleMs: fresh ? 0 : idleMs, finFirst: false, behindClose: false, routed
+            error: code, status: null, idleMs: fresh ? 0 : idleMs, finFirst: false, behindClose: false, routed, id
           })
         }
       }
@@ -194,10 +198,11 @@ export async function newConnectionClient (recorder: Recorder, target: Target, r
     }
     try {
       const sentAt = recorder.sent('new-connection')
+      const id = recorder.ids++
       const done = withTimeout(connection, target.requestTimeout)
-      const [exchange] = await connection.exchange([requestText(spec, target.host)], 1)
+      const [exchange] = await connection.exchange([requestText(spec, target.host, id)], 1)
       done()
-      settle(recorder, 'new-connection', spec, connection, exchange!, { sentAt, fresh: true, idleMs: 0, behindClose: false, routed })
+      settle(recorder, 'new-connection', spec, connection, exchange!, { sentAt, fresh: true, idleMs: 0, behindClose: false, routed, id })
     } finally {
       connection.destroy()
     }
@@ -225,14 +230,15 @@ export async function slowClient (recorder: Recorder, target: Target, rng: Rando
         }
         fresh = true
       }
-      const text = requestText(spec, target.host)
+      const id = recorder.ids++
+      const text = requestText(spec, target.host, id)
       const cuts = [Math.floor(text.length / 3), Math.floor(2 * text.length / 3)]
       const idleMs = fresh ? 0 : performance.now() - connection.lastAnsweredAt
       const sentAt = recorder.sent('slow')
       const done = withTimeout(connection, target.requestTimeout + slowMs)
       const [exchange] = await connection.exchange([text.slice(0, cuts[0]), text.slice(cuts[0], cuts[1]), text.slice(cuts[1])], 1, Math.round(slowMs / 2))
       done()
-      const answered = settle(recorder, 'slow', spec, connection, exchange!, { sentAt, fresh, idleMs, behindClose: false, routed })
+      const answered = settle(recorder, 'slow', spec, connection, exchange!, { sentAt, fresh, idleMs, behindClose: false, routed, id })
       if (!answered || (exchange!.answered && !exchange!.persistent)) {
         connection.destroy()
         connection = undefined
@@ -267,7 +273,8 @@ export async function pipeliningClient (recorder: Recorder, target: Target, rng:
       // until a response shows the connection persists (RFC 9112 §9.3.2).
       const count = fresh ? 1 : rng.int(2, 4)
       const specs = Array.from({ length: count }, () => target.requests[rng.int(0, target.requests.length - 1)]!)
-      const text = specs.map(spec => requestText(spec, target.host)).join('')
+      const ids = specs.map(() => recorder.ids++)
+      const text = specs.map((spec, i) => requestText(spec, target.host, ids[i]!)).join('')
       const cut = split && rng.chance(0.3) ? rng.int(1, text.length - 1) : text.length
       const parts = cut === text.length ? [text] : [text.slice(0, cut), text.slice(cut)]
       const idleMs = fresh ? 0 : performance.now() - connection.lastAnsweredAt
@@ -278,13 +285,13 @@ export async function pipeliningClient (recorder: Recorder, target: Target, rng:
       done()
       let told = false
       let broken = false
-      exchanges.forEach((exchange, i) => {
-        const answered = settle(recorder, 'pipelined', specs[i]!, connection!, exchange, {
-          sentAt, fresh, idleMs: i === 0 ? idleMs : 0, behindClose: told, routed
+      for (const [i, exchange] of exchanges.entries()) {
+        const answered = settle(recorder, 'pipelined', specs[i]!, connection, exchange, {
+          sentAt, fresh, idleMs: i === 0 ? idleMs : 0, behindClose: told, routed, id: ids[i]!
         })
         if (exchange.answered && !exchange.persistent) told = true
         if (!answered) broken = true
-      })
+      }
       if (told || broken) {
         connection.destroy()
         connection = undefined

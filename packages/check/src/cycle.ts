@@ -1,14 +1,27 @@
-import { classify, type CycleFacts } from './classify.js'
+import { classify, type CycleFacts, type Observed } from './classify.js'
 import { idleSocket, keepAliveClient, newConnectionClient, pipeliningClient, slowClient, type Target } from './clients.js'
 import type { Settings } from './options.js'
 import { probe } from './prober.js'
 import { derive, random } from './random.js'
 import { Recorder } from './recorder.js'
 import { startService, type Exit, type Service } from './service.js'
-import type { CycleReport, Finding, Progress } from './types.js'
+import type { CycleReport, FailedRequest, Finding, Progress } from './types.js'
 
 function describeExit (exit: Exit): string {
   return exit.code !== null ? `code ${exit.code}` : exit.signal !== null ? `killed by ${exit.signal}` : 'gone'
+}
+
+/** The clients of the load, each in its own seeded stream; they end when the recorder stops or the balancer lets go. */
+export function startLoad (settings: Settings, recorder: Recorder, target: Target, seed: number): Array<Promise<void>> {
+  const { load } = settings
+  let stream = 0
+  const next = (): ReturnType<typeof random> => random(derive(seed, ++stream))
+  return [
+    ...Array.from({ length: load.keepAlive }, async () => { await keepAliveClient(recorder, target, next(), load) }),
+    ...Array.from({ length: load.newConnection }, async () => { await newConnectionClient(recorder, target, next()) }),
+    ...Array.from({ length: load.slow }, async () => { await slowClient(recorder, target, next(), load.slowMs) }),
+    ...Array.from({ length: load.pipelining }, async () => { await pipeliningClient(recorder, target, next(), load.splitPipelines) })
+  ]
 }
 
 /** One cycle: start, load, signal at the chosen moment, keep the load on until the service is gone, classify. */
@@ -81,18 +94,11 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
   const proberDone = new Promise<void>(resolve => { void gone.then(resolve) })
   const prober = probe(recorder, { host: target.host, port: target.port, path: settings.ready, interval: settings.probeInterval, until: proberDone })
   const idle = Array.from({ length: settings.load.idleSockets }, async () => await idleSocket(recorder, target))
-  const { load } = settings
-  let stream = 0
-  const next = (): ReturnType<typeof random> => random(derive(seed, ++stream))
-  const clients = [
-    ...Array.from({ length: load.keepAlive }, async () => { await keepAliveClient(recorder, target, next(), load) }),
-    ...Array.from({ length: load.newConnection }, async () => { await newConnectionClient(recorder, target, next()) }),
-    ...Array.from({ length: load.slow }, async () => { await slowClient(recorder, target, next(), load.slowMs) }),
-    ...Array.from({ length: load.pipelining }, async () => { await pipeliningClient(recorder, target, next(), load.splitPipelines) })
-  ]
+  const clients = startLoad(settings, recorder, target, seed)
   const ticker = setInterval(() => { progress(stage, recorder, exitText) }, 100)
   const findings: Finding[] = []
-  let killedAfterTimeout = false
+  // Set in a timer's callback: an object, so that the flow analysis does not take it for a constant.
+  const state = { killedAfterTimeout: false }
   try {
     const aborted = settings.abortSignal
     await new Promise<void>(resolve => {
@@ -115,7 +121,7 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
     service.signal(settings.signal)
     // Bounded: a service that does not exit is killed, as a kubelet kills it at the end of the grace period.
     const timeout = setTimeout(() => {
-      killedAfterTimeout = true
+      state.killedAfterTimeout = true
       recorder.killedAt = performance.now()
       recorder.note(`still running after ${settings.timeout} ms: killed`)
       service.kill()
@@ -155,7 +161,7 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
   const idleResults = await Promise.all(idle)
   progress('exited', recorder, exitText)
   const signalAt = recorder.signalAt
-  if (killedAfterTimeout) {
+  if (state.killedAfterTimeout) {
     const noSign = recorder.readinessFailedAt === undefined && recorder.listenerRefusedAt === undefined &&
       recorder.connectionClose['lame-duck'] + recorder.connectionClose.drain === 0
     findings.push(noSign
@@ -173,7 +179,7 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
           fix: 'bound the shutdown below the grace period: tell keep-alive clients `Connection: close`, close idle sockets, give the drain a deadline'
         })
   }
-  if (exit !== undefined && !killedAfterTimeout && recorder.killedAt === undefined && exit.code !== 0) {
+  if (exit !== undefined && !state.killedAfterTimeout && recorder.killedAt === undefined && exit.code !== 0) {
     findings.push({
       kind: 'exit-code',
       fails: false,
@@ -181,27 +187,65 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
       fix: exit.signal !== null ? 'handle the signal and exit when the work is done' : 'a clean shutdown exits 0; a non-zero code makes an orchestrator count a failure'
     })
   }
-  const evidence = settings.acceptedPorts !== undefined ? new Set(settings.acceptedPorts()) : settings.acceptedFromOutput ? service.accepted : undefined
+  return cycleReport(settings, recorder, {
+    cycle,
+    seed,
+    url: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+    signalAfter,
+    exit,
+    killedAfterTimeout: state.killedAfterTimeout,
+    findings,
+    idle: idleResults,
+    accepted: settings.acceptedPorts !== undefined ? new Set(settings.acceptedPorts()) : settings.acceptedFromOutput ? service.accepted : undefined,
+    instances: [],
+    proxyLog: {}
+  })
+}
+
+export interface CycleContext {
+  cycle: number
+  seed: number
+  url: string
+  signalAfter: number
+  exit: Exit | undefined
+  killedAfterTimeout: boolean
+  findings: Finding[]
+  idle: Array<{ opened: boolean, closedAt: number | undefined, serviceAlive: boolean }>
+  accepted: Set<number> | undefined
+  instances: CycleReport['instances']
+  proxyLog: Record<string, number>
+  /** A second look at a failure, with what only the caller knows (a proxy's log). */
+  refine?: (failure: FailedRequest, observed: Observed) => FailedRequest
+}
+
+/** What the recorder saw, classified, as the report's cycle. */
+export function cycleReport (settings: Settings, recorder: Recorder, context: CycleContext): CycleReport {
+  const { cycle, seed, signalAfter, exit, findings } = context
+  const idleResults = context.idle
+  const signalAt = recorder.signalAt ?? recorder.startedAt
   const facts: CycleFacts = {
-    signalAt: signalAt!,
+    signalAt: signalAt,
     listenerRefusedAt: recorder.listenerRefusedAt,
     exitAt: recorder.exitAt,
     killedAt: recorder.killedAt,
     idleGrace: settings.idleGrace,
-    accepted: evidence
+    accepted: context.accepted
   }
-  const failures = recorder.observed.map(observed => classify(observed, facts)).sort((a, b) => a.failedMs - b.failedMs)
+  const failures = recorder.observed.map(observed => {
+    const failure = classify(observed, facts)
+    return context.refine === undefined ? failure : context.refine(failure, observed)
+  }).sort((a, b) => a.failedMs - b.failedMs)
   for (const failure of failures) if (failure.lost) recorder.byClient[failure.client].lost++
-  const since = (at: number | undefined): number | null => at === undefined ? null : Math.round(at - signalAt!)
+  const since = (at: number | undefined): number | null => at === undefined ? null : Math.round(at - signalAt)
   const sent = Object.values(recorder.byClient).reduce((sum, counts) => sum + counts.sent, 0)
   const lost = failures.filter(failure => failure.lost).length
   const timeline = [...recorder.timeline, ...recorder.probeChanges.map(change => ({ at: change.at, what: `readiness: ${change.what}` }))]
     .sort((a, b) => a.at - b.at)
-    .map(event => ({ atMs: Math.round(event.at - signalAt!), what: event.what }))
+    .map(event => ({ atMs: Math.round(event.at - signalAt), what: event.what }))
   return {
     cycle,
     seed,
-    url: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
+    url: context.url,
     signalAfterMs: signalAfter,
     times: {
       readinessFailedMs: since(recorder.readinessFailedAt),
@@ -209,7 +253,7 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
       lastResponseMs: since(recorder.lastResponseAt),
       exitMs: since(recorder.exitAt)
     },
-    exit: { code: exit?.code ?? null, signal: exit?.signal ?? null, killedAfterTimeout },
+    exit: { code: exit?.code ?? null, signal: exit?.signal ?? null, killedAfterTimeout: context.killedAfterTimeout },
     requests: {
       sent,
       answered: recorder.answered,
@@ -222,13 +266,15 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
     statuses: recorder.statuses,
     idleSockets: {
       opened: idleResults.filter(result => result.opened).length,
-      closedByServiceMs: idleResults.flatMap(result => result.closedAt !== undefined && result.serviceAlive ? [Math.round(result.closedAt - signalAt!)] : []),
+      closedByServiceMs: idleResults.flatMap(result => result.closedAt !== undefined && result.serviceAlive ? [Math.round(result.closedAt - signalAt)] : []),
       openAtExit: idleResults.filter(result => result.opened && (result.closedAt === undefined || !result.serviceAlive)).length
     },
-    probes: { sent: recorder.probes, changes: recorder.probeChanges.map(change => ({ atMs: Math.round(change.at - signalAt!), what: change.what })) },
+    probes: { sent: recorder.probes, changes: recorder.probeChanges.map(change => ({ atMs: Math.round(change.at - signalAt), what: change.what })) },
     timeline,
     failures,
-    findings
+    findings,
+    instances: context.instances,
+    proxyLog: context.proxyLog
   }
 }
 

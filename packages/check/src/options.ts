@@ -38,6 +38,10 @@ export interface Settings {
   onOutput: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined
   onProgress: ((progress: Progress) => void) | undefined
   abortSignal: AbortSignal | undefined
+  lb: 'haproxy' | undefined
+  rounds: number
+  haproxy: string | undefined
+  redispatch: boolean
 }
 
 const SPEC = /^(?:([A-Za-z]+)\s+)?(\/\S*)(?:\s+([\s\S]+))?$/
@@ -62,7 +66,7 @@ function whole (value: unknown, name: string, min: number, max: number): number 
 
 const KNOWN = new Set(['command', 'cwd', 'env', 'port', 'url', 'pid', 'ready', 'paths', 'signal', 'signalAfter', 'seed', 'cycles',
   'startTimeout', 'timeout', 'requestTimeout', 'probeInterval', 'idleGrace', 'maxLost', 'load', 'acceptedPorts',
-  'acceptedFromOutput', 'onOutput', 'onProgress', 'abortSignal'])
+  'acceptedFromOutput', 'onOutput', 'onProgress', 'abortSignal', 'lb', 'rounds', 'haproxy', 'redispatch'])
 const KNOWN_LOAD = new Set(['keepAlive', 'newConnection', 'idleSockets', 'slow', 'slowMs', 'pipelining', 'splitPipelines', 'balancer', 'pauseMs', 'longPauseMs'])
 
 /** The closest name within two edits, for "did you mean". */
@@ -103,13 +107,15 @@ function unknown (object: object, known: Set<string>, where: string): void {
 
 /** Validates the options at once, with a message that says what was expected, and fills in the defaults. */
 export function settle (options: CheckOptions): Settings {
-  if (typeof options !== 'object' || options === null) throw new CheckError('CHECK_ERR_USAGE', 'checkShutdown() takes an options object')
+  if (typeof (options as unknown) !== 'object' || (options as unknown) === null) throw new CheckError('CHECK_ERR_USAGE', 'checkShutdown() takes an options object')
   unknown(options, KNOWN, 'option')
   unknown(options.load ?? {}, KNOWN_LOAD, 'load option')
   const command = options.command === undefined ? undefined : [...options.command]
   if (command !== undefined && (command.length === 0 || command.some(part => typeof part !== 'string' || part === ''))) {
     throw new CheckError('CHECK_ERR_USAGE', 'command takes the program and its arguments, like ["node", "server.js"]')
   }
+  if (options.lb !== undefined && (options.lb as string) !== 'haproxy') throw new CheckError('CHECK_ERR_USAGE', `lb takes "haproxy"; got "${String(options.lb)}"`)
+  if (options.lb !== undefined && command === undefined) throw new CheckError('CHECK_ERR_USAGE', 'lb needs a command: it starts the instances itself')
   if (command === undefined && options.url === undefined) throw new CheckError('CHECK_ERR_USAGE', 'give a command to start the service, or the url of one already running')
   if (command !== undefined && options.url !== undefined) throw new CheckError('CHECK_ERR_USAGE', 'give a command or a url, not both')
   let host = '127.0.0.1'
@@ -172,6 +178,10 @@ export function settle (options: CheckOptions): Settings {
     acceptedFromOutput: options.acceptedFromOutput ?? false,
     onOutput: options.onOutput,
     onProgress: options.onProgress,
-    abortSignal: options.abortSignal
+    abortSignal: options.abortSignal,
+    lb: options.lb,
+    rounds: whole(options.rounds ?? 2, 'rounds', 1, 100),
+    haproxy: options.haproxy,
+    redispatch: options.redispatch ?? false
   }
 }

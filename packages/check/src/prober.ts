@@ -24,13 +24,13 @@ function change (recorder: Recorder, what: string): void {
  * making, not the service's.
  */
 export async function probe (recorder: Recorder, options: ProberOptions): Promise<void> {
-  let done = false
-  void options.until.then(() => { done = true })
+  const state = { done: false }
+  void options.until.then(() => { state.done = true })
   const wait = async (): Promise<void> => {
     await Promise.race([new Promise(resolve => setTimeout(resolve, options.interval)), options.until])
   }
   const request = `GET ${options.path} HTTP/1.1\r\nhost: ${options.host}\r\nuser-agent: graceful-check-probe\r\nconnection: close\r\n\r\n`
-  while (!done) {
+  while (!state.done) {
     const connection = new RawConnection(options.host, options.port)
     if (!await connection.opened()) {
       if (recorder.signalled) {
@@ -48,7 +48,6 @@ export async function probe (recorder: Recorder, options: ProberOptions): Promis
     }
     recorder.probes++
     const sentAt = performance.now()
-    const wasSignalled = recorder.signalled
     recorder.byClient.prober.sent++
     const timer = setTimeout(() => {
       connection.closedWith ??= 'timeout'
@@ -74,7 +73,7 @@ export async function probe (recorder: Recorder, options: ProberOptions): Promis
         idleMs: 0, finFirst: exchange!.finFirst, behindClose: false, routed: false
       })
       change(recorder, `no answer (${error})`)
-      if (wasSignalled || recorder.signalled) recorder.readinessFailed(`no answer: ${error}`)
+      if (recorder.signalled) recorder.readinessFailed(`no answer: ${error}`)
     }
     await wait()
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Observed } from './classify.js'
-import type { ClientCounts, ClientKind, Phase, TimelineEvent } from './types.js'
+import type { ClientCounts, ClientKind, Phase } from './types.js'
 
 /** Whether a process is alive: on Linux a zombie (exited, not yet reaped) counts as gone. */
 export function processAlive (pid: number | undefined): boolean {
@@ -44,6 +44,8 @@ export class Recorder {
   readonly timeline: Array<{ at: number, what: string }> = []
   readonly probeChanges: Array<{ at: number, what: string }> = []
   probes = 0
+  /** The next request's id (`x-check-id`). */
+  ids = 1
   answered = 0
   readonly #stopWaiters = new Set<() => void>()
   #resolveStopped: () => void = () => {}

@@ -81,7 +81,7 @@ export function formatText (report: CheckReport, options: TextOptions = {}): str
   const verdict = report.ok
     ? paint('green', `PASS: ${number(t.lost)} of ${number(t.sent)} requests lost${report.maxLost > 0 ? ` (${report.maxLost} allowed)` : ''}`)
     : paint('red', `FAIL: ${number(t.lost)} of ${number(t.sent)} requests lost${report.maxLost > 0 ? ` (${report.maxLost} allowed)` : ''}` +
-      `${report.findings.some(finding => finding.fails) ? `; ${report.findings.filter(finding => finding.fails).map(finding => finding.kind).join(', ')}` : ''}`)
+      (report.findings.some(finding => finding.fails) ? `; ${report.findings.filter(finding => finding.fails).map(finding => finding.kind).join(', ')}` : ''))
   lines.push(verdict)
   return lines.join('\n') + '\n'
 }

@@ -60,7 +60,9 @@ const cycle = object({
   probes: object({ sent: integer, changes: array(event) }),
   timeline: array(event),
   failures: array(failed),
-  findings: array(finding)
+  findings: array(finding),
+  instances: array(object({ name: text, port: integer, signalledMs: msOrNull, exitMs: msOrNull, code: msOrNull, signal: { type: ['string', 'null'] } })),
+  proxyLog: { type: 'object', additionalProperties: integer }
 })
 
 /** The JSON Schema of the report (`schemaVersion` 1). */

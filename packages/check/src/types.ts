@@ -96,6 +96,17 @@ export interface CheckOptions {
   onProgress?: (progress: Progress) => void
   /** Stops the run early (the service is killed, the report says so). */
   abortSignal?: AbortSignal
+  /**
+   * Put a real HAProxy in front of two instances of `command` and replace each of them `rounds` times in Kubernetes'
+   * order (the new one ready, then the old one signalled); the load goes through HAProxy.
+   */
+  lb?: 'haproxy'
+  /** With `lb`: how many times each instance is replaced. @default 2 */
+  rounds?: number
+  /** With `lb`: the HAProxy binary. @default found on PATH, /usr/sbin or /usr/local/sbin */
+  haproxy?: string
+  /** With `lb`: HAProxy's `option redispatch`, which sends the last retry of a refused connection to another server. @default false */
+  redispatch?: boolean
 }
 
 /** What a live view draws while a cycle runs. */
@@ -219,6 +230,10 @@ export interface CycleReport {
   timeline: TimelineEvent[]
   failures: FailedRequest[]
   findings: Finding[]
+  /** With a load balancer (`lb`): each instance, when it was signalled and when it exited, ms from the first signal. */
+  instances: Array<{ name: string, port: number, signalledMs: number | null, exitMs: number | null, code: number | null, signal: string | null }>
+  /** With a load balancer: its log of the requests it failed or retried, "status termination-state" → count. */
+  proxyLog: Record<string, number>
 }
 
 export interface Distribution {
