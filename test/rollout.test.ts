@@ -2,7 +2,7 @@
 // old one gets SIGTERM the moment HAProxy sees the new one UP. Nothing but the probe tells HAProxy. The harness is
 // graceful-check's `lb: 'haproxy'`, configured by bench/rollout.mjs (`pnpm rollout` prints the same figures).
 import { describe, expect, it } from 'vitest'
-import { findHaproxy, haproxyCheck } from '../packages/check/src/haproxy.js'
+import { findHaproxy, haproxyCheck } from '@graceful/check'
 import { formatTable, rollout } from '../bench/rollout.mjs'
 
 const haproxy = findHaproxy()

@@ -27,6 +27,7 @@ the load (each kind on by default; 0 turns it off)
       --idle-sockets <n>  sockets that connect and never send a byte (default 2)
       --slow <n>          clients whose requests take --slow-ms to arrive (default 2)
       --slow-ms <ms>      (default 300)
+      --slow-path <request>  the slow clients' requests, as often as needed (default: the --path ones)
       --pipelining <n>    clients pipelining batches of 2 to 4 requests (default 2)
       --split-pipelines   write some batches in two parts, cut inside a request
       --no-balancer       clients connect directly, not through a balancer that stops routing when readiness fails
@@ -68,6 +69,7 @@ const options = {
   'idle-sockets': { type: 'string' },
   slow: { type: 'string' },
   'slow-ms': { type: 'string' },
+  'slow-path': { type: 'string', multiple: true },
   pipelining: { type: 'string' },
   'split-pipelines': { type: 'boolean' },
   'no-balancer': { type: 'boolean' },
@@ -131,6 +133,7 @@ export function parseCommandLine (argv: string[]): { check: CheckOptions, lb: st
     const value = whole(values[flag as keyof typeof values] as string | undefined, flag)
     if (value !== undefined) (load as Record<string, number>)[key] = value
   }
+  if (values['slow-path'] !== undefined) load.slowPaths = values['slow-path'].map(parseRequest)
   if (values['split-pipelines'] === true) load.splitPipelines = true
   if (values['no-balancer'] === true) load.balancer = false
   if (command !== undefined && command.length === 0) throw usage('nothing after --: give the command that starts the service, like -- node server.js')

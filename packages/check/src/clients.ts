@@ -108,15 +108,19 @@ function going (recorder: Recorder): boolean {
  */
 export async function keepAliveClient (recorder: Recorder, target: Target, rng: Random, pauses: { pauseMs: number, longPauseMs: number }): Promise<void> {
   const connector = buildConnector({})
-  const tracker: { socket: Socket | undefined, connects: number } = { socket: undefined, connects: 0 }
+  // The local port is read when the socket connects: a socket already reset has none to tell.
+  const tracker: { socket: Socket | undefined, connects: number, localPort: number | null } = { socket: undefined, connects: 0, localPort: null }
   const client = new Client(`http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`, {
     pipelining: 1,
     keepAliveTimeout: 60_000,
     keepAliveMaxTimeout: 60_000,
     connect: (options, callback) => {
       connector(options, (err, socket) => {
-        if (socket !== null) {
-          tracker.socket = socket
+        // undici's types say null, but a failed connect hands on undefined.
+        const connected = socket as Socket | null | undefined
+        if (connected !== null && connected !== undefined) {
+          tracker.socket = connected
+          tracker.localPort = connected.localPort ?? null
           tracker.connects++
         }
         // undici's callback takes (null, socket) or (err, null): handed on as it came.
@@ -154,7 +158,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
         const fresh = !open || tracker.connects > connectsBefore
         if (res.statusCode >= 500) {
           recorder.fail({
-            client: 'keep-alive', method: spec.method, path: spec.path, connection: fresh ? 'fresh' : 'reused', localPort: tracker.socket?.localPort ?? null,
+            client: 'keep-alive', method: spec.method, path: spec.path, connection: fresh ? 'fresh' : 'reused', localPort: tracker.localPort,
             sentAt, what: 'status', error: null, status: res.statusCode, idleMs, finFirst: false, behindClose: false, routed, id
           })
         } else {
@@ -171,7 +175,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
         } else {
           recorder.fail({
             client: 'keep-alive', method: spec.method, path: spec.path, connection: fresh ? 'fresh' : 'reused',
-            localPort: tracker.socket?.localPort ?? null, sentAt, what: isTimeout(code) ? 'timeout' : stage === 'body' ? 'mid-response' : 'no-response',
+            localPort: tracker.localPort, sentAt, what: isTimeout(code) ? 'timeout' : stage === 'body' ? 'mid-response' : 'no-response',
             error: code, status: null, idleMs: fresh ? 0 : idleMs, finFirst: false, behindClose: false, routed, id
           })
         }

@@ -19,7 +19,7 @@ export function startLoad (settings: Settings, recorder: Recorder, target: Targe
   return [
     ...Array.from({ length: load.keepAlive }, async () => { await keepAliveClient(recorder, target, next(), load) }),
     ...Array.from({ length: load.newConnection }, async () => { await newConnectionClient(recorder, target, next()) }),
-    ...Array.from({ length: load.slow }, async () => { await slowClient(recorder, target, next(), load.slowMs) }),
+    ...Array.from({ length: load.slow }, async () => { await slowClient(recorder, { ...target, requests: settings.slowRequests }, next(), load.slowMs) }),
     ...Array.from({ length: load.pipelining }, async () => { await pipeliningClient(recorder, target, next(), load.splitPipelines) })
   ]
 }
@@ -159,6 +159,9 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
   await Promise.all(clients)
   await prober
   const idleResults = await Promise.all(idle)
+  // The evidence the service wrote just before it exited may still be in the pipe; a group left running keeps the pipe
+  // open, hence the bound.
+  await Promise.race([service.outputDone, new Promise(resolve => setTimeout(resolve, 1_000).unref())])
   progress('exited', recorder, exitText)
   const signalAt = recorder.signalAt
   if (state.killedAfterTimeout) {

@@ -16,7 +16,7 @@ import { freePort, startService, type Exit, type Service } from './service.js'
 import type { CycleReport, FailedRequest, FailureKind, Finding } from './types.js'
 
 /** HAProxy's health check: a server is DOWN after `fall` failed checks `inter` ms apart, UP after `rise` good ones. */
-export const haproxyCheck = { inter: 200, fall: 3, rise: 2 } as const
+export const haproxyCheck: { readonly inter: 200, readonly fall: 3, readonly rise: 2 } = { inter: 200, fall: 3, rise: 2 }
 
 /** The HAProxy binary, or undefined when it is not installed (Debian puts it in /usr/sbin). */
 export function findHaproxy (): string | undefined {

@@ -1,5 +1,6 @@
 export { checkShutdown } from './check.js'
 export { CheckError, isCheckError, type CheckErrorCode } from './errors.js'
+export { findHaproxy, haproxyCheck } from './haproxy.js'
 export { formatMarkdown, formatText } from './render.js'
 export { reportSchema } from './schema.js'
 export {

@@ -11,6 +11,7 @@ export interface Settings {
   pid: number | undefined
   ready: string
   requests: RequestSpec[]
+  slowRequests: RequestSpec[]
   signal: NodeJS.Signals
   signalAfter: number | undefined
   seed: number
@@ -67,7 +68,7 @@ function whole (value: unknown, name: string, min: number, max: number): number 
 const KNOWN = new Set(['command', 'cwd', 'env', 'port', 'url', 'pid', 'ready', 'paths', 'signal', 'signalAfter', 'seed', 'cycles',
   'startTimeout', 'timeout', 'requestTimeout', 'probeInterval', 'idleGrace', 'maxLost', 'load', 'acceptedPorts',
   'acceptedFromOutput', 'onOutput', 'onProgress', 'abortSignal', 'lb', 'rounds', 'haproxy', 'redispatch'])
-const KNOWN_LOAD = new Set(['keepAlive', 'newConnection', 'idleSockets', 'slow', 'slowMs', 'pipelining', 'splitPipelines', 'balancer', 'pauseMs', 'longPauseMs'])
+const KNOWN_LOAD = new Set(['keepAlive', 'newConnection', 'idleSockets', 'slow', 'slowMs', 'slowPaths', 'pipelining', 'splitPipelines', 'balancer', 'pauseMs', 'longPauseMs'])
 
 /** The closest name within two edits, for "did you mean". */
 export function closest (name: string, names: Iterable<string>): string | undefined {
@@ -131,6 +132,7 @@ export function settle (options: CheckOptions): Settings {
     host = url.hostname.replace(/^\[|\]$/g, '')
     port ??= url.port === '' ? 80 : Number(url.port)
   }
+  const load = options.load ?? {}
   const requests = (options.paths ?? ['GET /']).map(spec => typeof spec === 'string' ? parseRequest(spec) : spec)
   if (requests.length === 0) throw new CheckError('CHECK_ERR_USAGE', 'paths needs at least one request')
   const signal = options.signal ?? 'SIGTERM'
@@ -138,7 +140,6 @@ export function settle (options: CheckOptions): Settings {
     const near = closest(signal, SIGNALS)
     throw new CheckError('CHECK_ERR_USAGE', `signal takes one of ${[...SIGNALS].join(', ')}; got "${signal}"${near === undefined ? '' : `: did you mean "${near}"?`}`)
   }
-  const load = options.load ?? {}
   const counts = {
     keepAlive: whole(load.keepAlive ?? 8, 'keep-alive clients', 0, 256),
     newConnection: whole(load.newConnection ?? 2, 'new-connection clients', 0, 256),
@@ -163,6 +164,7 @@ export function settle (options: CheckOptions): Settings {
     pid: options.pid === undefined ? undefined : whole(options.pid, 'pid', 1, 2 ** 31),
     ready: options.ready ?? requests.find(spec => spec.method === 'GET')?.path ?? '/',
     requests,
+    slowRequests: load.slowPaths === undefined ? requests : load.slowPaths.map(spec => typeof spec === 'string' ? parseRequest(spec) : spec),
     signal,
     signalAfter: options.signalAfter === undefined ? undefined : whole(options.signalAfter, 'signalAfter', 0, 3_600_000),
     seed: options.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : whole(options.seed, 'seed', 0, 2 ** 32 - 1),

@@ -34,6 +34,8 @@ export interface Service {
   readonly accepted: Set<number>
   /** The last lines it wrote. */
   readonly output: string[]
+  /** Resolves when its output has been read to the end (after the exit: the lines still in the pipe). */
+  readonly outputDone: Promise<void>
   signal: (signal: NodeJS.Signals) => void
   /** Whether a process of the group started here is still running (a service a shell left behind). */
   groupAlive: () => boolean
@@ -81,6 +83,7 @@ export async function startService (options: ServiceOptions): Promise<Service> {
   let child: ChildProcess | undefined
   let port = options.port
   let exited: Promise<Exit>
+  let outputDone: Promise<void> = Promise.resolve()
   if (options.command !== undefined) {
     port ??= await freePort(options.host)
     const [file, ...args] = options.command.map(part => part.replaceAll('{port}', String(port)))
@@ -93,8 +96,10 @@ export async function startService (options: ServiceOptions): Promise<Service> {
       detached: process.platform !== 'win32'
     })
     const spawned = child
-    createInterface({ input: spawned.stdout! }).on('line', onLine('stdout'))
-    createInterface({ input: spawned.stderr! }).on('line', onLine('stderr'))
+    const readers = [createInterface({ input: spawned.stdout! }), createInterface({ input: spawned.stderr! })]
+    readers[0]!.on('line', onLine('stdout'))
+    readers[1]!.on('line', onLine('stderr'))
+    outputDone = Promise.all(readers.map(async reader => { await once(reader, 'close') })).then(() => {})
     exited = new Promise(resolve => {
       spawned.once('exit', (code, signal) => { resolve({ code, signal }) })
       spawned.once('error', () => { resolve({ code: null, signal: null }) })
@@ -129,6 +134,7 @@ export async function startService (options: ServiceOptions): Promise<Service> {
     exited,
     accepted,
     output,
+    outputDone,
     signal: (signal) => {
       if (pid !== undefined) {
         try {

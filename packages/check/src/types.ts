@@ -21,6 +21,8 @@ export interface LoadOptions {
   slow?: number
   /** How long a slow client takes to write one request. @default 300 (ms) */
   slowMs?: number
+  /** The requests of the slow clients (uploads, say). @default the paths */
+  slowPaths?: Array<RequestSpec | string>
   /** Clients that pipeline batches of 2 to 4 requests on raw sockets. @default 2 */
   pipelining?: number
   /** Whether a pipelined batch may be written in two parts, split inside a request. @default false */
