@@ -14,7 +14,7 @@ export interface RolloutOptions {
   /** `option redispatch` in HAProxy's configuration. @default false */
   redispatch?: boolean
   /** Path of the HAProxy binary. @default found by graceful-check */
-  haproxy?: string
+  haproxy?: string | undefined
 }
 
 export interface RolloutResult {

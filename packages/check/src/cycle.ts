@@ -163,7 +163,6 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
   // open, hence the bound.
   await Promise.race([service.outputDone, new Promise(resolve => setTimeout(resolve, 1_000).unref())])
   progress('exited', recorder, exitText)
-  const signalAt = recorder.signalAt
   if (state.killedAfterTimeout) {
     const noSign = recorder.readinessFailedAt === undefined && recorder.listenerRefusedAt === undefined &&
       recorder.connectionClose['lame-duck'] + recorder.connectionClose.drain === 0

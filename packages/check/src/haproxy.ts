@@ -148,7 +148,7 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
     const started = spawn(haproxy, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] })
     proxy = started
     const proxyOutput: string[] = []
-    createInterface({ input: started.stdout! }).on('line', (line: string) => {
+    createInterface({ input: started.stdout }).on('line', (line: string) => {
       const entry = /^(-1|\d{3}) (\S{4}) (\+?\d+) (\S+) \{?([^}]*)\}?$/.exec(line)
       if (entry === null) {
         proxyOutput.push(line)
@@ -158,7 +158,7 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
       proxyLog[key] = (proxyLog[key] ?? 0) + 1
       if (entry[5] !== '') byId.set(entry[5]!, { status: Number(entry[1]), state: entry[2]!, server: entry[4]! })
     })
-    started.stderr!.setEncoding('utf8').on('data', (chunk: string) => proxyOutput.push(chunk))
+    started.stderr.setEncoding('utf8').on('data', (chunk: string) => proxyOutput.push(chunk))
     const proxyExited = once(started, 'exit').then(([code]) => {
       throw new CheckError('CHECK_ERR_HAPROXY', `HAProxy exited (${String(code)}): ${proxyOutput.join('\n')}`)
     })

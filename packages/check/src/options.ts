@@ -115,7 +115,7 @@ export function settle (options: CheckOptions): Settings {
   if (command !== undefined && (command.length === 0 || command.some(part => typeof part !== 'string' || part === ''))) {
     throw new CheckError('CHECK_ERR_USAGE', 'command takes the program and its arguments, like ["node", "server.js"]')
   }
-  if (options.lb !== undefined && (options.lb as string) !== 'haproxy') throw new CheckError('CHECK_ERR_USAGE', `lb takes "haproxy"; got "${String(options.lb)}"`)
+  if (options.lb !== undefined && (options.lb as string) !== 'haproxy') throw new CheckError('CHECK_ERR_USAGE', `lb takes "haproxy"; got "${options.lb as string}"`)
   if (options.lb !== undefined && command === undefined) throw new CheckError('CHECK_ERR_USAGE', 'lb needs a command: it starts the instances itself')
   if (command === undefined && options.url === undefined) throw new CheckError('CHECK_ERR_USAGE', 'give a command to start the service, or the url of one already running')
   if (command !== undefined && options.url !== undefined) throw new CheckError('CHECK_ERR_USAGE', 'give a command or a url, not both')
