@@ -1,4 +1,4 @@
-import type { ClientKind, FailedRequest, FailureKind, Phase } from './types.js'
+import type { ClientKind, FailedRequest, FailureKind, RequestPhase } from './types.js'
 
 /** A failure as a client saw it, before the cycle's end tells what it means. Times are performance.now(). */
 export interface Observed {
@@ -107,7 +107,7 @@ export const KINDS: Record<FailureKind, { lost: boolean, cause: string, fix: str
   }
 }
 
-export function phaseAt (at: number, facts: CycleFacts, alive: boolean): Phase {
+export function phaseAt (at: number, facts: CycleFacts, alive: boolean): RequestPhase {
   if (at < facts.signalAt) return 'before-signal'
   if (!alive || (facts.exitAt !== undefined && at >= facts.exitAt)) return 'after-exit'
   if (facts.listenerRefusedAt !== undefined && at >= facts.listenerRefusedAt) return 'drain'

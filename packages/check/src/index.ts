@@ -16,7 +16,7 @@ export {
   type FailureKind,
   type Finding,
   type LoadOptions,
-  type Phase,
+  type RequestPhase,
   type Progress,
   type RequestSpec,
   type TimelineEvent

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Observed } from './classify.js'
-import type { ClientCounts, ClientKind, Phase } from './types.js'
+import type { ClientCounts, ClientKind, RequestPhase } from './types.js'
 
 /** Whether a process is alive: on Linux a zombie (exited, not yet reaped) counts as gone. */
 export function processAlive (pid: number | undefined): boolean {
@@ -39,7 +39,7 @@ export class Recorder {
   readiness = 'unknown'
   readonly observed: Observed[] = []
   readonly byClient = Object.fromEntries(kinds.map(kind => [kind, { sent: 0, completed: 0, failed: 0, lost: 0 }])) as Record<ClientKind, ClientCounts>
-  readonly connectionClose: Record<Phase, number> = { 'before-signal': 0, 'lame-duck': 0, 'drain': 0, 'after-exit': 0 }
+  readonly connectionClose: Record<RequestPhase, number> = { 'before-signal': 0, 'lame-duck': 0, 'drain': 0, 'after-exit': 0 }
   readonly statuses: Record<string, number> = {}
   readonly timeline: Array<{ at: number, what: string }> = []
   readonly probeChanges: Array<{ at: number, what: string }> = []
@@ -114,7 +114,7 @@ export class Recorder {
     this.onChange()
   }
 
-  phase (at: number): Phase {
+  phase (at: number): RequestPhase {
     if (this.signalAt === undefined || at < this.signalAt) return 'before-signal'
     if (this.exitAt !== undefined && at >= this.exitAt) return 'after-exit'
     if (this.listenerRefusedAt !== undefined && at >= this.listenerRefusedAt) return 'drain'

@@ -130,7 +130,7 @@ export interface Progress {
 }
 
 export type ClientKind = 'keep-alive' | 'new-connection' | 'slow' | 'pipelined' | 'prober'
-export type Phase = 'before-signal' | 'lame-duck' | 'drain' | 'after-exit'
+export type RequestPhase = 'before-signal' | 'lame-duck' | 'drain' | 'after-exit'
 
 /** What a failed request met. */
 export type FailureKind =
@@ -162,7 +162,7 @@ export interface FailedRequest {
   sentMs: number
   /** ms from the signal to when it failed. */
   failedMs: number
-  phase: Phase
+  phase: RequestPhase
   kind: FailureKind
   /** The status of a 5xx answer. */
   status: number | null
@@ -224,7 +224,7 @@ export interface CycleReport {
     byClient: Record<ClientKind, ClientCounts>
   }
   /** Responses that carried `Connection: close`, by phase. */
-  connectionClose: Record<Phase, number>
+  connectionClose: Record<RequestPhase, number>
   /** Non-5xx answers that were not 2xx, by status. */
   statuses: Record<string, number>
   idleSockets: { opened: number, closedByServiceMs: number[], openAtExit: number }
