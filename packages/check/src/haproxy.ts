@@ -154,7 +154,7 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
         proxyOutput.push(line)
         return
       }
-      const key = `${entry[1]} ${entry[2]}${Number(entry[3]) > 0 ? ` after ${entry[3]} retries` : ''}`
+      const key = `${entry[1]} ${entry[2]}${Number(entry[3]) > 0 ? ` after ${Number(entry[3])} retries` : ''}`
       proxyLog[key] = (proxyLog[key] ?? 0) + 1
       if (entry[5] !== '') byId.set(entry[5]!, { status: Number(entry[1]), state: entry[2]!, server: entry[4]! })
     })
