@@ -50,18 +50,7 @@ export async function runCycle (settings: Settings, cycle: number): Promise<Cycl
     })
   }
   progress('starting')
-  const service = await startService({
-    command: settings.command,
-    cwd: settings.cwd,
-    env: settings.env,
-    host: settings.host,
-    port: settings.port,
-    pid: settings.pid,
-    ready: settings.ready,
-    startTimeout: settings.startTimeout,
-    acceptedFromOutput: settings.acceptedFromOutput,
-    onOutput: settings.onOutput
-  })
+  const service = await startService(settings)
   try {
     return await loadAndSignal(settings, cycle, seed, signalAfter, service, progress)
   } finally {

@@ -164,18 +164,7 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
     })
     proxyExited.catch(() => {})
     const start = async (index: number): Promise<Instance> => {
-      const service = await startService({
-        command: settings.command,
-        cwd: settings.cwd,
-        env: settings.env,
-        host: settings.host,
-        port: ports[index],
-        pid: undefined,
-        ready: settings.ready,
-        startTimeout: settings.startTimeout,
-        acceptedFromOutput: false,
-        onOutput: settings.onOutput
-      })
+      const service = await startService({ ...settings, port: ports[index], pid: undefined, acceptedFromOutput: false })
       const instance: Instance = { name: `i${index}`, port: ports[index]!, service, signalledAt: undefined, exit: undefined }
       instances.push(instance)
       void service.exited.then(exit => {

@@ -4,20 +4,11 @@ import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { RawConnection } from './connection.js'
 import { CheckError } from './errors.js'
+import type { Settings } from './options.js'
 import { processAlive } from './recorder.js'
 
-export interface ServiceOptions {
-  command: readonly string[] | undefined
-  cwd: string | undefined
-  env: Record<string, string>
-  host: string
-  port: number | undefined
-  pid: number | undefined
-  ready: string
-  startTimeout: number
-  acceptedFromOutput: boolean
-  onOutput: ((line: string, stream: 'stdout' | 'stderr') => void) | undefined
-}
+/** What starting the service needs of the settings; the port and the pid may differ per instance. */
+export type ServiceOptions = Pick<Settings, 'command' | 'cwd' | 'env' | 'host' | 'port' | 'pid' | 'ready' | 'startTimeout' | 'acceptedFromOutput' | 'onOutput'>
 
 export interface Exit {
   code: number | null
