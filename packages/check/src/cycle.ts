@@ -170,7 +170,8 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
           fix: 'bound the shutdown below the grace period: tell keep-alive clients `Connection: close`, close idle sockets, give the drain a deadline'
         })
   }
-  if (exit !== undefined && !state.killedAfterTimeout && recorder.killedAt === undefined && exit.code !== 0) {
+  // A process not started here exits without telling its code: nothing to judge then.
+  if (exit !== undefined && !state.killedAfterTimeout && recorder.killedAt === undefined && exit.code !== 0 && (exit.code !== null || exit.signal !== null)) {
     findings.push({
       kind: 'exit-code',
       fails: false,
