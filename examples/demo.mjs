@@ -45,8 +45,6 @@ async function check (variant) {
     cli, '--json',
     '--keep-alive', values.clients,
     '--signal-after', values['load-before-signal'],
-    // A balancer notices a failed readiness probe after a while, not at once: half a second here.
-    '--probe-interval', '500',
     // Long enough for graceful's lame duck and drain; a service that holds on longer is killed, as a kubelet would.
     '--timeout', String(Number(values['pre-stop-delay']) + 6_000),
     ...(variant.ready === undefined ? [] : ['--ready', variant.ready]),

@@ -115,7 +115,8 @@ export function phaseAt (at: number, facts: CycleFacts, alive: boolean): Request
 }
 
 function kindOf (o: Observed, facts: CycleFacts): FailureKind {
-  if (o.what === 'refused') return o.routed ? 'routed-to-closed-listener' : 'refused'
+  // Refused because graceful-check killed the service: nothing the balancer could have known.
+  if (o.what === 'refused') return o.routed && !(facts.killedAt !== undefined && o.failedAt >= facts.killedAt) ? 'routed-to-closed-listener' : 'refused'
   if (o.what === 'status') return 'server-error'
   if (o.what === 'timeout') return 'timed-out'
   if (facts.killedAt !== undefined && o.failedAt >= facts.killedAt) return 'killed-in-flight'
@@ -124,7 +125,9 @@ function kindOf (o: Observed, facts: CycleFacts): FailureKind {
   if (o.connection === 'reused' && (o.finFirst || o.idleMs >= facts.idleGrace)) return 'idle-closed'
   // Evidence from the service's side settles what the client cannot know: whether the connection was ever accepted.
   if (o.connection === 'fresh' && facts.accepted !== undefined && o.localPort !== null && !facts.accepted.has(o.localPort)) return 'never-accepted'
-  if (!o.serviceAlive) return 'exited-in-flight'
+  // A process that is exiting closes its sockets a moment before it shows as gone: a reset that close to the exit was
+  // the exit's.
+  if (!o.serviceAlive || (facts.exitAt !== undefined && facts.exitAt - o.failedAt < 100)) return 'exited-in-flight'
   return o.connection === 'fresh' ? 'reset-fresh-connection' : 'reset-reused-connection'
 }
 
@@ -140,7 +143,7 @@ export function classify (o: Observed, facts: CycleFacts): FailedRequest {
     localPort: o.localPort,
     sentMs: Math.round(o.sentAt - facts.signalAt),
     failedMs: Math.round(o.failedAt - facts.signalAt),
-    phase: phaseAt(o.failedAt, facts, o.serviceAlive),
+    phase: kind === 'exited-in-flight' ? 'after-exit' : phaseAt(o.failedAt, facts, o.serviceAlive),
     kind,
     status: o.status,
     error: o.error,

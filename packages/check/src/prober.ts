@@ -19,9 +19,8 @@ function change (recorder: Recorder, what: string): void {
 
 /**
  * The readiness prober, on a fresh connection each time, as a kubelet or a balancer's health check probes. Once
- * readiness has failed after the signal, it only opens and closes connections: that is enough to see the listener
- * refuse, and a probe request written into a closing listener's accept queue would be a loss of the prober's own
- * making, not the service's.
+ * readiness has failed `fall` times in a row, it only opens and closes connections: that is enough to see the listener refuse, and a probe request written into a closing listener's
+ * accept queue would be a loss of the prober's own making, not the service's.
  */
 export async function probe (recorder: Recorder, options: ProberOptions): Promise<void> {
   const state = { done: false }
@@ -41,7 +40,8 @@ export async function probe (recorder: Recorder, options: ProberOptions): Promis
       await wait()
       continue
     }
-    if (recorder.readinessFailedAt !== undefined) {
+    // Once readiness has failed `fall` times in a row, a connection that opens is all the prober needs to see.
+    if (recorder.readinessFailures >= recorder.fall) {
       connection.destroy()
       await wait()
       continue
@@ -60,8 +60,10 @@ export async function probe (recorder: Recorder, options: ProberOptions): Promis
       recorder.byClient.prober.completed++
       recorder.answered++
       const status = exchange!.status
-      if (status >= 200 && status <= 299) change(recorder, `ready (${status})`)
-      else {
+      if (status >= 200 && status <= 299) {
+        change(recorder, `ready (${status})`)
+        recorder.readinessOk()
+      } else {
         change(recorder, `not ready (${status})`)
         recorder.readinessFailed(String(status))
       }

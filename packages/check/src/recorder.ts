@@ -29,6 +29,7 @@ export class Recorder {
   signalAt: number | undefined
   listenerRefusedAt: number | undefined
   readinessFailedAt: number | undefined
+  readinessFailures = 0
   lastResponseAt: number | undefined
   exitAt: number | undefined
   killedAt: number | undefined
@@ -52,7 +53,7 @@ export class Recorder {
   /** Resolves when the load is stopped. */
   readonly whenStopped: Promise<void> = new Promise(resolve => { this.#resolveStopped = resolve })
 
-  constructor (readonly pid: () => number | undefined, readonly balancer: boolean, readonly onChange: () => void = () => {}) {}
+  constructor (readonly pid: () => number | undefined, readonly balancer: boolean, readonly onChange: () => void = () => {}, readonly fall: number = 3) {}
 
   get signalled (): boolean {
     return this.signalAt !== undefined
@@ -93,12 +94,21 @@ export class Recorder {
     }
   }
 
+  /** A probe failed after the signal; the balancer lets go after `fall` of them in a row. */
   readinessFailed (what: string): void {
-    if (this.signalAt !== undefined && this.readinessFailedAt === undefined) {
+    if (this.signalAt === undefined) return
+    this.readinessFailures++
+    if (this.readinessFailedAt === undefined) {
       this.readinessFailedAt = performance.now()
       this.note(`readiness fails (${what})`)
     }
-    if (this.signalAt !== undefined && this.balancer && !this.unrouted) this.unroute('readiness failed')
+    if (this.balancer && !this.unrouted && this.readinessFailures >= this.fall) {
+      this.unroute(`readiness failed ${this.fall === 1 ? 'once' : `${this.fall} times in a row`}`)
+    }
+  }
+
+  readinessOk (): void {
+    this.readinessFailures = 0
   }
 
   unroute (why: string): void {

@@ -56,8 +56,10 @@ export function formatText (report: CheckReport, options: TextOptions = {}): str
     }
     lines.push(`  exit: ${exitText(cycle)}`)
     const lost = cycle.failures.filter(failure => failure.lost)
-    for (const failure of lost.slice(0, 20)) lines.push(paint('red', `  lost: ${describe(failure)}`) + `\n        ${failure.cause}`)
-    if (lost.length > 20) lines.push(`  … and ${lost.length - 20} more lost (--json lists them all)`)
+    // A few of each kind: the causes below say the rest, and --json lists every one.
+    const shown = lost.filter((failure, index) => lost.slice(0, index).filter(other => other.kind === failure.kind).length < 3)
+    for (const failure of shown) lines.push(paint('red', `  lost: ${describe(failure)}`) + `\n        ${failure.cause}`)
+    if (lost.length > shown.length) lines.push(`  … and ${lost.length - shown.length} more lost (--json lists them all)`)
     lines.push('')
   }
   if (many) {

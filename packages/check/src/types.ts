@@ -28,8 +28,9 @@ export interface LoadOptions {
   /** Whether a pipelined batch may be written in two parts, split inside a request. @default false */
   splitPipelines?: boolean
   /**
-   * The clients reach the service through a load balancer that stops routing here once the readiness prober sees
-   * readiness fail or a response after the signal says `Connection: close`; a connection refused before that is lost
+   * The clients reach the service through a load balancer that stops routing here once the readiness prober has seen
+   * readiness fail three times in a row, or a response after the signal says `Connection: close`; a connection refused
+   * before that is lost
    * ("nothing stopped routing"). With `false` the clients connect directly and keep coming until refused, which is
    * then safe to retry. @default true
    */
