@@ -30,9 +30,8 @@ export interface LoadOptions {
   /**
    * The clients reach the service through a load balancer that stops routing here once the readiness prober has seen
    * readiness fail three times in a row, or a response after the signal says `Connection: close`; a connection refused
-   * before that is lost
-   * ("nothing stopped routing"). With `false` the clients connect directly and keep coming until refused, which is
-   * then safe to retry. @default true
+   * before that is lost ("nothing stopped routing"). With `false` the clients connect directly and keep coming until
+   * refused, which is then safe to retry. @default true
    */
   balancer?: boolean
   /**
