@@ -5,7 +5,10 @@ import { checkRolloutCycle } from './haproxy.js'
 import { settle } from './options.js'
 import { SCHEMA_VERSION, type CheckOptions, type CheckReport, type CycleReport, type Distribution, type FailureKind } from './types.js'
 
-export const version: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version
+/** This package's version, read when first asked for: nothing runs at import time. */
+export function version (): string {
+  return (createRequire(import.meta.url)('../package.json') as { version: string }).version
+}
 
 function distribution (values: number[]): Distribution {
   const sorted = [...values].sort((a, b) => a - b)
@@ -25,7 +28,7 @@ export function summarize (cycles: CycleReport[], context: { seed: number, signa
   const sum = (key: 'sent' | 'answered' | 'failed' | 'lost' | 'excused'): number => cycles.reduce((total, cycle) => total + cycle.requests[key], 0)
   return {
     schemaVersion: SCHEMA_VERSION,
-    tool: { name: 'graceful-check', version },
+    tool: { name: 'graceful-check', version: version() },
     ok: lost.length <= context.maxLost && !findings.some(finding => finding.fails),
     maxLost: context.maxLost,
     seed: context.seed,

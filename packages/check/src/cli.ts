@@ -184,7 +184,7 @@ async function main (): Promise<number> {
     return 0
   }
   if (parsed.version) {
-    process.stdout.write(version + '\n')
+    process.stdout.write(version() + '\n')
     return 0
   }
   const color = process.env.NO_COLOR === undefined || process.env.NO_COLOR === ''
