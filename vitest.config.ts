@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // examples/*.test.mjs: a user's own suite, as the docs show it (examples/check.test.mjs).
+    include: ['test/**/*.test.ts', 'examples/*.test.mjs'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -21,7 +21,3 @@ const server = shutdown.attach(app.listen(Number(process.env.PORT ?? 3000), '127
 }))
 shutdown.onShutdown('db', () => pool.end(), { timeout: 2_000 }) // runs after the last response
 
-// `pnpm demo` draws the phase and the requests in flight from these lines.
-if (process.env.DEMO_STATUS === '1') {
-  setInterval(() => console.log(JSON.stringify({ msg: 'status', phase: shutdown.state, inFlight: shutdown.inFlight })), 50).unref()
-}

@@ -22,7 +22,3 @@ fastify.graceful.onShutdown('db', () => pool.end(), { timeout: 2_000 }) // runs 
 
 await fastify.listen({ port: Number(process.env.PORT ?? 3000), host: '127.0.0.1' })
 
-// `pnpm demo` draws the phase and the requests in flight from these lines.
-if (process.env.DEMO_STATUS === '1') {
-  setInterval(() => console.log(JSON.stringify({ msg: 'status', phase: fastify.graceful.state, inFlight: fastify.graceful.inFlight })), 50).unref()
-}

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import type * as Check from '@graceful/check'
 import type * as Core from '@graceful/core'
 import type * as Express from '@graceful/express'
 import type * as Fastify from '@graceful/fastify'
@@ -60,6 +61,22 @@ describe('public surface', () => {
     `)
   })
 
+  it('@graceful/check exports', async () => {
+    expect(Object.keys(await import('@graceful/check')).sort()).toMatchInlineSnapshot(`
+      [
+        "CheckError",
+        "SCHEMA_VERSION",
+        "checkShutdown",
+        "findHaproxy",
+        "formatMarkdown",
+        "formatText",
+        "haproxyCheck",
+        "isCheckError",
+        "reportSchema",
+      ]
+    `)
+  })
+
   it('the diagnostics channel names', async () => {
     const { channels } = await import('@graceful/core')
     expect(channels).toMatchInlineSnapshot(`
@@ -96,10 +113,12 @@ describe('public surface', () => {
     const express = require('@graceful/express') as typeof Express
     const fastify = require('@graceful/fastify') as typeof Fastify
     const prometheus = require('@graceful/prometheus') as typeof Prometheus
+    const check = require('@graceful/check') as typeof Check
     expect(typeof core.createGraceful).toBe('function')
     expect(typeof express.graceful).toBe('function')
     expect(typeof fastify.gracefulPlugin).toBe('function')
     expect(typeof prometheus.gracefulMetrics).toBe('function')
+    expect(typeof check.checkShutdown).toBe('function')
     // The same module instance as the ESM import: one error class, one registry.
     expect(express.GracefulError).toBe(core.GracefulError)
   })

@@ -128,6 +128,9 @@ describe('faults in requests and clients', () => {
       const app = new Fixture({ framework: 'fastify', options: { drainTimeout: 1_000 } })
       const port = await app.ready()
       const uploader = await openSocket(port)
+      // Destroyed at the deadline with the drip's bytes still unread, the server's side may reset rather than close:
+      // either is the cut this test expects.
+      uploader.on('error', () => {})
       uploader.write('POST /upload?secret=1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1000000\r\n\r\n')
       const drip = setInterval(() => { if (!uploader.destroyed) uploader.write('x'.repeat(100)) }, 20)
       try {

@@ -1,8 +1,9 @@
 // A rolling restart behind a real load balancer: HAProxy health-checks /healthz, the new instance starts, and the
 // old one gets SIGTERM the moment HAProxy sees the new one UP. Nothing but the probe tells HAProxy. The harness is
-// bench/rollout.mjs (`pnpm rollout` prints the same figures as a table).
+// graceful-check's `lb: 'haproxy'`, configured by bench/rollout.mjs (`pnpm rollout` prints the same figures).
 import { describe, expect, it } from 'vitest'
-import { check, findHaproxy, formatTable, rollout } from '../bench/rollout.mjs'
+import { findHaproxy, haproxyCheck } from '@graceful/check'
+import { formatTable, rollout } from '../bench/rollout.mjs'
 
 const haproxy = findHaproxy()
 if (haproxy === undefined) {
@@ -16,25 +17,33 @@ describe.skipIf(haproxy === undefined).each([
   ['fastify', 'Fastify', 'fastify.close()']
 ] as const)('a rolling restart of %s behind HAProxy', (framework, name, close) => {
   it(`with graceful, no request fails or needs HAProxy to retry it across two rounds of replacements, and each old instance serves through the lame duck`, async () => {
-    expect(preStopDelay).toBeGreaterThan(check.inter * check.fall * 2)
+    expect(preStopDelay).toBeGreaterThan(haproxyCheck.inter * haproxyCheck.fall * 2)
     const result = await rollout({ framework, haproxy, preStopDelay })
     console.log(formatTable([result]))
-    expect(result.replacements).toBe(4)
-    expect(result.failures).toEqual({})
-    expect(result.failed).toBe(0)
+    const { report } = result
+    const [cycle] = report.cycles
+    const retired = cycle!.instances.filter(instance => instance.signalledMs !== null)
+    expect(retired).toHaveLength(4)
+    expect(report.lost).toEqual([])
+    expect(cycle!.failures).toEqual([])
     // HAProxy logs every request it failed, retried or sent elsewhere: none, so its retries hid nothing.
-    expect(result.proxyLog).toEqual({})
-    for (const counts of Object.values(result.kinds)) expect(counts.ok).toBeGreaterThan(0)
-    for (const exit of result.exits) {
-      expect(exit.code).toBe(0)
-      expect(exit.exitedMs).toBeGreaterThanOrEqual(preStopDelay)
+    expect(cycle!.proxyLog).toEqual({})
+    for (const client of ['keep-alive', 'new-connection'] as const) expect(cycle!.requests.byClient[client].completed).toBeGreaterThan(0)
+    for (const instance of retired) {
+      expect(instance.code).toBe(0)
+      expect(instance.exitMs! - instance.signalledMs!).toBeGreaterThanOrEqual(preStopDelay)
     }
+    expect(report.ok).toBe(true)
   }, 90_000)
 
-  it(`bare ${name} (${close} on SIGTERM) loses requests in the same rollout`, async () => {
+  it(`bare ${name} (${close} on SIGTERM) loses requests in the same rollout, each with its cause`, async () => {
     const result = await rollout({ framework, haproxy, bare: true })
     console.log(formatTable([result]))
-    expect(result.replacements).toBe(4)
-    expect(result.failed).toBeGreaterThan(0)
+    const { report } = result
+    expect(report.cycles[0]!.instances.filter(instance => instance.signalledMs !== null)).toHaveLength(4)
+    expect(report.lost.length).toBeGreaterThan(0)
+    expect(report.ok).toBe(false)
+    // Refused while HAProxy still routed there (retried on the same server, then 503), or, for Fastify, a 503 of its own.
+    for (const failure of report.lost) expect(['routed-to-closed-listener', 'server-error', 'reset-reused-connection', 'exited-in-flight']).toContain(failure.kind)
   }, 90_000)
 })

@@ -1,0 +1,42 @@
+// checkShutdown() as a library. The way a user checks their own service in their own suite is
+// examples/check.test.mjs, which vitest.config.ts includes; here, what the library promises around it.
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { checkShutdown, isCheckError, SCHEMA_VERSION } from '@graceful/check'
+import config from '../vitest.config.js'
+import { root } from './packages.js'
+
+describe('checkShutdown()', () => {
+  it('examples/check.test.mjs, a user\'s own test of a service, is one of the suites this repository runs', () => {
+    const example = 'examples/check.test.mjs'
+    expect(existsSync(join(root, example))).toBe(true)
+    const include = (config as { test: { include: string[] } }).test.include
+    expect(include).toContain('examples/*.test.mjs')
+  })
+
+  it('resolves to a report of the current schema, with the exit of the service it started', async () => {
+    const report = await checkShutdown({
+      command: ['node', 'examples/bare-express.mjs'],
+      signalAfter: 300,
+      load: { keepAlive: 4, newConnection: 1, idleSockets: 0, slow: 0, pipelining: 0 }
+    })
+    expect(report.schemaVersion).toBe(SCHEMA_VERSION)
+    expect(report.ok).toBe(false)
+    expect(report.cycles[0]!.exit.signal).toBe('SIGTERM')
+    expect(report.lost.length).toBe(report.totals.lost)
+  })
+
+  it('rejects a misspelt option at once, with a hint', async () => {
+    const error: unknown = await checkShutdown({ command: ['node', 'server.js'], singalAfter: 10 } as never).catch((err: unknown) => err)
+    expect(isCheckError(error, 'CHECK_ERR_USAGE')).toBe(true)
+    expect((error as Error).message).toBe('unknown option "singalAfter": did you mean "signalAfter"?')
+  })
+
+  it('has a row in docs/reference/errors.md for every error code', () => {
+    const codes = [...readFileSync(`${root}packages/check/src/errors.ts`, 'utf8').matchAll(/'(CHECK_ERR_\w+)'/g)].map(match => match[1]!)
+    const errors = readFileSync(`${root}docs/reference/errors.md`, 'utf8')
+    expect(codes.length).toBeGreaterThan(3)
+    for (const code of codes) expect(errors, code).toContain(`| \`${code}\` |`)
+  })
+})

@@ -1,0 +1,200 @@
+// graceful-check against services it knows nothing about: the examples with graceful, the same apps bare, a Python
+// server, a service behind a shell that keeps the signal to itself, and bad command lines. Each run is one short cycle
+// over 127.0.0.1; the assertions are about the classification, not about timing figures.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { afterEach, describe, expect, it } from 'vitest'
+import { type CheckReport, reportSchema } from '@graceful/check'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const cli = fileURLToPath(new URL('../packages/check/dist/cli.js', import.meta.url))
+const children = new Set<ReturnType<typeof spawn>>()
+afterEach(() => {
+  for (const child of children) child.kill('SIGKILL')
+  children.clear()
+})
+
+interface Run { code: number | null, stdout: string, stderr: string }
+
+/** graceful-check on the command line, as a user or a CI job runs it. */
+async function check (args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  children.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const [code] = await once(child, 'close') as [number | null]
+  children.delete(child)
+  return { code, stdout, stderr }
+}
+
+async function checkJson (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, report: CheckReport, stderr: string }> {
+  const run = await check(['--json', ...args], env)
+  let report: CheckReport
+  try {
+    report = JSON.parse(run.stdout) as CheckReport
+  } catch {
+    throw new Error(`no JSON report (exit ${run.code}):\n${run.stdout}\n${run.stderr}`)
+  }
+  return { code: run.code, report, stderr: run.stderr }
+}
+
+/** The kinds of the lost requests, once each. */
+const lostKinds = (report: CheckReport): string[] => [...new Set(report.lost.map(failure => failure.kind))].sort()
+
+// A few keywords of JSON Schema, enough for the report's schema: a test that the schema and the report agree.
+function validate (schema: Record<string, unknown>, value: unknown, path = '$'): string[] {
+  const errors: string[] = []
+  const type = schema.type as string | string[] | undefined
+  if (type !== undefined) {
+    const types = Array.isArray(type) ? type : [type]
+    const actual = value === null ? 'null' : Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value
+    if (!types.includes(actual) && !(actual === 'integer' && types.includes('number'))) return [`${path}: ${actual}, expected ${types.join(' or ')}`]
+  }
+  if ('const' in schema && value !== schema.const) errors.push(`${path}: ${String(value)}, expected ${String(schema.const)}`)
+  if (Array.isArray(schema.enum) && !schema.enum.includes(value)) errors.push(`${path}: ${String(value)} not in ${schema.enum.join(', ')}`)
+  if (Array.isArray(schema.oneOf)) {
+    const matching = (schema.oneOf as Array<Record<string, unknown>>).filter(option => validate(option, value, path).length === 0)
+    if (matching.length !== 1) errors.push(`${path}: matches ${matching.length} of oneOf`)
+  }
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const record = value as Record<string, unknown>
+    for (const key of (schema.required as string[] | undefined) ?? []) if (!(key in record)) errors.push(`${path}.${key}: missing`)
+    const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>
+    for (const [key, item] of Object.entries(record)) {
+      if (properties[key] !== undefined) errors.push(...validate(properties[key], item, `${path}.${key}`))
+      else if (typeof schema.additionalProperties === 'object') errors.push(...validate(schema.additionalProperties as Record<string, unknown>, item, `${path}.${key}`))
+      else if (schema.properties !== undefined) errors.push(`${path}.${key}: not in the schema`)
+    }
+  }
+  if (Array.isArray(value) && schema.items !== undefined) {
+    value.forEach((item, index) => errors.push(...validate(schema.items as Record<string, unknown>, item, `${path}[${index}]`)))
+  }
+  return errors
+}
+
+describe('graceful-check judges a service by its requests alone', () => {
+  it('examples/fastify.mjs with a lame duck loses nothing behind a balancer: exit 0, and the report fits its schema', async () => {
+    const { code, report } = await checkJson(['--ready', '/healthz', '--signal-after', '400', '--timeout', '15000', '--', 'node', 'examples/fastify.mjs'], { PRE_STOP_DELAY: '1000' })
+    expect(validate(reportSchema, report)).toEqual([])
+    expect(report.lost).toEqual([])
+    expect(report.ok).toBe(true)
+    expect(code).toBe(0)
+    const [cycle] = report.cycles
+    expect(cycle!.exit).toEqual({ code: 0, signal: null, killedAfterTimeout: false })
+    // The lame duck, seen from outside: readiness failed and responses said `Connection: close` before the listener
+    // refused, and every request sent was answered.
+    expect(cycle!.times.readinessFailedMs).not.toBeNull()
+    expect(cycle!.connectionClose['lame-duck']).toBeGreaterThan(0)
+    expect(cycle!.requests.answered).toBe(cycle!.requests.sent)
+    for (const client of ['keep-alive', 'new-connection', 'slow', 'pipelined', 'prober'] as const) {
+      expect(cycle!.requests.byClient[client].completed, client).toBeGreaterThan(0)
+    }
+  })
+
+  it('bare Express with no SIGTERM handler loses the requests in flight when the process dies: exit 1', async () => {
+    const { code, report } = await checkJson(['--signal-after', '400', '--', 'node', 'examples/bare-express.mjs'])
+    expect(code).toBe(1)
+    expect(report.ok).toBe(false)
+    expect(lostKinds(report)).toContain('exited-in-flight')
+    expect(lostKinds(report).every(kind => ['exited-in-flight', 'routed-to-closed-listener'].includes(kind)), lostKinds(report).join()).toBe(true)
+    expect(report.cycles[0]!.exit.signal).toBe('SIGTERM')
+    expect(report.findings.map(finding => finding.kind)).toContain('exit-code')
+    const [exited] = report.lost.filter(failure => failure.kind === 'exited-in-flight')
+    expect(exited).toMatchObject({ lost: true, cause: 'the process exited with the request in flight', phase: 'after-exit' })
+  })
+
+  it('bare Express with server.close() on SIGTERM refuses what the balancer still routes to it, and its keep-alive sockets keep it running: exit 1', async () => {
+    // The balancer lets go after three failed probes, 100 ms apart, as a real one takes a few probe periods: the
+    // listener is closed for that long while traffic still comes.
+    const { code, report } = await checkJson(['--signal-after', '400', '--timeout', '3000', '--', 'node', 'examples/bare-express.mjs'], { ON_SIGTERM: 'close' })
+    expect(code).toBe(1)
+    expect(lostKinds(report)).toContain('routed-to-closed-listener')
+    const routed = report.lost.find(failure => failure.kind === 'routed-to-closed-listener')!
+    expect(routed.cause).toBe('the listener closed while the balancer still routed here')
+    expect(routed.fix).toMatch(/fail readiness first and keep serving .* for `preStopDelay`/)
+    expect(routed.phase).toBe('drain')
+    // Nothing told the keep-alive clients, and the sockets that never sent a byte are not idle to server.close().
+    expect(report.cycles[0]!.connectionClose['lame-duck'] + report.cycles[0]!.connectionClose.drain).toBe(0)
+    expect(report.findings.map(finding => finding.kind)).toContain('did-not-exit')
+  })
+
+  it('a Python http.server, which nobody here wrote, is reported as it behaves', async () => {
+    const { code, report } = await checkJson(['--signal-after', '300', '--timeout', '10000', '--', 'python3', '-m', 'http.server', '{port}', '--bind', '127.0.0.1'])
+    expect(validate(reportSchema, report)).toEqual([])
+    expect(code).toBe(report.ok ? 0 : 1)
+    const [cycle] = report.cycles
+    // Python's default for SIGTERM ends the process on the spot.
+    expect(cycle!.exit.signal).toBe('SIGTERM')
+    expect(report.findings.map(finding => finding.kind)).toContain('exit-code')
+    expect(cycle!.requests.answered).toBeGreaterThan(0)
+    expect(cycle!.requests.sent).toBe(cycle!.requests.answered + cycle!.requests.failed)
+    for (const failure of report.lost) expect(failure.cause.length).toBeGreaterThan(10)
+  })
+
+  it('a service started through a shell that does not pass SIGTERM on is reported as never getting the signal', async () => {
+    // dash forks node (a command follows it), and dies of the SIGTERM itself: node is left running, as it is behind
+    // a shell-form CMD.
+    const { code, report } = await checkJson(['--signal-after', '300', '--timeout', '5000', '--', 'sh', '-c', 'node examples/express.mjs; echo done'])
+    expect(code).toBe(1)
+    const finding = report.findings.find(f => f.kind === 'signal-not-delivered')
+    expect(finding).toMatchObject({ fails: true })
+    expect(finding!.fix).toMatch(/the signal never reached node: exec-form CMD/)
+    expect(lostKinds(report).every(kind => kind === 'killed-in-flight')).toBe(true)
+  })
+})
+
+describe('the command line', () => {
+  it('prints a report a person reads, and Markdown for a CI summary, without colour when not on a terminal', async () => {
+    const text = await check(['--signal-after', '300', '--', 'node', 'examples/express.mjs'], { PRE_STOP_DELAY: '600' })
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/timeline, ms from the signal:/)
+    expect(text.stdout).toMatch(/^ +0 {2}SIGTERM sent$/m)
+    expect(text.stdout).toMatch(/the process exited \(code 0\)/)
+    expect(text.stdout).toMatch(/^PASS: 0 of \d+ requests lost$/m)
+    // Progress goes to stderr, as plain lines here.
+    expect(text.stderr).toMatch(/^graceful-check: cycle 1\/1 signalled/m)
+    expect(text.stdout + text.stderr).not.toContain('\x1b[')
+    const markdown = await check(['--markdown', '-q', '--signal-after', '300', '--', 'node', 'examples/bare-express.mjs'])
+    expect(markdown.code).toBe(1)
+    expect(markdown.stdout).toMatch(/^## graceful-check: ❌ \d+ lost$/m)
+    expect(markdown.stdout).toMatch(/^\| \d+ \| `exited-in-flight` \| yes \| the process exited with the request in flight \|/m)
+    expect(markdown.stderr).toBe('')
+  })
+
+  it.each([
+    [['--cylces', '3', '--', 'node', 'x.js'], /unknown option --cylces: did you mean --cycles\?/],
+    [['--signal-after', 'soon', '--', 'node', 'x.js'], /--signal-after takes a whole number; got "soon"/],
+    [['--signal', 'SIGTREM', '--', 'node', 'x.js'], /signal takes one of .*: did you mean "SIGTERM"\?/],
+    [['--path', 'orders', '--', 'node', 'x.js'], /--path takes "\[METHOD\] \/path \[body\]"/],
+    [['--json', '--markdown', '--', 'node', 'x.js'], /--json and --markdown both print the report: choose one/],
+    [['node', 'server.js'], /put the service's command after --/],
+    [[], /give the command that starts the service after --/],
+    [['--lb', 'nginx', '--', 'node', 'x.js'], /--lb takes "haproxy"/]
+  ])('%j is refused with exit 2 and one line that says what was expected', async (args, message) => {
+    const run = await check(args)
+    expect(run.code).toBe(2)
+    expect(run.stdout).toBe('')
+    expect(run.stderr.split('\n')[0]).toMatch(message)
+  })
+
+  it('a command that exits at once, or does not exist, is reported with exit 2', async () => {
+    const exits = await check(['--', process.execPath, '-e', 'console.error("no database"); process.exit(3)'])
+    expect(exits.code).toBe(2)
+    expect(exits.stderr).toMatch(/the command exited with code 3 before it was ready/)
+    expect(exits.stderr).toContain('no database')
+    const missing = await check(['--', 'no-such-command-here'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/the command could not be started: no-such-command-here/)
+  })
+
+  it('--help and --version', async () => {
+    const help = await check(['--help'])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toMatch(/^usage: graceful-check \[options\] -- <command…>$/m)
+    const version = await check(['--version'])
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+})
