@@ -16,7 +16,7 @@ import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
 import { signalRegistry, type SignalMember } from './signals.js'
 import { describe, validateDuration } from './validate.js'
-import { budgetWarning, containerWarnings } from './warnings.js'
+import { budgetWarning, containerWarnings, usageWarnings, type WarningName } from './warnings.js'
 import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
 
 /** How probe paths are matched unless an adapter says how its router does it: exactly, and with a query string. */
@@ -35,6 +35,7 @@ export class Graceful implements SignalMember {
   readonly #controller = new AbortController()
   readonly #webSockets: WebSockets
   readonly #retryAfterSeconds: number
+  readonly #warn: (name: WarningName, subject: string, obj: object, msg: string) => void
   readonly #sequence: Sequence<Graceful>
   readonly #events = new LifecycleEvents<Graceful>((name, err) => {
     this.#log('warn', { event: name, error: err instanceof Error ? err.message : String(err) },
@@ -72,6 +73,7 @@ export class Graceful implements SignalMember {
    */
   constructor (options?: GracefulOptions, routing: ProbeRouting = EXACT) {
     this.#options = resolveOptions(options)
+    this.#warn = usageWarnings(this.#options, (obj, msg) => { this.#log('warn', obj, msg) })
     this.#readiness = new Readiness(this.#options, (name, result) => { this.#checkChanged(name, result) })
     this.#routes = new ProbeRoutes(probeMatcher(this.#options.readinessPath, this.#options.livenessPath, routing), kind => this.#health(kind), err => {
       this.#log('error', { err: err instanceof Error ? err.message : String(err) }, 'graceful: readiness failed')
@@ -287,6 +289,9 @@ export class Graceful implements SignalMember {
       // Its later requests pass the probe routes ahead of the application; this one and its socket are followed here.
       this.attach(server)
       this.#connections.adopt(req.socket)
+      this.#warn('attach', 'server', { address: server.address() },
+        'graceful: a request arrived on a server that was never attached; it is attached now, but a TLS handshake ' +
+        'that began before this moment is never seen: call attach(server) right after listen()')
     }
     const kind = this.#routes.match(req.url ?? '/')
     if (kind !== NOT_A_PROBE) {
@@ -339,6 +344,11 @@ export class Graceful implements SignalMember {
   /** @internal How the application's router matches paths, learnt by an adapter once it sees the application. */
   setProbeRouting (routing: ProbeRouting): void {
     this.#routes.match = probeMatcher(this.#options.readinessPath, this.#options.livenessPath, routing)
+  }
+
+  /** @internal A warning about how this instance is used, once per subject (adapters: a route graceful shadows). */
+  warnUsage (name: WarningName, subject: string, obj: object, msg: string): void {
+    this.#warn(name, subject, obj, msg)
   }
 
   /** @internal True when `path` is a probe path as the application's router matches it. */

@@ -3,7 +3,7 @@ import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 
 /** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
-export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget'] as const
+export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option'] as const
 export type WarningName = typeof WARNING_NAMES[number]
 
 type Warn = (obj: object, msg: string) => void
@@ -109,4 +109,18 @@ export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ t
     `grace period is ${gracePeriod} ms: the platform would kill the process before it ends; raise ` +
     'terminationGracePeriodSeconds or lower the timeouts (silence with silenceWarnings: [\'budget\'])')
   return true
+}
+
+/**
+ * Warnings about how one instance is used (a server never attached, a route graceful shadows, a unit mistaken):
+ * each once per instance and subject, silenceable by name like the others.
+ */
+export function usageWarnings (options: WarningOptions, warn: Warn): (name: WarningName, subject: string, obj: object, msg: string) => void {
+  const warned = new Set<string>()
+  return (name, subject, obj, msg) => {
+    const key = `${name}:${subject}`
+    if (warned.has(key) || silenced(options, name)) return
+    warned.add(key)
+    warn({ warning: name, ...obj }, `${msg} (silence with silenceWarnings: ['${name}'] or GRACEFUL_SILENCE_WARNINGS=${name})`)
+  }
 }

@@ -2,6 +2,7 @@ import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import {
   Graceful,
+  GracefulError,
   type GracefulEventName,
   type GracefulListener,
   type GracefulOptions,
@@ -64,12 +65,50 @@ export interface GracefulMiddleware {
   readonly graceful: Graceful
 }
 
+/** What graceful reads of an Express app (4 or 5): its request prototype, its settings and its router's routes. */
+interface ExpressApp {
+  request: object
+  enabled: (setting: string) => boolean
+  lazyrouter?: () => void
+  _router?: { stack?: unknown[] }
+  router?: { stack?: unknown[] }
+}
+
+function isExpressApp (value: unknown): value is ExpressApp {
+  return typeof value === 'function' && typeof (value as Partial<ExpressApp>).enabled === 'function' &&
+    typeof (value as Partial<ExpressApp>).request === 'object'
+}
+
+/**
+ * Probe paths follow the app's own routing settings, and a route the app declared on a probe path, which graceful
+ * answers first so that it is never reached, is named in a warning. Read when the app is first seen: its routes are
+ * declared by then (before listen, or before the first request).
+ */
+function followRouting (core: Graceful, app: ExpressApp): void {
+  core.setProbeRouting({ caseSensitive: app.enabled('case sensitive routing'), strict: app.enabled('strict routing') })
+  // Express 4 keeps its router in _router (and app.router throws there); Express 5 in the router getter.
+  const router = typeof app.lazyrouter === 'function' ? app._router : app.router
+  for (const layer of router?.stack ?? []) {
+    const path = (layer as { route?: { path?: unknown } }).route?.path
+    if (typeof path !== 'string' || !core.isProbePath(path)) continue
+    core.warnUsage('shadowed-route', path, { path },
+      `graceful: the app's route ${path} is never reached: graceful answers it ahead of Express (readinessPath ` +
+      `${core.readinessPath}, livenessPath ${core.livenessPath}); move the route, or give graceful other paths`)
+  }
+}
+
 /**
  * `const shutdown = graceful()`, then `shutdown.attach(app.listen(port))`: attach alone answers the probes ahead of
  * Express and follows the sockets. `app.use(shutdown)` (first) is for a server that is never attached: then the
  * middleware answers the probes and attaches the server on its first request. See `GracefulOptions` for every option.
  */
 export function graceful (options?: GracefulOptions): GracefulMiddleware {
+  // `app.use(graceful)`: Express calls the factory with each request. Said at once, on the first request.
+  if (options instanceof IncomingMessage) {
+    throw new GracefulError('GRACEFUL_ERR_NOT_CALLED',
+      'graceful is a factory: call it, `const shutdown = graceful(options)`, then `app.use(shutdown)` or `shutdown.attach(server)`; ' +
+      'it was passed to app.use() uncalled.')
+  }
   // Probe paths match as Express's router matches a route by default: case-insensitive, with or without a trailing
   // slash, so that no variant of /healthz reaches the application while the probe says something else.
   const core = new Graceful(options, { caseSensitive: false, strict: false })
@@ -77,26 +116,30 @@ export function graceful (options?: GracefulOptions): GracefulMiddleware {
   // there once, so that a request costs nothing for it. Never on node:http's own IncomingMessage.prototype, which
   // every server and every other instance shares.
   let withSignal: object | null = null
-  const defineSignal = (prototype: object | null): void => {
+  const seen = new WeakSet<object>()
+  const adopt = (app: ExpressApp): void => {
+    const prototype = app.request
     withSignal = prototype
-    if (prototype !== null && prototype !== IncomingMessage.prototype && !Object.hasOwn(prototype, 'shutdownSignal')) {
+    if (seen.has(app)) return
+    seen.add(app)
+    if (prototype instanceof IncomingMessage && !Object.hasOwn(prototype, 'shutdownSignal')) {
       Object.defineProperty(prototype, 'shutdownSignal', { get: (): AbortSignal => core.signal, configurable: true })
     }
+    followRouting(core, app)
   }
   const middleware = function gracefulMiddleware (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
-    const prototype = Object.getPrototypeOf(req) as object | null
-    if (prototype !== withSignal) defineSignal(prototype)
+    if (Object.getPrototypeOf(req) !== withSignal) {
+      const app = (req as IncomingMessage & { app?: unknown }).app
+      if (isExpressApp(app)) adopt(app)
+    }
     if (!core.handle(req, res)) next()
   } as GracefulMiddleware
   Object.defineProperties(middleware, {
     attach: {
       value: <S extends NetServer>(server: S): S => {
         core.attach(server)
-        // Without the middleware, the request prototype is found on the Express app that serves the server.
-        for (const listener of server.listeners('request')) {
-          const request = (listener as { request?: unknown }).request
-          if (typeof request === 'object' && request !== null && request instanceof IncomingMessage) defineSignal(request)
-        }
+        // Without the middleware, the app is found as the server's request listener (app.listen, createServer(app)).
+        for (const listener of server.listeners('request')) if (isExpressApp(listener)) adopt(listener)
         return server
       }
     },
