@@ -14,7 +14,7 @@ import { METHOD_NOT_ALLOWED, NOT_A_PROBE, probeMatcher, ProbeRoutes, READINESS, 
 import { Readiness, type CheckResult, type HealthResponse } from './readiness.js'
 import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
-import { signalRegistry, type SignalMember } from './signals.js'
+import { signalRegistry, type CrashMember, type SignalMember } from './signals.js'
 import { describe, validateDuration } from './validate.js'
 import { budgetWarning, containerWarnings, usageWarnings, type WarningName } from './warnings.js'
 import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
@@ -26,7 +26,7 @@ const EXACT: ProbeRouting = { caseSensitive: true, strict: true }
  * One shutdown coordinator: attach the servers it drains, register cleanup hooks, and let a signal or `shutdown()`
  * run the sequence running → stopping → draining → cleanup → stopped.
  */
-export class Graceful implements SignalMember {
+export class Graceful implements SignalMember, CrashMember {
   readonly #options: ResolvedOptions
   readonly #connections = new Connections()
   readonly #routes: ProbeRoutes
@@ -102,10 +102,11 @@ export class Graceful implements SignalMember {
     this.#checkBudget()
     // Also without signals: an instance that will exit must be known to the registry, so that no other instance
     // exits the process while this one is still draining.
-    if (this.#options.signals.length > 0 || this.#options.exit) {
+    if (this.#options.signals.length > 0 || this.#options.exit || this.#options.onCrash === 'drain') {
       signalRegistry().add(this)
       this.#registered = true
     }
+    if (this.#options.onCrash === 'drain') signalRegistry().watchCrashes(this)
   }
 
   /** Where the instance is in the shutdown sequence. */
@@ -367,6 +368,7 @@ export class Graceful implements SignalMember {
    */
   dispose (): void {
     if (this.#sequence.phase !== 'running') return
+    signalRegistry().unwatchCrashes(this)
     this.#connections.detach()
     this.#routes.uninstall()
     this.#detached = true
@@ -379,9 +381,32 @@ export class Graceful implements SignalMember {
 
   /** @internal The signal registry's entry: a signal this instance listens to arrived. */
   startFromSignal (signal: NodeJS.Signals): void {
-    // A signal during a shutdown the application started itself: the operator wants the process gone.
-    this.#exitAfter = undefined
+    // A signal during a shutdown the application started itself: the operator wants the process gone (after a crash
+    // it goes anyway).
+    if (this.#sequence.crash === undefined) this.#exitAfter = undefined
     void this.#start(signal)
+  }
+
+  /**
+   * @internal The registry's entry for `onCrash: 'drain'`: the error is logged in full (never swallowed), the shutdown
+   * starts without a lame duck (or the one under way goes on), and the process exits 1 when it is over.
+   */
+  crashed (kind: 'uncaughtException' | 'unhandledRejection', error: unknown): void {
+    const crash = {
+      kind,
+      message: error instanceof Error ? error.message : String(error),
+      ...(error instanceof Error && error.stack !== undefined ? { stack: error.stack } : {})
+    }
+    this.#log('error', { crash }, `graceful: ${kind}, draining for at most ${this.#options.crashDrainTimeout} ms before exiting 1`)
+    // Logged through the logger, but also on stderr when graceful's logging is off: a crash is never silent.
+    if (this.#options.logger === false) process.stderr.write(`${crash.stack ?? crash.message}\n`)
+    this.#sequence.crash ??= crash
+    this.#exitAfter = true
+    if (!this.#registered) {
+      signalRegistry().add(this)
+      this.#registered = true
+    }
+    void this.#start(kind)
   }
 
   /** @internal The signal registry's entry: a second signal arrived and the process is about to exit. */
@@ -405,6 +430,7 @@ export class Graceful implements SignalMember {
     signalRegistry().watch(this.#exitWatcher)
     const report = await this.#sequence.run(reason)
     signalRegistry().unwatch(this.#exitWatcher)
+    signalRegistry().unwatchCrashes(this)
     if (this.#registered) {
       this.#registered = false
       signalRegistry().settle(this, report.exitCode)

@@ -155,6 +155,21 @@ export interface GracefulOptions {
    * @default false
    */
   silenceWarnings?: boolean | readonly WarningName[]
+  /**
+   * What an uncaught exception or unhandled rejection does. `'exit'`: what Node does by itself, the process ends at
+   * once, cutting every request in flight. `'drain'`: readiness fails at once, no lame duck, the drain runs bounded by
+   * `crashDrainTimeout`, the hooks run, the error is logged and named in the report (`crash`), and the process exits
+   * 1, whatever `exit` says. The state after a crash may be corrupt: the requests in flight finish on it (docs/faq.md).
+   * graceful installs its crash listeners only when asked; the application's own listeners still run.
+   * @default 'exit'
+   */
+  onCrash?: 'exit' | 'drain'
+  /**
+   * With `onCrash: 'drain'`: the drain's deadline after a crash, in milliseconds (shorter than `drainTimeout`: the
+   * process is in an unknown state).
+   * @default 3_000
+   */
+  crashDrainTimeout?: number
 }
 
 export interface ResolvedOptions {
@@ -179,6 +194,8 @@ export interface ResolvedOptions {
   preStopMinimumDelay: number
   gracePeriod: number | undefined
   silenceWarnings: boolean | readonly WarningName[]
+  onCrash: 'exit' | 'drain'
+  crashDrainTimeout: number
 }
 
 function validatePath (value: unknown, name: string): string {
@@ -202,6 +219,11 @@ function validateChecks (value: unknown, name: string): Readonly<Record<string, 
 
 function validateStartup (value: unknown, name: string): 'auto' | 'manual' {
   if (value !== 'auto' && value !== 'manual') throw invalid(name, '"auto" or "manual"', value)
+  return value
+}
+
+function validateOnCrash (value: unknown, name: string): 'exit' | 'drain' {
+  if (value !== 'exit' && value !== 'drain') throw invalid(name, '"exit" (Node\'s own behaviour) or "drain"', value)
   return value
 }
 
@@ -233,7 +255,9 @@ const validators: { readonly [K in keyof GracefulOptions]-?: Validator<GracefulO
   preStopQuietWindow: validateDuration,
   preStopMinimumDelay: validateDuration,
   gracePeriod: validateDuration,
-  silenceWarnings: validateSilence
+  silenceWarnings: validateSilence,
+  onCrash: validateOnCrash,
+  crashDrainTimeout: validateDuration
 }
 
 const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'> = {
@@ -254,7 +278,9 @@ const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'> = {
   startup: 'auto',
   preStopQuietWindow: 0,
   preStopMinimumDelay: 0,
-  silenceWarnings: false
+  silenceWarnings: false,
+  onCrash: 'exit',
+  crashDrainTimeout: 3_000
 }
 
 /**

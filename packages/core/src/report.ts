@@ -78,6 +78,17 @@ export interface ShutdownReport {
   hooks: HookResult[]
   /** Set only when the shutdown itself failed unexpectedly (a bug): what went wrong. */
   error?: string
+  /** Set only when a crash started (or joined) the shutdown (`onCrash: 'drain'`): what crashed the process. */
+  crash?: CrashReport
+}
+
+/** The crash behind a shutdown: an uncaught exception or an unhandled rejection. */
+export interface CrashReport {
+  kind: 'uncaughtException' | 'unhandledRejection'
+  /** The error's message (or the rejection's value, as text). */
+  message: string
+  /** The error's stack, when it has one. */
+  stack?: string
 }
 
 /** The exit code a shutdown ends with, under the instance's `signalExitCode` policy. */

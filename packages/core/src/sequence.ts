@@ -10,7 +10,7 @@ import { Telling } from './http1.js'
 import { lameDuck } from './lameduck.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProbeKind, ProbeRoutes } from './probe-routes.js'
-import { activeResources, buildReport, exitCodeFor, round, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
+import { activeResources, buildReport, exitCodeFor, round, type CrashReport, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
 import type { WebSockets } from './web-sockets.js'
 
 export type Log = (level: 'info' | 'warn' | 'error', obj: object, msg: string) => void
@@ -36,6 +36,8 @@ export class Sequence<G> {
   hookRunning: string | undefined = undefined
   /** The drain, once draining has begun: a server attached then is closed at once. */
   drain: Drain | undefined = undefined
+  /** Set when a crash started or joined the shutdown: no lame duck, a short drain, exit 1, and the report names it. */
+  crash: CrashReport | undefined = undefined
   #phaseStarted = 0
   readonly #parts: SequenceParts<G>
 
@@ -52,6 +54,7 @@ export class Sequence<G> {
       const report = buildReport(reason, drainOutcome(0, 0), [], { servedWhileStopping: 0, declined: 0 },
         { stopping: 0, draining: 0, cleanup: 0, total: 0 }, 1)
       report.error = err instanceof Error ? err.message : String(err)
+      if (this.crash !== undefined) report.crash = this.crash
       this.#parts.log('error', report, 'graceful: shutdown failed')
       this.#parts.events.emit('shutdown:end', { graceful: this.#parts.instance, report })
       return report
@@ -68,7 +71,10 @@ export class Sequence<G> {
     const telling = new Telling(connections, match)
     routes.observer = telling
     telling.start()
-    if (options.preStopQuietWindow > 0 && options.preStopDelay > 0) {
+    // After a crash the process may be corrupt: no lame duck, only the requests already here finish.
+    if (this.crash !== undefined) {
+      // nothing to wait for
+    } else if (options.preStopQuietWindow > 0 && options.preStopDelay > 0) {
       const ended = await lameDuck({
         maximum: options.preStopDelay,
         minimum: options.preStopMinimumDelay,
@@ -87,7 +93,7 @@ export class Sequence<G> {
     this.#parts.webSockets.goAway()
     let held: HeldAtDeadline | undefined
     this.drain = new Drain(connections, telling, match, options)
-    const drain = await this.drain.run(options.drainTimeout, () => {
+    const drain = await this.drain.run(this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout), () => {
       held = { inFlight: this.#parts.inFlight(), openSockets: connections.records.size, activeResources: activeResources() }
     })
 
@@ -115,9 +121,11 @@ export class Sequence<G> {
       cleanup: stopped - cleanupStarted,
       total: stopped - started
     }
-    const failed = drain.forced > 0 || drain.forcedRequests.length > 0 || hooks.some(hook => hook.status !== 'ok')
+    const failed = this.crash !== undefined || drain.forced > 0 || drain.forcedRequests.length > 0 ||
+      hooks.some(hook => hook.status !== 'ok')
     const report = buildReport(reason, drain, hooks, telling, times,
       exitCodeFor(failed, reason, options.signalExitCode), held)
+    if (this.crash !== undefined) report.crash = this.crash
     log(failed ? 'warn' : 'info', report, 'graceful: shutdown complete')
     events.emit('shutdown:end', { graceful: instance, report })
     return report

@@ -16,6 +16,12 @@ export interface SignalMember {
   abandon: (signal: NodeJS.Signals) => void
 }
 
+/** An instance that drains when the process crashes (`onCrash: 'drain'`). */
+export interface CrashMember {
+  /** An uncaught exception or unhandled rejection: drain briefly, run the hooks, report it, exit 1. */
+  crashed: (kind: 'uncaughtException' | 'unhandledRejection', error: unknown) => void
+}
+
 /** What the registry calls when the process exits while a shutdown is under way (not through the registry). */
 export interface ExitWatcher {
   exitedEarly: (code: number) => void
@@ -35,6 +41,31 @@ export class SignalRegistry {
   /** The shutdown began with the primary's message: the signal that made the primary send it may still arrive here. */
   #startedByPrimary = false
   readonly #watchers = new Set<ExitWatcher>()
+  readonly #crashMembers = new Set<CrashMember>()
+  readonly #onUncaught = (error: unknown): void => { this.#crashed('uncaughtException', error) }
+  readonly #onUnhandled = (reason: unknown): void => { this.#crashed('unhandledRejection', reason) }
+
+  /**
+   * Listens for crashes on behalf of `member`, only because it asked (`onCrash: 'drain'`): one listener per event for
+   * every such instance. While one listens, Node no longer ends the process on a crash by itself: the instances do.
+   */
+  watchCrashes (member: CrashMember): void {
+    if (this.#crashMembers.size === 0) {
+      process.on('uncaughtException', this.#onUncaught)
+      process.on('unhandledRejection', this.#onUnhandled)
+    }
+    this.#crashMembers.add(member)
+  }
+
+  unwatchCrashes (member: CrashMember): void {
+    if (!this.#crashMembers.delete(member) || this.#crashMembers.size > 0) return
+    process.off('uncaughtException', this.#onUncaught)
+    process.off('unhandledRejection', this.#onUnhandled)
+  }
+
+  #crashed (kind: 'uncaughtException' | 'unhandledRejection', error: unknown): void {
+    for (const member of [...this.#crashMembers]) member.crashed(kind, error)
+  }
   // One 'exit' listener for every instance shutting down, however many a test file creates.
   readonly #onExit = (code: number): void => {
     for (const watcher of [...this.#watchers]) watcher.exitedEarly(code)
