@@ -49,9 +49,11 @@ export interface FixtureConfig {
   /**
    * Node cluster: a primary with `gracefulCluster(clusterOptions)` forking this many workers running the app.
    * `deadWorkerAtShutdown`: once every worker listens, the primary SIGKILLs the last one and starts its shutdown
-   * before it has heard of that death (the worker's IPC channel still looks connected).
+   * before it has heard of that death (the worker's IPC channel still looks connected). `workerDiesListening`: the
+   * primary SIGKILLs the first worker whose request for the listening socket it reads, the moment it reads it, and
+   * starts its shutdown, before Node has answered the request.
    */
-  cluster?: { workers: number, options?: Record<string, unknown>, deadWorkerAtShutdown?: boolean }
+  cluster?: { workers: number, options?: Record<string, unknown>, deadWorkerAtShutdown?: boolean, workerDiesListening?: boolean }
   /** A `ws` server on /ws (node, Express) or @fastify/websocket (Fastify); each WebSocket is greeted with "hello". */
   webSockets?: boolean
   /** Fastify: once listening, the app calls fastify.close() itself, then exits with 7. */

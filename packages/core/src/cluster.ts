@@ -128,6 +128,7 @@ class ClusterPrimary implements SignalMember {
     const tell = (worker: Worker): void => {
       pending.add(worker)
       results.set(worker, { id: worker.id, pid: worker.process.pid, exitCode: null, signal: null, forced: false })
+      worker.on('error', closedChannel)
       // A message, not a signal: on a terminal, Ctrl-C already reached every worker of the process group, and a
       // forwarded signal would be its second one, which exits at once.
       if (worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal }, undefined, unsent)
@@ -199,6 +200,16 @@ class ClusterPrimary implements SignalMember {
  * 'error' event on the worker, which nothing handles, and the primary crashes. Its 'exit' follows and settles it.
  */
 function unsent (): void {}
+
+/**
+ * Node's cluster answers a worker's listen once the shared handle is bound. A worker told to shut down while its
+ * listen was on the way exits without waiting for the answer, and Node's write to its closed channel is an EPIPE
+ * 'error' on the Worker that nothing handles: the primary crashed, and with it the shutdown of the other workers.
+ * That worker's 'exit' settles it; any other error still throws as an unhandled one would.
+ */
+function closedChannel (err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET' && err.code !== 'ERR_IPC_CHANNEL_CLOSED') throw err
+}
 
 function liveWorkers (): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead())
