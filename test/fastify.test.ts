@@ -62,7 +62,7 @@ describe('@graceful/fastify', () => {
     } finally {
       await fastify.close().catch(() => undefined)
     }
-    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_DURATION')).toBe(true)
   })
 
   it('ignores Fastify\'s own register options such as prefix', async () => {

@@ -141,7 +141,7 @@ describe('adaptive lame duck', () => {
 
   it('rejects a minimum above the maximum', () => {
     const caught = thrown(() => createGraceful({ ...quiet, preStopDelay: 1_000, preStopMinimumDelay: 2_000 }))
-    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')).toBe(true)
     expect((caught as Error).message).toMatch(/`preStopMinimumDelay` must be at most preStopDelay \(1000\)/)
     expect(() => createGraceful({ ...quiet, preStopQuietWindow: -1 })).toThrow(/`preStopQuietWindow`/)
   })

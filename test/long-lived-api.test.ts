@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import { Client } from 'undici'
 import WebSocket, { WebSocketServer } from 'ws'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createGraceful, endEventStream, isGracefulError, renderReport, type EventStreamEnd } from '@graceful/core'
+import { createGraceful, endEventStream, isGracefulError, renderReport, type EventStreamEnd, type GracefulErrorCode } from '@graceful/core'
 import { graceful } from '@graceful/express'
 import { gracefulPlugin } from '@graceful/fastify'
 import { thrown } from './helpers.js'
@@ -61,17 +61,17 @@ describe('endEventStream', () => {
 
   it('rejects what would corrupt the stream, and unknown options with a hint', () => {
     const sink = { end: () => undefined }
-    const cases: Array<[unknown, RegExp]> = [
-      [{ retry: -1 }, /`retry` must be/],
-      [{ event: 'a\nb' }, /`event` must be a string without line breaks/],
-      [{ id: 'x\r' }, /`id` must be/],
-      [{ data: 42 }, /`data` must be a string/],
-      [{ retryy: 10 }, /Did you mean `retry`\?/],
-      ['soon', /options to be an object/]
+    const cases: Array<[unknown, RegExp, GracefulErrorCode]> = [
+      [{ retry: -1 }, /`retry` must be/, 'GRACEFUL_ERR_INVALID_DURATION'],
+      [{ event: 'a\nb' }, /`event` must be a string without line breaks/, 'GRACEFUL_ERR_INVALID_OPTION'],
+      [{ id: 'x\r' }, /`id` must be/, 'GRACEFUL_ERR_INVALID_OPTION'],
+      [{ data: 42 }, /`data` must be a string/, 'GRACEFUL_ERR_INVALID_OPTION'],
+      [{ retryy: 10 }, /Did you mean `retry`\?/, 'GRACEFUL_ERR_UNKNOWN_OPTION'],
+      ['soon', /endEventStream\(\) options must be an object/, 'GRACEFUL_ERR_OPTIONS_NOT_OBJECT']
     ]
-    for (const [options, message] of cases) {
+    for (const [options, message, code] of cases) {
       const error = thrown(() => { endEventStream(sink, options as EventStreamEnd) })
-      expect(isGracefulError(error, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+      expect(isGracefulError(error, code), String(error)).toBe(true)
       expect((error as Error).message).toMatch(message)
     }
     expect(isGracefulError(thrown(() => { endEventStream({} as typeof sink) }), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)

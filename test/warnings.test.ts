@@ -86,7 +86,7 @@ describe('container warnings', () => {
   it('rejects an unknown warning name', () => {
     const caught = thrown(() => createGraceful({ ...quiet, logger: false, silenceWarnings: ['pid-1'] as never }))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
-    expect((caught as Error).message).toMatch(/pid1, run-script, kubernetes-prestop, budget/)
+    expect((caught as Error).message).toMatch(/pid1, run-script, kubernetes-prestop, budget, attach, shadowed-route, units, ineffective-option/)
   })
 })
 
@@ -140,7 +140,7 @@ describe('shutdown budget', () => {
     process.env['TERMINATION_GRACE_PERIOD_SECONDS'] = '30s'
     try {
       const caught = thrown(() => createGraceful({ ...quiet, logger: false }))
-      expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
+      expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ENV')).toBe(true)
       expect((caught as Error).message).toMatch(/TERMINATION_GRACE_PERIOD_SECONDS.*"30s"/)
     } finally {
       if (saved === undefined) Reflect.deleteProperty(process.env, 'TERMINATION_GRACE_PERIOD_SECONDS')

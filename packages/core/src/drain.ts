@@ -138,7 +138,8 @@ export class Drain {
       },
       closed: record => { this.#closed(record) },
       // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
-      listening: server => { this.closeListener(server) },
+      // Closed once the application's own 'listening' callbacks have run: they may read server.address().
+      listening: server => { process.nextTick(() => { this.closeListener(server) }) },
       socketlessEnded: () => {
         if (!this.#forcing) outcome.completed++
         this.#checkDrained()

@@ -1,6 +1,13 @@
 // The one error class, its codes, and the brand that recognises it across installed copies.
 /** Every code a `GracefulError` can carry. Each has a row in docs/reference/errors.md. */
 export type GracefulErrorCode =
+  | 'GRACEFUL_ERR_OPTIONS_NOT_OBJECT'
+  | 'GRACEFUL_ERR_UNKNOWN_OPTION'
+  | 'GRACEFUL_ERR_INVALID_DURATION'
+  | 'GRACEFUL_ERR_INVALID_PATH'
+  | 'GRACEFUL_ERR_INVALID_SIGNAL'
+  | 'GRACEFUL_ERR_CONFLICTING_OPTIONS'
+  | 'GRACEFUL_ERR_INVALID_ENV'
   | 'GRACEFUL_ERR_INVALID_OPTION'
   | 'GRACEFUL_ERR_INVALID_ARGUMENT'
   | 'GRACEFUL_ERR_HOOK_TOO_LATE'
@@ -24,6 +31,11 @@ export class GracefulError extends Error {
     super(message, options)
     this.code = code
     Object.defineProperty(this, kGracefulError, { value: true })
+  }
+
+  /** `err instanceof GracefulError` is true for an error from any installed copy of this package (the brand). */
+  static override [Symbol.hasInstance] (value: unknown): boolean {
+    return isGracefulError(value)
   }
 }
 

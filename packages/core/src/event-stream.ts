@@ -1,6 +1,6 @@
 // Server-sent event streams: the last event that tells an EventSource client to reconnect, to another instance.
 import { GracefulError } from './errors.js'
-import { describe, rejectUnknownKeys, validateDuration } from './validate.js'
+import { describe, notAnObject, rejectUnknownKeys, validateDuration } from './validate.js'
 
 /** The last event of a server-sent event stream, which tells an `EventSource` client when to reconnect. */
 export interface EventStreamEnd {
@@ -52,10 +52,7 @@ export function endEventStream (stream: EventStreamTarget, options?: EventStream
       `endEventStream(stream) expects a response or stream with end(); received ${describe(stream)}.`)
   }
   const given = options as unknown
-  if (given !== undefined && (typeof given !== 'object' || given === null)) {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
-      `endEventStream(stream, options) expects options to be an object; received ${describe(options)}.`)
-  }
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) throw notAnObject('endEventStream()', given)
   if (options !== undefined) rejectUnknownKeys(options, KNOWN, 'endEventStream()')
   const retry = options?.retry === undefined ? 1_000 : validateDuration(options.retry, 'retry')
   let block = `retry: ${String(Math.round(retry))}\n`

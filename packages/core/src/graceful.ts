@@ -15,7 +15,7 @@ import { Readiness, type CheckResult, type HealthResponse } from './readiness.js
 import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
 import { signalRegistry, type CrashMember, type SignalMember } from './signals.js'
-import { describe, validateDuration } from './validate.js'
+import { describe, notAnObject, validateDuration } from './validate.js'
 import { budgetWarning, containerWarnings, usageWarnings, type WarningName } from './warnings.js'
 import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
 
@@ -247,9 +247,8 @@ export class Graceful implements SignalMember, CrashMember {
         `onShutdown("${name}", fn) expects fn to be a function; received ${describe(fn)}.`)
     }
     const given = options as unknown
-    if (given !== undefined && (typeof given !== 'object' || given === null)) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        `onShutdown("${name}", fn, options) expects options to be an object; received ${describe(options)}.`)
+    if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) {
+      throw notAnObject(`onShutdown("${name}")`, given)
     }
     const timeout = options?.timeout === undefined
       ? this.#options.hookTimeout

@@ -200,7 +200,7 @@ export interface ResolvedOptions {
 
 function validatePath (value: unknown, name: string): string {
   if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) {
-    throw invalid(name, 'a path that starts with "/" and holds no spaces, "?" or "#"', value)
+    throw invalid(name, 'a path that starts with "/" and holds no spaces, "?" or "#"', value, 'GRACEFUL_ERR_INVALID_PATH')
   }
   return value
 }
@@ -298,10 +298,10 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     gracePeriod: given.gracePeriod ?? gracePeriodFromEnv()
   }
   if (options.readinessPath === options.livenessPath) {
-    throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath)
+    throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')
   }
   if (options.preStopMinimumDelay > options.preStopDelay) {
-    throw invalid('preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, options.preStopMinimumDelay)
+    throw invalid('preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, options.preStopMinimumDelay, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')
   }
   return options
 }
@@ -325,7 +325,7 @@ function gracePeriodFromEnv (): number | undefined {
   if (raw === undefined || raw === '') return undefined
   const seconds = Number(raw)
   if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || seconds * 1000 > MAX_DELAY) {
-    throw invalid('TERMINATION_GRACE_PERIOD_SECONDS (env)', 'a number of seconds such as "30"', raw)
+    throw invalid('TERMINATION_GRACE_PERIOD_SECONDS (env)', 'a number of seconds such as "30"', raw, 'GRACEFUL_ERR_INVALID_ENV')
   }
   return seconds * 1000
 }

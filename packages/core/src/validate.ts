@@ -1,7 +1,7 @@
 // Validation shared by every entry that takes options (an instance, the cluster primary, endEventStream): one
 // message shape, one "did you mean", so that a mistake reads the same wherever it is made.
 import { constants } from 'node:os'
-import { GracefulError } from './errors.js'
+import { GracefulError, type GracefulErrorCode } from './errors.js'
 import type { GracefulLogger } from './logger.js'
 import { WARNING_NAMES, type WarningName } from './warnings.js'
 
@@ -11,8 +11,13 @@ export type Validator<T = unknown> = (value: unknown, name: string) => T
 export const MAX_DELAY = 2_147_483_647
 const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
 
-export function invalid (name: string, expected: string, value: unknown): GracefulError {
-  return new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `\`${name}\` must be ${expected}; received ${describe(value)}.`)
+export function invalid (name: string, expected: string, value: unknown, code: GracefulErrorCode = 'GRACEFUL_ERR_INVALID_OPTION'): GracefulError {
+  return new GracefulError(code, `\`${name}\` must be ${expected}; received ${describe(value)}.`)
+}
+
+/** `options` (of an instance, a hook, endEventStream…) must be an object when given: one code wherever it is. */
+export function notAnObject (what: string, value: unknown): GracefulError {
+  return new GracefulError('GRACEFUL_ERR_OPTIONS_NOT_OBJECT', `${what === '' ? '' : `${what} `}options must be an object; received ${describe(value)}.`)
 }
 
 /** A value as an error message shows it: strings quoted, objects by kind, never their contents. */
@@ -28,7 +33,7 @@ export function describe (value: unknown): string {
 
 export function validateDuration (value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DELAY) {
-    throw invalid(name, `a finite number of milliseconds from 0 to ${MAX_DELAY}`, value)
+    throw invalid(name, `a finite number of milliseconds from 0 to ${MAX_DELAY}`, value, 'GRACEFUL_ERR_INVALID_DURATION')
   }
   return value
 }
@@ -57,13 +62,13 @@ export function validateSilence (value: unknown, name: string): boolean | readon
 }
 
 export function validateSignals (value: unknown, name: string): readonly NodeJS.Signals[] {
-  if (!Array.isArray(value)) throw invalid(name, 'an array of signal names such as ["SIGTERM", "SIGINT"]', value)
+  if (!Array.isArray(value)) throw invalid(name, 'an array of signal names such as ["SIGTERM", "SIGINT"]', value, 'GRACEFUL_ERR_INVALID_SIGNAL')
   const seen = new Set<string>()
   for (const signal of value as unknown[]) {
     if (typeof signal !== 'string' || !Object.hasOwn(constants.signals, signal) || UNCATCHABLE.has(signal)) {
-      throw invalid(name, 'a list of signals this platform can catch, such as "SIGTERM" or "SIGINT"', signal)
+      throw invalid(name, 'a list of signals this platform can catch, such as "SIGTERM" or "SIGINT"', signal, 'GRACEFUL_ERR_INVALID_SIGNAL')
     }
-    if (seen.has(signal)) throw invalid(name, 'a list without repeats', signal)
+    if (seen.has(signal)) throw invalid(name, 'a list without repeats', signal, 'GRACEFUL_ERR_INVALID_SIGNAL')
     seen.add(signal)
   }
   return Object.freeze([...seen]) as readonly NodeJS.Signals[]
@@ -88,9 +93,7 @@ export function validateLogger (value: unknown, name: string): GracefulLogger | 
  */
 export function validateOptions<T extends object> (input: unknown, validators: { readonly [K in keyof T]-?: Validator<T[K]> }, what: string): Partial<T> {
   if (input === undefined) return {}
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION', `${what === '' ? '' : `${what} `}options must be an object; received ${describe(input)}.`)
-  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw notAnObject(what, input)
   const known = Object.keys(validators)
   rejectUnknownKeys(input, known, what)
   const given = input as Record<string, unknown>
@@ -107,7 +110,7 @@ export function rejectUnknownKeys (given: object, known: readonly string[], what
   for (const key of Object.keys(given)) {
     if (known.includes(key)) continue
     const hint = closest(key, known)
-    throw new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
+    throw new GracefulError('GRACEFUL_ERR_UNKNOWN_OPTION',
       `unknown option \`${key}\`${what === '' ? '' : ` for ${what}`}.${hint === undefined ? '' : ` Did you mean \`${hint}\`?`} Known options: ${known.join(', ')}.`)
   }
 }
