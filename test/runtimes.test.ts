@@ -8,7 +8,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { childEnv, Fixture, type FixtureConfig } from './helpers.js'
+import { childEnv, fetchOnce, Fixture, type FixtureConfig } from './helpers.js'
+import { root } from './packages.js'
 import { coreScenarios } from './scenarios.js'
 
 const run = promisify(execFile)
@@ -81,6 +82,33 @@ describe.each(runtimes)('$name', ({ name, bin, args, expected }) => {
       if (bin === undefined) return missing
       if (probe?.attach !== 'ok') return `${name} ${version}: attach() throws ${probe?.attach} (its node:http Server is not a node:net Server)`
       return undefined
+    }
+  })
+})
+
+describe('the deno package\'s launcher', () => {
+  const launcher = join(root, 'node_modules/.bin/deno')
+
+  it('does not pass SIGTERM on: signal the deno binary itself', async (context) => {
+    if (runtimes[0]!.bin === undefined || !existsSync(launcher)) {
+      console.warn('skipped: deno is not installed')
+      context.skip('deno is not installed')
+    }
+    const app = new Fixture({ framework: 'node', runtime: [launcher, 'run', '--allow-all'] })
+    const port = await app.ready()
+    const service = (await app.waitFor(event => event.event === 'ready', 'ready'))['pid'] as number
+    try {
+      // node_modules/.bin/deno runs the binary as a child process: the service is not the process signalled.
+      expect(service).not.toBe(app.child.pid)
+      app.kill('SIGTERM')
+      await app.exited
+      // The launcher is gone, the service has not even begun its shutdown.
+      const ready = await fetchOnce(`http://127.0.0.1:${port}`, '/healthz')
+      expect(ready.status).toBe(200)
+      expect(JSON.parse(ready.body)).toMatchObject({ phase: 'running' })
+    } finally {
+      // The service this test started, ended by its PID.
+      process.kill(service, 'SIGKILL')
     }
   })
 })
