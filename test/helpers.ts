@@ -37,7 +37,7 @@ export interface FixtureConfig {
   instanceOptions?: Array<Record<string, unknown>>
   /** Log through graceful's own fallback logger (to stderr) instead of the fixture's JSON lines on stdout. */
   fallbackLogger?: boolean
-  /** The framework without graceful, closing on SIGTERM as its documentation shows (Express and Fastify only). */
+  /** The framework without graceful, closing on SIGTERM as its documentation shows (not for node). */
   bare?: boolean
   /** The port to listen on; 0, a free one, unless given. */
   port?: number
