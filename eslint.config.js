@@ -34,6 +34,11 @@ export default tseslint.config(
     }
   },
   {
+    // A NestJS module is an empty class that carries its decorator.
+    files: ['examples/nestjs/**'],
+    rules: { '@typescript-eslint/no-extraneous-class': ['error', { allowWithDecorator: true }] }
+  },
+  {
     files: ['test/**', 'examples/**', 'bench/**'],
     rules: { 'n/no-process-exit': 'off' }
   }

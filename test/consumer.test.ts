@@ -1,7 +1,7 @@
 // A project outside this repository installs the packed tarballs, as it would from npm, and uses them from ESM, from
 // CommonJS through require (Node ≥ 20.19) and from TypeScript with moduleResolution node16, nodenext and bundler.
 // Offline: the tarballs come from `pnpm pack`, and express, fastify and the types are linked from this workspace.
-import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -203,4 +203,45 @@ describe('a project that installs the packed tarballs', () => {
   it.each(['node16', 'bundler', 'nodenext'])('type-checks against their declarations with moduleResolution %s', async (resolution) => {
     expect(await tsc(`tsconfig.${resolution}.json`)).toBe('ok')
   }, 90_000)
+})
+
+// docs/getting-started.md tells how to install the packages before they are on the registry: its commands run here as
+// written. The second runs offline, so it passes only if nothing it installs has to come from the registry.
+describe('the install the getting-started guide shows', () => {
+  const guide = readFileSync(join(root, 'docs/getting-started.md'), 'utf8')
+  const block = /### Install\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(guide)?.[1] ?? ''
+  const commands = block.split('\n').filter(line => line.trim() !== '' && !line.startsWith('#'))
+  let service = ''
+
+  afterAll(() => {
+    if (service !== '') rmSync(service, { recursive: true, force: true })
+  })
+
+  it('packs the tarballs in the repository, installs them in a service offline, and the service drains with them', async () => {
+    expect(commands).toHaveLength(2)
+    const [pack, install] = commands as [string, string]
+    await run('sh', ['-c', pack], { cwd: root, timeout: 120_000 })
+    service = mkdtempSync(join(tmpdir(), 'graceful-service-'))
+    writeFileSync(join(service, 'package.json'), JSON.stringify({ name: 'service', private: true, type: 'module' }))
+    await run('sh', ['-c', install], { cwd: service, timeout: 60_000, env: { ...process.env, GRACEFUL: root, npm_config_offline: 'true' } })
+    const manifest = JSON.parse(readFileSync(join(service, 'package.json'), 'utf8')) as { dependencies: Record<string, string> }
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@graceful/core', '@graceful/express'])
+    writeFileSync(join(service, 'service.mjs'), `
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import { createGraceful } from '@graceful/core'
+import { graceful } from '@graceful/express'
+
+const g = createGraceful({ signals: [], exit: false, logger: false })
+const server = createServer((req, res) => res.end('hello'))
+g.attach(server)
+server.listen(0, '127.0.0.1')
+await once(server, 'listening')
+const health = (await fetch(\`http://127.0.0.1:\${server.address().port}/healthz\`)).status
+const report = await g.shutdown()
+console.log(JSON.stringify({ health, exit: report.exitCode, middleware: typeof graceful() }))
+`)
+    const { stdout } = await run(process.execPath, ['service.mjs'], { cwd: service, timeout: 20_000 })
+    expect(JSON.parse(stdout.trim())).toEqual({ health: 200, exit: 0, middleware: 'function' })
+  }, 200_000)
 })

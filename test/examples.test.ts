@@ -1,7 +1,9 @@
 // The examples and the demo cannot rot: each runs here for real, with a real SIGTERM.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { existsSync } from 'node:fs'
 import { connect as connectHttp2 } from 'node:http2'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { Client } from 'undici'
@@ -41,7 +43,7 @@ function start (script: string, args: string[] = [], env: Record<string, string>
 }
 
 describe('examples', () => {
-  it.each(['examples/express.mjs', 'examples/express.cjs', 'examples/fastify.mjs', 'examples/node-http.mjs'])('%s serves, drains on SIGTERM and exits 0', async (script) => {
+  it.each(['examples/express.mjs', 'examples/express.cjs', 'examples/fastify.mjs', 'examples/node-http.mjs', 'examples/koa.mjs', 'examples/hono.mjs'])('%s serves, drains on SIGTERM and exits 0', async (script) => {
     const app = start(script)
     const client = new Client(`http://127.0.0.1:${await app.port}`)
     try {
@@ -61,6 +63,36 @@ describe('examples', () => {
     } finally {
       await client.destroy()
     }
+  })
+
+  // TypeScript with decorators: `pnpm run build` compiles the example (examples/nestjs/tsconfig.json) to its dist/.
+  const nestjs = ['examples/nestjs/main.ts', 'examples/nestjs/app.module.ts']
+  const built = (source: string): string => source.replace(/^examples\/nestjs\//, 'examples/nestjs/dist/').replace(/\.ts$/, '.js')
+  it.each(['express', 'fastify'])('examples/nestjs on the %s adapter: the terminus check feeds readiness, the request in flight completes, Nest closes after the drain, exit 0', async (adapter) => {
+    for (const source of nestjs) expect(existsSync(join(root, built(source))), `${source} is built`).toBe(true)
+    const app = start(built(nestjs[0]!), [], { ADAPTER: adapter })
+    const client = new Client(`http://127.0.0.1:${await app.port}`)
+    try {
+      const ready = await client.request({ method: 'GET', path: '/healthz' })
+      expect(ready.statusCode).toBe(200)
+      expect(JSON.parse(await ready.body.text())).toMatchObject({ checks: { database: { status: 'ok' } } })
+      const response = client.request({ method: 'GET', path: '/?ms=300' })
+      // Sent on the open keep-alive connection just before the signal: in flight or on the wire, it is answered.
+      await new Promise(resolve => setImmediate(resolve))
+      app.child.kill('SIGTERM')
+      const res = await response
+      expect(res.headers['connection']).toBe('close')
+      expect(await res.body.text()).toBe('hello\n')
+      const [code] = await app.exited
+      expect(code).toBe(0)
+    } finally {
+      await client.destroy()
+    }
+    const report = app.output.find(line => line.includes('graceful: shutdown complete'))
+    expect(JSON.parse(report!)).toMatchObject({ exitCode: 0, hooks: [{ name: 'close', status: 'ok' }] })
+    // The pool closed in Nest's onApplicationShutdown, inside app.close(): after the drain, before the report.
+    const closed = app.output.findIndex(line => line.includes('database pool closed'))
+    expect(closed).toBeGreaterThan(app.output.findIndex(line => line.includes('graceful: shutdown started')))
   })
 
   it('examples/metrics.mjs: a scrape during the drain shows the phase and the request still in flight', async () => {

@@ -13,9 +13,12 @@ import type { GracefulLogger, ShutdownReport } from '@graceful/core'
 
 export const frameworks = ['node', 'express', 'express4', 'express-attach', 'fastify'] as const
 export type Framework = typeof frameworks[number]
+/** Frameworks that run on the core with no adapter of their own: test/fixtures/frameworks.mjs serves them. */
+export const frameworksOnCore = ['nest-express', 'nest-fastify', 'koa', 'hono'] as const
+export type FrameworkOnCore = typeof frameworksOnCore[number]
 
 export interface FixtureConfig {
-  framework: Framework
+  framework: Framework | FrameworkOnCore
   options?: Record<string, unknown>
   hooks?: Array<{
     name: string
@@ -34,7 +37,7 @@ export interface FixtureConfig {
   instanceOptions?: Array<Record<string, unknown>>
   /** Log through graceful's own fallback logger (to stderr) instead of the fixture's JSON lines on stdout. */
   fallbackLogger?: boolean
-  /** The framework without graceful, closing on SIGTERM as its documentation shows (Express and Fastify only). */
+  /** The framework without graceful, closing on SIGTERM as its documentation shows (not for node). */
   bare?: boolean
   /** The port to listen on; 0, a free one, unless given. */
   port?: number
@@ -44,6 +47,8 @@ export interface FixtureConfig {
   nodeArgs?: string[]
   /** A command that runs the fixture, such as `['unshare', '--pid', '--fork']` (node and the fixture follow). */
   wrapper?: string[]
+  /** The runtime in place of node, with its arguments before the fixture: `['/path/to/deno', 'run', '-A']`. */
+  runtime?: string[]
   /** An authentication middleware in front of everything (and of graceful): 401 without `authorization`. */
   auth?: boolean
   /**
@@ -90,6 +95,7 @@ export interface Exit {
 }
 
 const fixturePath = fileURLToPath(new URL('./fixtures/app.mjs', import.meta.url))
+const frameworksFixturePath = fileURLToPath(new URL('./fixtures/frameworks.mjs', import.meta.url))
 const running = new Set<ChildProcess>()
 
 // Every child this file started is ended by its PID, even when a test fails half-way.
@@ -116,7 +122,8 @@ export class Fixture {
    */
   constructor (config: FixtureConfig, { tty = false }: { tty?: boolean } = {}) {
     const env = childEnv({ ...config.env, GRACEFUL_FIXTURE: JSON.stringify(config) })
-    const [command, ...args] = [...config.wrapper ?? [], process.execPath, ...config.nodeArgs ?? [], fixturePath]
+    const script = (frameworksOnCore as readonly string[]).includes(config.framework) ? frameworksFixturePath : fixturePath
+    const [command, ...args] = [...config.wrapper ?? [], ...config.runtime ?? [process.execPath], ...config.nodeArgs ?? [], script]
     this.child = tty
       ? spawn('script', ['-qec', `${shellQuote(process.execPath)} ${shellQuote(fixturePath)}`, '/dev/null'], {
         env, stdio: ['pipe', 'pipe', 'pipe']
