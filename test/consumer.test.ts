@@ -88,7 +88,7 @@ const fastifyHealth = (await fetch(\`http://127.0.0.1:\${fastify.server.address(
 const fastifyReport = await fastify.graceful.shutdown()
 
 let code
-try { createGraceful({ drainTimout: 1 }) } catch (err) { code = isGracefulError(err, 'GRACEFUL_ERR_INVALID_OPTION') ? err.code : 'wrong error' }
+try { createGraceful({ drainTimout: 1 }) } catch (err) { code = isGracefulError(err, 'GRACEFUL_ERR_UNKNOWN_OPTION') ? err.code : 'wrong error' }
 console.log(JSON.stringify({ expressHealth, expressExit: expressReport.exitCode, phase, fastifyHealth, fastifyExit: fastifyReport.exitCode, hooks: fastifyReport.hooks.map(h => h.name), code }))
 `,
     // CommonJS: require() of the ESM packages, and one instance of the core behind both adapters.
@@ -191,7 +191,7 @@ describe('a project that installs the packed tarballs', () => {
       fastifyHealth: 200,
       fastifyExit: 0,
       hooks: ['close'],
-      code: 'GRACEFUL_ERR_INVALID_OPTION'
+      code: 'GRACEFUL_ERR_UNKNOWN_OPTION'
     })
   })
 
