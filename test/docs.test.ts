@@ -11,6 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import config from '../vitest.config.js'
 import { root } from './packages.js'
 
 /**
@@ -65,6 +66,11 @@ const files = markdownFiles()
 const scripts = new Set(['js', 'javascript', 'mjs', 'cjs', 'ts', 'typescript'])
 const blocks = files.flatMap(codeBlocks).filter(block => scripts.has(block.lang))
 const marked = blocks.filter(block => /^\/\/ examples\/\S+$/m.test(block.text.split('\n')[0]!))
+const include = (config as { test: { include: string[] } }).test.include
+/** True when vitest runs the file as a test file (its include globs, `*` within one folder). */
+function isTestFile (file: string): boolean {
+  return include.some(glob => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`).test(file))
+}
 const tests = readdirSync(join(root, 'test')).filter(file => file.endsWith('.test.ts') && file !== 'docs.test.ts')
   .map(file => readFileSync(join(root, 'test', file), 'utf8'))
 
@@ -85,7 +91,8 @@ describe('code in the docs', () => {
     const shown = body.join('\n').trimEnd()
     expect(shown.length).toBeGreaterThan(0)
     expect(source.includes(shown), `the block's text is in ${example} verbatim`).toBe(true)
-    expect(tests.some(test => test.includes(`'${example}'`)), `a test runs ${example}`).toBe(true)
+    // A test file itself (vitest's include takes examples/*.test.mjs), or an app a test starts by its path.
+    expect(isTestFile(example) || tests.some(test => test.includes(`'${example}'`)), `a test runs ${example}`).toBe(true)
   })
 
   it('covers the README and every guide that shows an app', () => {

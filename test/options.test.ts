@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { thrown } from './helpers.js'
+import { root } from './packages.js'
 import { createGraceful, GracefulError, isGracefulError, type GracefulErrorCode } from '@graceful/core'
 import { graceful } from '@graceful/express'
 
@@ -113,5 +116,17 @@ describe('GracefulError', () => {
     expect(isGracefulError(new Error('plain'))).toBe(false)
     expect(new Error('plain')).not.toBeInstanceOf(GracefulError)
     expect(isGracefulError(null)).toBe(false)
+  })
+})
+
+describe('the errors reference', () => {
+  it('has a row in docs/reference/errors.md for every GracefulErrorCode, and none for a code that is gone', () => {
+    const source = readFileSync(join(root, 'packages/core/src/errors.ts'), 'utf8')
+    const union = /export type GracefulErrorCode =([\s\S]*?)\n\n/.exec(source)![1]!
+    const codes = [...union.matchAll(/'(GRACEFUL_ERR_[A-Z_]+)'/g)].map(match => match[1]!).sort()
+    const reference = readFileSync(join(root, 'docs/reference/errors.md'), 'utf8')
+    const rows = [...reference.matchAll(/^\| `(GRACEFUL_ERR_[A-Z_]+)` \|/gm)].map(match => match[1]!).sort()
+    expect(codes.length).toBeGreaterThan(10)
+    expect(rows).toEqual(codes)
   })
 })

@@ -148,3 +148,68 @@ describe('shutdown budget', () => {
     }
   })
 })
+
+describe('configuration warnings', () => {
+  it('a duration that is almost surely seconds written as milliseconds is named, once, for options and hook timeouts', () => {
+    const { logger, lines } = recordingLogger()
+    const g = createGraceful({ ...quiet, logger, drainTimeout: 10, preStopDelay: 5 })
+    g.onShutdown('db', () => undefined, { timeout: 2 })
+    g.onShutdown('cache', () => undefined, { timeout: 2_000 })
+    const units = lines.filter(line => line.obj['warning'] === 'units')
+    expect(units.map(line => line.obj['option'] ?? line.obj['hook'])).toEqual(['preStopDelay', 'drainTimeout', 'db'])
+    expect(units[1]!.msg).toMatch(/drainTimeout is 10 ms: durations are in milliseconds.*10_000/)
+    g.dispose()
+  })
+
+  it('options that do nothing in the combination given are named', () => {
+    const { logger, lines } = recordingLogger()
+    createGraceful({ ...quiet, logger, preStopDelay: 5_000, preStopMinimumDelay: 2_000 }).dispose()
+    createGraceful({ ...quiet, logger, preStopQuietWindow: 1_000 }).dispose()
+    const ineffective = lines.filter(line => line.obj['warning'] === 'ineffective-option').map(line => line.obj['option'])
+    expect(ineffective).toEqual(['preStopMinimumDelay', 'preStopQuietWindow'])
+    createGraceful({ ...quiet, logger, preStopDelay: 5_000, preStopMinimumDelay: 2_000, preStopQuietWindow: 1_000 }).dispose()
+    expect(lines.filter(line => line.obj['warning'] === 'ineffective-option')).toHaveLength(2)
+  })
+
+  it('silencing on gracefulCluster() a warning only workers give is named as doing nothing', async () => {
+    const app = new Fixture({ framework: 'node', cluster: { workers: 1, options: { silenceWarnings: ['budget'] } } })
+    await app.waitFor(event => event['warning'] === 'ineffective-option', 'the ineffective-option warning')
+    expect(app.events.find(event => event['warning'] === 'ineffective-option')!.msg).toMatch(/silenceWarnings budget does nothing on gracefulCluster\(\)/)
+    app.child.kill('SIGKILL')
+    await app.exited
+  })
+})
+
+describe('configuration from the environment', () => {
+  function withEnv<T> (env: Record<string, string>, fn: () => T): T {
+    const saved = Object.fromEntries(Object.keys(env).map(name => [name, process.env[name]]))
+    Object.assign(process.env, env)
+    try {
+      return fn()
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) Reflect.deleteProperty(process.env, name)
+        else process.env[name] = value
+      }
+    }
+  }
+
+  it('GRACEFUL_* variables win over the options, with their unit, and the start-up log says so', async () => {
+    const { logger, lines } = recordingLogger()
+    const g = withEnv({ GRACEFUL_PRE_STOP_DELAY: '300ms', GRACEFUL_DRAIN_TIMEOUT: '1.5s', GRACEFUL_READINESS_PATH: '/ready' },
+      () => createGraceful({ ...quiet, logger, preStopDelay: 0, drainTimeout: 10_000 }))
+    expect(g.readinessPath).toBe('/ready')
+    expect(lines.some(line => /configured from the environment: preStopDelay from GRACEFUL_PRE_STOP_DELAY=300ms, drainTimeout from GRACEFUL_DRAIN_TIMEOUT=1.5s/.test(line.msg ?? ''))).toBe(true)
+    const report = await g.shutdown()
+    // The lame duck lasted the environment's 300 ms, not the option's 0.
+    expect(report.phases.stopping).toBeGreaterThanOrEqual(290)
+  })
+
+  it('a duration without its unit, or a bad path, is refused with GRACEFUL_ERR_INVALID_ENV naming the variable', () => {
+    for (const env of [{ GRACEFUL_PRE_STOP_DELAY: '5' }, { GRACEFUL_DRAIN_TIMEOUT: 'ten seconds' }, { GRACEFUL_LIVENESS_PATH: 'livez' }]) {
+      const caught = withEnv(env, () => thrown(() => createGraceful({ ...quiet, logger: false })))
+      expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ENV'), String(caught)).toBe(true)
+      expect((caught as Error).message).toContain(Object.keys(env)[0])
+    }
+  })
+})

@@ -6,7 +6,10 @@ import { fallbackLogger, type GracefulLogger } from './logger.js'
 import { deadline, TIMED_OUT } from './timeout.js'
 import { validateBoolean, validateDuration, validateLogger, validateOptions, validateSignals, validateSilence } from './validate.js'
 import { SHUTDOWN_MESSAGE, signalRegistry, worst, type SignalMember } from './signals.js'
-import { containerWarnings, type WarningName } from './warnings.js'
+import { containerWarnings, unitsMistake, type WarningName } from './warnings.js'
+
+/** The warnings a cluster primary can give. */
+const PRIMARY_WARNINGS: readonly WarningName[] = ['pid1', 'run-script', 'units', 'ineffective-option']
 
 export interface GracefulClusterOptions {
   /**
@@ -239,6 +242,19 @@ export function gracefulCluster (options?: GracefulClusterOptions): GracefulClus
     ...validateOptions<GracefulClusterOptions>(options, clusterValidators, 'gracefulCluster()')
   }
   const primary = new ClusterPrimary(resolved)
+  const log = resolved.logger
+  if (log !== false) {
+    // The primary gives only the process warnings (and these two): silencing another name here does nothing.
+    const silenced = resolved.silenceWarnings
+    const ineffective = typeof silenced === 'boolean' ? [] : silenced.filter(name => !PRIMARY_WARNINGS.includes(name))
+    if (ineffective.length > 0) {
+      log.warn({ warning: 'ineffective-option', silenceWarnings: ineffective },
+        `graceful: silenceWarnings ${ineffective.join(', ')} does nothing on gracefulCluster(): the primary gives only ` +
+        `${PRIMARY_WARNINGS.join(', ')}; set it on the workers' instances`)
+    }
+    const mistake = unitsMistake('shutdownTimeout', resolved.shutdownTimeout)
+    if (mistake !== undefined) log.warn({ warning: 'units', option: 'shutdownTimeout' }, mistake)
+  }
   holder[kPrimary] = primary
   // The process facts (PID 1, a run script) are the primary's: its workers leave these warnings to it.
   const logger = resolved.logger

@@ -16,7 +16,7 @@ import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
 import { signalRegistry, type CrashMember, type SignalMember } from './signals.js'
 import { describe, notAnObject, validateDuration } from './validate.js'
-import { budgetWarning, containerWarnings, usageWarnings, type WarningName } from './warnings.js'
+import { budgetWarning, containerWarnings, ineffectiveOptions, SECONDS_SCALE, unitsMistake, usageWarnings, type WarningName } from './warnings.js'
 import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
 
 /** How probe paths are matched unless an adapter says how its router does it: exactly, and with a query string. */
@@ -99,6 +99,7 @@ export class Graceful implements SignalMember, CrashMember {
     setMaxListeners(0, this.#controller.signal)
     this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
     containerWarnings(this.#options, (obj, msg) => { this.#log('warn', obj, msg) })
+    this.#checkConfiguration()
     this.#checkBudget()
     // Also without signals: an instance that will exit must be known to the registry, so that no other instance
     // exits the process while this one is still draining.
@@ -264,6 +265,8 @@ export class Graceful implements SignalMember, CrashMember {
         `a hook named "${name}" is already registered; hook names identify hooks in the report.`)
     }
     this.#hooks.push({ name, fn, timeout })
+    const mistake = unitsMistake(`onShutdown("${name}").timeout`, options?.timeout)
+    if (mistake !== undefined) this.#warn('units', `hook:${name}`, { hook: name, timeout }, mistake)
     this.#checkBudget()
     return this
   }
@@ -435,6 +438,21 @@ export class Graceful implements SignalMember, CrashMember {
       signalRegistry().settle(this, report.exitCode)
     }
     return report
+  }
+
+  #checkConfiguration (): void {
+    const options = this.#options
+    const fromEnvironment = new Set(options.fromEnvironment.map(entry => entry.option))
+    if (options.fromEnvironment.length > 0) {
+      this.#log('info', { environment: Object.fromEntries(options.fromEnvironment.map(entry => [entry.variable, entry.value])) },
+        `graceful: configured from the environment: ${options.fromEnvironment.map(entry => `${entry.option} from ${entry.variable}=${entry.value}`).join(', ')}`)
+    }
+    for (const name of SECONDS_SCALE) {
+      // A variable carries its unit: what it says is what was meant.
+      const mistake = fromEnvironment.has(name) ? undefined : unitsMistake(name, options[name])
+      if (mistake !== undefined) this.#warn('units', name, { option: name, value: options[name] }, mistake)
+    }
+    for (const [name, message] of ineffectiveOptions(options)) this.#warn('ineffective-option', name, { option: name }, message)
   }
 
   #checkBudget (): void {

@@ -1,4 +1,5 @@
 // The options of an instance: what each means (the JSDoc is the reference), their defaults, and their resolution.
+import { GracefulError } from './errors.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
 import type { ReadinessCheck } from './readiness.js'
 import type { SignalExitCode } from './report.js'
@@ -196,6 +197,8 @@ export interface ResolvedOptions {
   silenceWarnings: boolean | readonly WarningName[]
   onCrash: 'exit' | 'drain'
   crashDrainTimeout: number
+  /** The options the environment set (`GRACEFUL_*` variables), for the start-up line that says so. */
+  fromEnvironment: ReadonlyArray<{ option: string, variable: string, value: string }>
 }
 
 function validatePath (value: unknown, name: string): string {
@@ -260,7 +263,7 @@ const validators: { readonly [K in keyof GracefulOptions]-?: Validator<GracefulO
   crashDrainTimeout: validateDuration
 }
 
-const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'> = {
+const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod' | 'fromEnvironment'> = {
   signals: Object.freeze(['SIGTERM', 'SIGINT'] as const),
   readinessPath: '/healthz',
   livenessPath: '/livez',
@@ -289,13 +292,15 @@ const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'> = {
  */
 export function resolveOptions (input: unknown): ResolvedOptions {
   const given = validateOptions<GracefulOptions>(input, validators, '')
+  const fromEnvironment = environmentOptions(given)
   const options: ResolvedOptions = {
     ...defaults,
     ...(inTestWorker() ? TEST_WORKER_DEFAULTS : {}),
-    ...given as Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod'>,
+    ...given as Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod' | 'fromEnvironment'>,
     logger: given.logger ?? fallbackLogger,
     close: given.close,
-    gracePeriod: given.gracePeriod ?? gracePeriodFromEnv()
+    gracePeriod: given.gracePeriod ?? gracePeriodFromEnv(),
+    fromEnvironment
   }
   if (options.readinessPath === options.livenessPath) {
     throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')
@@ -314,6 +319,55 @@ const TEST_WORKER_DEFAULTS = { signals: Object.freeze([]) as readonly NodeJS.Sig
  */
 function inTestWorker (): boolean {
   return typeof (globalThis as { __vitest_worker__?: unknown }).__vitest_worker__ === 'object'
+}
+
+/**
+ * What operators tune per deployment, from the environment: each variable, when set, wins over the option the code
+ * gives (the code's value is the default; the manifest has the last word), and the start-up log says so.
+ */
+export const ENVIRONMENT: ReadonlyArray<{ option: 'preStopDelay' | 'drainTimeout' | 'hookTimeout' | 'preStopQuietWindow' | 'preStopMinimumDelay' | 'readinessPath' | 'livenessPath', variable: string }> = [
+  { option: 'preStopDelay', variable: 'GRACEFUL_PRE_STOP_DELAY' },
+  { option: 'drainTimeout', variable: 'GRACEFUL_DRAIN_TIMEOUT' },
+  { option: 'hookTimeout', variable: 'GRACEFUL_HOOK_TIMEOUT' },
+  { option: 'preStopQuietWindow', variable: 'GRACEFUL_PRE_STOP_QUIET_WINDOW' },
+  { option: 'preStopMinimumDelay', variable: 'GRACEFUL_PRE_STOP_MINIMUM_DELAY' },
+  { option: 'readinessPath', variable: 'GRACEFUL_READINESS_PATH' },
+  { option: 'livenessPath', variable: 'GRACEFUL_LIVENESS_PATH' }
+]
+
+const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000 }
+
+/**
+ * Reads the `GRACEFUL_*` variables into `given` (they win) and returns what they set. A duration there needs its
+ * unit (`5s`, `500ms`, `1m`): a bare `5` is exactly the seconds-or-milliseconds mistake this is meant to prevent.
+ */
+function environmentOptions (given: Partial<GracefulOptions>): Array<{ option: string, variable: string, value: string }> {
+  const set: Array<{ option: string, variable: string, value: string }> = []
+  for (const { option, variable } of ENVIRONMENT) {
+    const raw = process.env[variable]
+    if (raw === undefined || raw === '') continue
+    if (option === 'readinessPath' || option === 'livenessPath') {
+      given[option] = withCode(() => validatePath(raw.trim(), `${variable} (env)`))
+    } else {
+      const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/.exec(raw)
+      const ms = match === null ? Number.NaN : Number(match[1]) * UNITS[match[2]!]!
+      if (!Number.isFinite(ms) || ms > MAX_DELAY) {
+        throw invalid(`${variable} (env)`, 'a duration with its unit, such as "5s", "500ms" or "1m"', raw, 'GRACEFUL_ERR_INVALID_ENV')
+      }
+      given[option] = ms
+    }
+    set.push({ option, variable, value: raw })
+  }
+  return set
+}
+
+function withCode<T> (validate: () => T): T {
+  try {
+    return validate()
+  } catch (err) {
+    if (err instanceof Error) throw new GracefulError('GRACEFUL_ERR_INVALID_ENV', err.message)
+    throw err
+  }
 }
 
 /**

@@ -124,3 +124,26 @@ export function usageWarnings (options: WarningOptions, warn: Warn): (name: Warn
     warn({ warning: name, ...obj }, `${msg} (silence with silenceWarnings: ['${name}'] or GRACEFUL_SILENCE_WARNINGS=${name})`)
   }
 }
+
+/** Durations that are seconds or more in any real deployment: below 100 ms, almost surely seconds written as ms. */
+export const SECONDS_SCALE = ['preStopDelay', 'drainTimeout', 'hookTimeout', 'preStopQuietWindow', 'preStopMinimumDelay',
+  'gracePeriod', 'crashDrainTimeout'] as const
+
+/** `value` ms for `name`, when it looks like seconds written as milliseconds: the warning's text, else undefined. */
+export function unitsMistake (name: string, value: number | undefined): string | undefined {
+  if (value === undefined || value <= 0 || value >= 100) return undefined
+  return `graceful: ${name} is ${value} ms: durations are in milliseconds, so this is almost surely meant as ` +
+    `${value} s (${value * 1000}); write ${value}_000, or ignore this if ${value} ms is meant`
+}
+
+/** Options that do nothing in the combination given: said once, at start-up. */
+export function ineffectiveOptions (options: { preStopDelay: number, preStopQuietWindow: number, preStopMinimumDelay: number }): Array<[string, string]> {
+  const found: Array<[string, string]> = []
+  if (options.preStopMinimumDelay > 0 && options.preStopQuietWindow === 0) {
+    found.push(['preStopMinimumDelay', 'graceful: preStopMinimumDelay does nothing without preStopQuietWindow: the lame duck is the fixed preStopDelay'])
+  }
+  if (options.preStopQuietWindow > 0 && options.preStopDelay === 0) {
+    found.push(['preStopQuietWindow', 'graceful: preStopQuietWindow does nothing with preStopDelay 0: there is no lame duck to end early'])
+  }
+  return found
+}
