@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { afterEach } from 'vitest'
+import { afterEach, describe, it } from 'vitest'
 import { Client } from 'undici'
 import type { GracefulLogger, ShutdownReport } from '@graceful/core'
 
@@ -388,4 +388,21 @@ export function selfSignedCertificate (): { key: string, cert: string, dispose: 
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
     '-days', '1', '-subj', '/CN=localhost'], { stdio: 'ignore' })
   return { key, cert, dispose: () => { rmSync(dir, { recursive: true, force: true }) } }
+}
+
+/**
+ * Whether a suite that needs something from the machine (HAProxy, PostgreSQL) can run. Elsewhere a missing one skips
+ * the suite, saying why; where CI promises it (`CI=true`, set by .ci/run, which installs both) a missing one is a
+ * failing test, never a silent skip.
+ */
+export function available (what: string, missing: string | undefined): boolean {
+  if (missing === undefined) return true
+  if (process.env['CI'] === 'true') {
+    describe(`${what} (required in CI)`, () => {
+      it(`is there: .ci/run provides it`, () => { throw new Error(missing) })
+    })
+  } else {
+    console.warn(`${what} tests skipped: ${missing}`)
+  }
+  return false
 }

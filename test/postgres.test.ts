@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { Client as HttpClient } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
+import { available } from './helpers.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const database = `graceful_test_${process.pid}_${Date.now()}`
@@ -27,8 +28,7 @@ async function unreachable (): Promise<string | undefined> {
   }
 }
 
-const skipReason = await unreachable()
-if (skipReason !== undefined) console.warn(`postgres.test.ts skipped: ${skipReason}`)
+const runs = available('PostgreSQL', await unreachable())
 
 const children = new Set<ReturnType<typeof spawn>>()
 const cleanup: Array<() => Promise<unknown>> = []
@@ -50,7 +50,7 @@ async function admin<T> (fn: (client: pg.Client) => Promise<T>, db = process.env
 
 interface Line { msg?: string, t?: number, [key: string]: unknown }
 
-describe.skipIf(skipReason !== undefined)('examples/postgres.mjs on a real PostgreSQL', () => {
+describe.runIf(runs)('examples/postgres.mjs on a real PostgreSQL', () => {
   it('under load at SIGTERM: every answered transaction is committed, none half-applied, the pool ends after the drain, no session is left', async () => {
     await admin(client => client.query(`CREATE DATABASE ${database}`))
     cleanup.push(() => admin(client => client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`)))

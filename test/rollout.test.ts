@@ -4,15 +4,14 @@
 import { describe, expect, it } from 'vitest'
 import { findHaproxy, haproxyCheck } from '@graceful/check'
 import { formatTable, rollout } from '../bench/rollout.mjs'
+import { available } from './helpers.js'
 
 const haproxy = findHaproxy()
-if (haproxy === undefined) {
-  console.warn('test/rollout.test.ts skipped: HAProxy is not installed (apt-get install -y haproxy; .ci/run installs it)')
-}
+const runs = available('HAProxy', haproxy === undefined ? 'HAProxy is not installed (apt-get install -y haproxy)' : undefined)
 // HAProxy stops routing to an instance `fall` failed checks after its readiness turns 503: the lame duck must outlast that.
 const preStopDelay = 2_000
 
-describe.skipIf(haproxy === undefined).each([
+describe.runIf(runs).each([
   ['express', 'Express', 'server.close()'],
   ['fastify', 'Fastify', 'fastify.close()']
 ] as const)('a rolling restart of %s behind HAProxy', (framework, name, close) => {
