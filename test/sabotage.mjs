@@ -1,0 +1,171 @@
+// The sabotage table: each entry removes one mechanism of the core, and the tests named for it must then fail. A
+// test that still passes with its mechanism gone proves nothing about it. Run with `pnpm test:sabotage`; it prints
+// the table that docs/reliability.md shows.
+//
+// Each sabotage is applied in a throwaway git worktree of HEAD (the committed code, never the working tree), built
+// there, and the named tests run there; the worktree is removed at the end. Exit code 1 when a sabotage left its
+// tests passing, or when a patch no longer applies (the code it targets moved: update this table).
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+
+/** One mechanism: the edit that removes it, and the tests that must notice. */
+export const sabotages = [
+  {
+    mechanism: 'telling: the newest response says Connection: close',
+    file: 'packages/core/src/http1.ts',
+    find: 'function tell (record: SocketRecord, response: ServerResponse): void {\n',
+    replace: 'function tell (record: SocketRecord, response: ServerResponse): void {\n  if (record !== undefined) return\n',
+    tests: [['test/contract.test.ts', 'in-flight responses at SIGTERM complete and carry Connection: close']]
+  },
+  {
+    mechanism: 'the quiet window (idleSocketGrace) before an idle keep-alive socket is closed',
+    file: 'packages/core/src/drain.ts',
+    find: '(neverUsed ? this.#times.newSocketGrace : this.#times.idleSocketGrace) - quietFor',
+    replace: '(neverUsed ? this.#times.newSocketGrace : 0) - quietFor',
+    tests: [['test/contract.test.ts', 'a keep-alive request sent on a socket that turned idle a moment before the drain is answered, not reset']]
+  },
+  {
+    mechanism: 'the poll hop: never closed in the tick the drain starts',
+    file: 'packages/core/src/drain.ts',
+    find: '    if (this.#quietNow.push(record) === 1) setImmediate(this.#afterNextPoll)',
+    replace: '    this.#closeQuiet(record)',
+    tests: [['test/drain.test.ts', 'a request already on the wire when draining begins on a long-idle socket is served, not reset']]
+  },
+  {
+    mechanism: "net.Server close semantics (http.Server's close resets idle sockets)",
+    file: 'packages/core/src/drain.ts',
+    find: 'NetServer.prototype.close.call(server, () => {',
+    replace: "(server as NetServer & { closeIdleConnections?: () => void }).closeIdleConnections?.()\n    NetServer.prototype.close.call(server, () => {",
+    tests: [['test/drain.test.ts', 'a request already on the wire when draining begins on a long-idle socket is served, not reset']]
+  },
+  {
+    mechanism: 'the never-used socket rule (newSocketGrace)',
+    file: 'packages/core/src/drain.ts',
+    find: '        this.#closeWhenQuiet(record, record.connectedAt === 0 ? 0 : now - record.connectedAt)\n',
+    replace: '',
+    tests: [['test/contract.test.ts', 'a socket that never sent a byte does not delay exit']]
+  },
+  {
+    mechanism: "the second server of listen({ host: 'localhost' }) (::1) attached",
+    file: 'packages/fastify/src/index.ts',
+    find: '    for (const server of secondaryServers(fastify)) core.attach(server)\n',
+    replace: '    if (secondaryServers.length < 0) core.attach(fastify.server)\n',
+    tests: [['test/process.test.ts', 'drains the second server Fastify opens for ::1 as well as the first']]
+  },
+  {
+    mechanism: 'hook bounds (each hook cut at its timeout)',
+    file: 'packages/core/src/hooks.ts',
+    find: 'await bounded(hook.fn, hook.timeout,',
+    replace: 'await bounded(hook.fn, 2_147_483_647,',
+    tests: [['test/lifecycle.test.ts', "aborts a timed-out hook's signal so that it can stop its own work"]]
+  },
+  {
+    mechanism: 'hooks last registered first',
+    file: 'packages/core/src/sequence.ts',
+    find: 'steps.push(...[...this.#parts.hooks].reverse())',
+    replace: 'steps.push(...this.#parts.hooks)',
+    tests: [['test/lifecycle.test.ts', 'runs the application close first, then the hooks last-registered-first, and reports a rejection']]
+  },
+  {
+    mechanism: 'HTTP/2 GOAWAY when draining begins',
+    file: 'packages/core/src/http2.ts',
+    find: '  session.close()\n',
+    replace: '',
+    tests: [['test/long-lived.test.ts', 'sessions get GOAWAY, the open stream completes, new streams go elsewhere, idle sessions close']]
+  },
+  {
+    mechanism: 'WebSockets closed with 1001 Going Away',
+    file: 'packages/core/src/web-sockets.ts',
+    find: "    socket.close(GOING_AWAY, 'server shutting down')",
+    replace: '    if (Number.isNaN(0)) socket.close(GOING_AWAY)',
+    tests: [['test/long-lived.test.ts', 'a WebSocket is closed with 1001 Going Away when draining begins']]
+  },
+  {
+    mechanism: 'probes answered ahead of the application',
+    file: 'packages/core/src/probe-routes.ts',
+    find: '        const kind = routes.match((req as IncomingMessage).url!)\n',
+    replace: '        const kind = routes.match((req as IncomingMessage).url!) === READINESS ? NOT_A_PROBE : NOT_A_PROBE\n',
+    tests: [['test/probes.test.ts', 'Express: probes pass an authentication middleware mounted before graceful, once the server is attached']]
+  },
+  {
+    mechanism: 'pipelined requests behind a started close declined (RFC 9112 §9.6)',
+    file: 'packages/core/src/http1.ts',
+    find: '    if (told !== undefined && told !== res && told.headersSent) {',
+    replace: '    if (told !== undefined && told !== res && told.headersSent && Number.isNaN(0)) {',
+    tests: [['test/long-lived.test.ts', 'a request pipelined behind a response that already said Connection: close is not handed to the application']]
+  },
+  {
+    mechanism: 'a socket idle since the signal counts the lame duck as quiet time',
+    file: 'packages/core/src/drain.ts',
+    find: '      if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since\n',
+    replace: '',
+    tests: [['test/drain.test.ts', 'after a lame duck, a keep-alive socket idle since the signal is closed as draining begins']]
+  },
+  {
+    mechanism: "a socket in the middle of a request's head is not closed as quiet",
+    file: 'packages/core/src/drain.ts',
+    find: '        if (receiving.get(server)?.has(socket) === true) continue\n',
+    replace: '',
+    tests: [['test/drain.test.ts', 'a request whose headers are still arriving when the quiet window ends is waited for and served']]
+  }
+]
+
+function run (command, args, cwd) {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env: { ...process.env, CI: '' }, maxBuffer: 64 * 1024 * 1024 })
+  return { status: result.status, output: `${result.stdout ?? ''}${result.stderr ?? ''}` }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values } = parseArgs({ options: { only: { type: 'string' } } })
+  const chosen = sabotages.filter(entry => values.only === undefined || entry.mechanism.includes(values.only))
+  const work = mkdtempSync(join(tmpdir(), 'graceful-sabotage-'))
+  const tree = join(work, 'tree')
+  const rows = []
+  let bad = 0
+  try {
+    if (run('git', ['worktree', 'add', '--detach', tree, 'HEAD'], root).status !== 0) throw new Error('git worktree add failed')
+    const install = run('pnpm', ['install', '--offline', '--frozen-lockfile', '--reporter', 'silent'], tree)
+    if (install.status !== 0) throw new Error(`pnpm install failed in the worktree:\n${install.output}`)
+    for (const entry of chosen) {
+      const path = join(tree, entry.file)
+      const original = readFileSync(path, 'utf8')
+      let verdict
+      if (!original.includes(entry.find)) {
+        verdict = 'PATCH DOES NOT APPLY'
+        bad++
+      } else {
+        writeFileSync(path, original.replace(entry.find, entry.replace))
+        const build = run(join(tree, 'node_modules/.bin/tsc'), ['-b'], tree)
+        if (build.status !== 0) {
+          verdict = 'DOES NOT BUILD'
+          bad++
+        } else {
+          const failing = []
+          for (const [file, name] of entry.tests) {
+            const result = run(join(tree, 'node_modules/.bin/vitest'), ['run', file, '-t', name], tree)
+            const caught = result.status !== 0 && /\d+ failed/.test(result.output)
+            failing.push(caught)
+          }
+          const caught = failing.every(Boolean)
+          verdict = caught ? 'fails, as it must' : 'STILL PASSES'
+          if (!caught) bad++
+        }
+        writeFileSync(path, original)
+      }
+      const tests = entry.tests.map(([file, name]) => `${file.replace('test/', '')}: ${name}`).join('; ')
+      rows.push(`| ${entry.mechanism} | ${tests} | ${verdict} |`)
+      console.error(`sabotage: ${entry.mechanism}: ${verdict}`)
+    }
+  } finally {
+    run('git', ['worktree', 'remove', '--force', tree], root)
+    rmSync(work, { recursive: true, force: true })
+  }
+  console.log('| mechanism removed | tests that must fail | with it removed |\n|---|---|---|\n' + rows.join('\n'))
+  process.exit(bad === 0 ? 0 : 1)
+}
