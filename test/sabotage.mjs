@@ -20,7 +20,7 @@ export const sabotages = [
     mechanism: 'telling: the newest response says Connection: close',
     file: 'packages/core/src/http1.ts',
     find: 'function tell (record: SocketRecord, response: ServerResponse): void {\n',
-    replace: 'function tell (record: SocketRecord, response: ServerResponse): void {\n  if (record !== undefined) return\n',
+    replace: 'function tell (record: SocketRecord, response: ServerResponse): void {\n  if (Number.isFinite(0)) return\n',
     tests: [['test/contract.test.ts', 'in-flight responses at SIGTERM complete and carry Connection: close']]
   },
   {
@@ -41,7 +41,7 @@ export const sabotages = [
     mechanism: "net.Server close semantics (http.Server's close resets idle sockets)",
     file: 'packages/core/src/drain.ts',
     find: 'NetServer.prototype.close.call(server, () => {',
-    replace: "(server as NetServer & { closeIdleConnections?: () => void }).closeIdleConnections?.()\n    NetServer.prototype.close.call(server, () => {",
+    replace: ";(server as NetServer & { closeIdleConnections?: () => void }).closeIdleConnections?.()\n    NetServer.prototype.close.call(server, () => {",
     tests: [['test/drain.test.ts', 'a request already on the wire when draining begins on a long-idle socket is served, not reset']]
   },
   {
@@ -143,6 +143,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
         writeFileSync(path, original.replace(entry.find, entry.replace))
         const build = run(join(tree, 'node_modules/.bin/tsc'), ['-b'], tree)
         if (build.status !== 0) {
+          console.error(build.output.split('\n').slice(0, 5).join('\n'))
           verdict = 'DOES NOT BUILD'
           bad++
         } else {
