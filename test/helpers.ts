@@ -61,6 +61,8 @@ export interface FixtureConfig {
   cluster?: { workers: number, options?: Record<string, unknown>, deadWorkerAtShutdown?: boolean, workerDiesListening?: boolean }
   /** A `ws` server on /ws (node, Express) or @fastify/websocket (Fastify); each WebSocket is greeted with "hello". */
   webSockets?: boolean
+  /** The application's own SIGTERM listener, next to graceful's. */
+  ownSigtermHandler?: boolean
   /** Count event-loop turns from the end of a /slow response to the exit (the exit event's `turnsAfterFinish`). */
   countTurns?: boolean
   /** Fastify: once listening, the app calls fastify.close() itself, then exits with 7. */

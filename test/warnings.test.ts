@@ -88,7 +88,7 @@ describe('container warnings', () => {
   it('rejects an unknown warning name', () => {
     const caught = thrown(() => createGraceful({ ...quiet, logger: false, silenceWarnings: ['pid-1'] as never }))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
-    expect((caught as Error).message).toMatch(/pid1, run-script, kubernetes-prestop, budget, attach, shadowed-route, units, ineffective-option/)
+    expect((caught as Error).message).toMatch(/pid1, run-script, kubernetes-prestop, budget, attach, shadowed-route, units, ineffective-option, competing-listener/)
   })
 })
 
@@ -179,6 +179,22 @@ describe('configuration warnings', () => {
     expect(app.events.find(event => event['warning'] === 'ineffective-option')!.msg).toMatch(/silenceWarnings budget does nothing on gracefulCluster\(\)/)
     app.child.kill('SIGKILL')
     await app.exited
+  })
+})
+
+describe('a competing signal listener', () => {
+  it('is named at the signal: another SIGTERM listener may close the server or exit before the drain ends', async () => {
+    const app = new Fixture({ framework: 'node', ownSigtermHandler: true })
+    await app.ready()
+    app.kill('SIGTERM')
+    expect((await app.exited).code).toBe(0)
+    expect(app.warnings()).toEqual(['competing-listener'])
+    expect(app.events.find(event => event['warning'] === 'competing-listener')!.msg).toMatch(/1 other SIGTERM listener is installed/)
+    const alone = new Fixture({ framework: 'node' })
+    await alone.ready()
+    alone.kill('SIGTERM')
+    await alone.exited
+    expect(alone.warnings()).toEqual([])
   })
 })
 

@@ -383,6 +383,15 @@ export class Graceful implements SignalMember, CrashMember {
 
   /** @internal The signal registry's entry: a signal this instance listens to arrived. */
   startFromSignal (signal: NodeJS.Signals): void {
+    // One listener is the registry's own; any other reacts to the same signal on its own terms (NestJS's
+    // enableShutdownHooks(), close-with-grace, a hand-written handler) and may close the server or exit mid-drain.
+    const others = process.listenerCount(signal) - 1
+    if (others > 0) {
+      this.#warn('competing-listener', signal, { signal, listeners: others },
+        `graceful: ${others} other ${signal} listener${others === 1 ? ' is' : 's are'} installed (enableShutdownHooks(), ` +
+        'close-with-grace, a handler of your own): it may close the server or exit the process before the drain ends; ' +
+        'let graceful own the signal')
+    }
     // A signal during a shutdown the application started itself: the operator wants the process gone (after a crash
     // it goes anyway).
     if (this.#sequence.crash === undefined) this.#exitAfter = undefined

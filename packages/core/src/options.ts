@@ -92,9 +92,11 @@ export interface GracefulOptions {
   /**
    * Closes the application after the drain and before the `onShutdown` hooks, bounded by `hookTimeout` and reported
    * as the hook `close`. The Fastify plugin passes `fastify.close()` here, so `onClose` hooks run after the drain.
+   * It receives the shutdown's reason (`'SIGTERM'`, `'shutdown()'`…), for frameworks that hand it to their own
+   * hooks (NestJS: `close: (signal) => app.close(signal)`).
    * @default undefined (nothing to close)
    */
-  close?: () => unknown
+  close?: (reason: string) => unknown
   /**
    * Readiness checks: each runs when the readiness route is probed, and readiness is 503 while any of them throws,
    * rejects, resolves `false` or times out: `checks: { db: () => pool.query('select 1') }`. A check receives an
@@ -185,7 +187,7 @@ export interface ResolvedOptions {
   exit: boolean
   signalExitCode: SignalExitCode
   logger: GracefulLogger | false
-  close: (() => unknown) | undefined
+  close: ((reason: string) => unknown) | undefined
   checks: Readonly<Record<string, ReadinessCheck>>
   checkTimeout: number
   checkMaxAge: number

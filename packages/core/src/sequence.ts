@@ -100,7 +100,7 @@ export class Sequence<G> {
     const cleanupStarted = this.#enter('cleanup')
     const steps: Hook[] = []
     const close = options.close
-    if (close !== undefined) steps.push({ name: 'close', fn: () => close(), timeout: options.hookTimeout })
+    if (close !== undefined) steps.push({ name: 'close', fn: () => close(reason), timeout: options.hookTimeout })
     steps.push(...[...this.#parts.hooks].reverse())
     const hooks = await runHooks(steps, {
       start: hook => {

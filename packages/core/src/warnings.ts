@@ -3,7 +3,7 @@ import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 
 /** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
-export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option'] as const
+export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option', 'competing-listener'] as const
 export type WarningName = typeof WARNING_NAMES[number]
 
 type Warn = (obj: object, msg: string) => void
@@ -13,7 +13,7 @@ interface WarningOptions {
   preStopDelay?: number
   drainTimeout?: number
   hookTimeout?: number
-  close?: (() => unknown) | undefined
+  close?: unknown
   gracePeriod?: number | undefined
   silenceWarnings: boolean | readonly WarningName[]
 }
