@@ -26,16 +26,20 @@ const settings = quick
 const allGroups = {
   'node:http': [
     ['node-bare', 'node:http (bare, server.close())'],
+    ['node-bare-aa', 'node:http, bare again (A/A control)'],
     ['node-graceful', 'node:http + @graceful/core']
   ],
   Express: [
     ['express-bare', 'Express 5 (bare, server.close())'],
+    ['express-bare-aa', 'Express 5, bare again (A/A control)'],
     ['express-graceful', 'Express + @graceful/express'],
+    ['express-graceful-attach', 'Express + @graceful/express, attach() alone'],
     ['express-terminus', 'Express + @godaddy/terminus'],
     ['express-http-terminator', 'Express + http-terminator']
   ],
   Fastify: [
     ['fastify-bare', 'Fastify 5 (bare, fastify.close())'],
+    ['fastify-bare-aa', 'Fastify 5, bare again (A/A control)'],
     ['fastify-graceful', 'Fastify + @graceful/fastify'],
     ['fastify-graceful-shutdown', 'Fastify + fastify-graceful-shutdown'],
     ['fastify-close-with-grace', 'Fastify + close-with-grace']
@@ -54,7 +58,7 @@ process.on('exit', () => { for (const child of children) child.kill('SIGKILL') }
 const pin = spawnSync('taskset', ['-c', '0', 'true']).status === 0 && cpus().length >= 2
 if (pin) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
 
-function start (variant) {
+function start (variant, extraEnv = {}) {
   const command = pin ? 'taskset' : process.execPath
   const args = pin ? ['-c', '1', process.execPath, '--expose-gc', serverScript] : ['--expose-gc', serverScript]
   // Started with node directly: the variables `pnpm bench` set would make graceful warn about a package manager.
@@ -62,7 +66,7 @@ function start (variant) {
   delete env.npm_lifecycle_event
   delete env.npm_execpath
   const child = spawn(command, args, {
-    env: { ...env, BENCH_VARIANT: variant, NODE_ENV: 'production' },
+    env: { ...env, ...extraEnv, BENCH_VARIANT: variant, NODE_ENV: 'production' },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   children.add(child)
@@ -213,6 +217,8 @@ async function shutdownSpeed () {
   const results = {}
   for (const variants of Object.values(groups)) {
     for (const [variant] of variants) {
+      // The A/A control is throughput's yardstick; its shutdown is the bare one's.
+      if (variant.endsWith('-aa')) continue
       const entry = results[variant] = { idle: [], lastResponse: [], sockets: {} }
       for (let i = 0; i < settings.shutdownRepeats; i++) {
         // SIGTERM → exit with one idle keep-alive socket.
@@ -252,6 +258,22 @@ async function shutdownSpeed () {
         entry.sockets[count] = { exitMs: exit.ms, code: exit.code, peakRss: peak(), heapPerSocket: (after - before) / count }
         sockets.forEach(s => s.destroy())
       }
+      if (variant.includes('-graceful')) {
+        // After a lame duck (300 ms), from the moment draining begins to the exit: the idle sockets have been quiet for
+        // the whole lame duck, so the drain has nothing to wait for.
+        entry.afterLameDuck = {}
+        for (const count of [1, ...settings.socketCounts]) {
+          const server = start(variant, { BENCH_PRE_STOP: '300' })
+          const port = await server.port
+          const sockets = await openSockets(port, count)
+          await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
+          server.child.kill('SIGTERM')
+          const draining = await server.waitFor(e => e.event === 'draining')
+          const exit = await server.exited
+          entry.afterLameDuck[count] = { exitMs: exit.at - (draining.t - performance.timeOrigin), code: exit.code ?? exit.signal }
+          sockets.forEach(s => s.destroy())
+        }
+      }
       process.stdout.write(`  shutdown ${variant.padEnd(26)} idle ${median(entry.idle.map(r => r.ms)).toFixed(1)} ms, ` +
         `last response → exit ${median(entry.lastResponse.map(r => r.ms ?? Infinity)).toFixed(1)} ms, ` +
         `10k sockets ${entry.sockets[10_000]?.exitMs.toFixed(0)} ms\n`)
@@ -265,7 +287,7 @@ async function instructions () {
   if (quick || spawnSync('valgrind', ['--version']).status !== 0) return {}
   const results = {}
   for (const variants of Object.values(groups)) {
-    const measured = variants.filter(([name]) => name.endsWith('-bare') || name.endsWith('-graceful'))
+    const measured = variants.filter(([name]) => name.endsWith('-bare') || name.endsWith('-graceful') || name.endsWith('-graceful-attach'))
     if (variants[0][0] === 'express-bare') measured.push(['express-noop'])
     for (const [variant] of measured) {
       results[variant] = await instructionsPerRequest(variant)
@@ -312,9 +334,9 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
   if (Object.keys(counted).length > 0) {
     lines.push('### Instructions per request', '')
     lines.push('Counted by valgrind (callgrind), which counts instructions rather than time, so the figure does not drift ' +
-      'with the machine\'s load: one keep-alive connection, hello world, the difference between a run of 12 000 and one ' +
-      'of 2 000 requests divided by 10 000, so start-up and shutdown cancel out. Repeated runs of the same variant ' +
-      'differ by about 1 % (garbage collection and JIT timing).', '')
+      'with the machine\'s load: one keep-alive connection, hello world, the difference between a run of 30 000 and one ' +
+      'of 10 000 requests divided by 20 000, so start-up, the JIT\'s warm-up and shutdown cancel out. Repeated runs of the ' +
+      'same variant differ by about 1 % (garbage collection and JIT timing).', '')
     lines.push('| framework | bare | with graceful | difference per request | ratio |')
     lines.push('|---|---:|---:|---:|---:|')
     for (const [group, variants] of Object.entries(allGroups)) {
@@ -325,8 +347,13 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     }
     lines.push('')
     if (counted['express-noop'] !== undefined && counted['express-bare'] !== undefined) {
-      lines.push(`For scale: a middleware that only calls \`next()\` costs Express ${fmt(counted['express-noop'] - counted['express-bare'])} ` +
-        'instructions per request by itself; that is the floor for any `app.use()` middleware, graceful included.', '')
+      const floor = counted['express-noop'] - counted['express-bare']
+      lines.push(`For scale: a middleware that only calls \`next()\` costs Express ${fmt(floor)} ` +
+        'instructions per request by itself; that is the floor for any `app.use()` middleware, graceful included.' +
+        (counted['express-graceful'] === undefined ? '' : ` Beyond that floor, graceful's middleware costs ${fmt(counted['express-graceful'] - counted['express-noop'])} ` +
+          `(${pct(counted['express-graceful'] / counted['express-noop'])} of a request).`) +
+        (counted['express-graceful-attach'] === undefined ? '' : ` With \`attach()\` alone (no middleware): ${fmt(counted['express-graceful-attach'] - counted['express-bare'])} ` +
+          `(${pct(counted['express-graceful-attach'] / counted['express-bare'])} over bare Express).`), '')
     }
   }
   lines.push('## Shutdown speed', '')
@@ -343,6 +370,7 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
   for (const variants of Object.values(allGroups)) {
     for (const [variant, name] of variants) {
       const entry = shutdown[variant]
+      if (entry === undefined) continue
       const codes = (runs) => [...new Set(runs.map(r => r.code))].join('/')
       const last = settings.socketCounts.at(-1)
       lines.push(`| ${name} | ${fmt(median(entry.idle.map(r => r.ms)), 1)} [${codes(entry.idle)}] | ` +
@@ -352,6 +380,23 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     }
   }
   lines.push('')
+  const counts = [1, ...settings.socketCounts]
+  if (Object.values(shutdown).some(entry => entry?.afterLameDuck !== undefined)) {
+    lines.push('### After a lame duck', '')
+    lines.push('With a 300 ms lame duck (`preStopDelay: 300`), from the moment draining begins to the exit, the same idle ' +
+      'keep-alive sockets: they have been quiet through the whole lame duck, so the drain closes them after one more ' +
+      'poll of the event loop, with no quiet window left to wait. One run each.', '')
+    lines.push('| variant | ' + counts.map(n => `draining → exit, ${n.toLocaleString('en')} idle socket${n === 1 ? '' : 's'} (ms)`).join(' | ') + ' |')
+    lines.push('|---|' + counts.map(() => '---:').join('|') + '|')
+    for (const variants of Object.values(allGroups)) {
+      for (const [variant, name] of variants) {
+        const after = shutdown[variant]?.afterLameDuck
+        if (after === undefined) continue
+        lines.push(`| ${name} | ` + counts.map(n => `${fmt(after[n]?.exitMs, 1)} [${after[n]?.code}]`).join(' | ') + ' |')
+      }
+    }
+    lines.push('')
+  }
   const last = settings.socketCounts.at(-1)
   lines.push(`What graceful itself keeps per tracked socket, from the ${last.toLocaleString('en')}-socket runs ` +
     '(heap per socket with graceful minus the bare framework\'s, after a forced garbage collection):', '')

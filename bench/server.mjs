@@ -3,7 +3,8 @@
 import { createServer } from 'node:http'
 import { performance } from 'node:perf_hooks'
 
-const variant = process.env.BENCH_VARIANT
+// A name ending in -aa is the same server again: the A/A control, measured as a variant of its own.
+const variant = process.env.BENCH_VARIANT.replace(/-aa$/, '')
 const payload = Object.fromEntries(Array.from({ length: 24 }, (_, i) => [`key${String(i).padStart(2, '0')}`, 'v'.repeat(30)]))
 const emit = (event) => process.stdout.write(JSON.stringify({ ...event, t: performance.timeOrigin + performance.now() }) + '\n')
 const heap = () => {
@@ -12,6 +13,12 @@ const heap = () => {
   return process.memoryUsage().heapUsed
 }
 const ready = (server) => emit({ event: 'ready', port: server.address().port })
+// BENCH_PRE_STOP: a lame duck for graceful's variants, so that the drain after it can be timed from its start.
+const preStopDelay = Number(process.env.BENCH_PRE_STOP ?? 0)
+/** Reports the moment draining begins, for the "lame duck end → exit" column. */
+const onDraining = (instance) => {
+  instance.on('phase', ({ phase }) => { if (phase === 'draining') emit({ event: 'draining' }) })
+}
 
 async function express () {
   const { default: express } = await import('express')
@@ -19,7 +26,8 @@ async function express () {
   let shutdown
   if (variant === 'express-graceful' || variant === 'express-graceful-attach') {
     const { graceful } = await import('@graceful/express')
-    shutdown = graceful({ drainTimeout: 10_000 })
+    shutdown = graceful({ drainTimeout: 10_000, preStopDelay })
+    onDraining(shutdown)
     // The attach-only mode: no middleware; attach() answers the probes ahead of Express and follows the sockets.
     if (variant === 'express-graceful') app.use(shutdown)
   } else if (variant === 'express-noop') {
@@ -58,7 +66,8 @@ async function fastify () {
   const app = Fastify({ logger: false, forceCloseConnections: 'idle' })
   if (variant === 'fastify-graceful') {
     const { gracefulPlugin } = await import('@graceful/fastify')
-    await app.register(gracefulPlugin, { drainTimeout: 10_000, logger: false })
+    await app.register(gracefulPlugin, { drainTimeout: 10_000, logger: false, preStopDelay })
+    onDraining(app.graceful)
   } else if (variant === 'fastify-graceful-shutdown') {
     const { default: gracefulShutdown } = await import('fastify-graceful-shutdown')
     await app.register(gracefulShutdown, { timeout: 10_000 })
@@ -89,7 +98,8 @@ async function node () {
   if (variant === 'node-graceful') {
     // BENCH_CORE: another build of the core, for comparing a change's cost per request (bench/ir.mjs).
     const { createGraceful } = await import(process.env.BENCH_CORE ?? '@graceful/core')
-    g = createGraceful({ drainTimeout: 10_000 })
+    g = createGraceful({ drainTimeout: 10_000, preStopDelay })
+    onDraining(g)
   }
   const json = JSON.stringify(payload)
   // attach() alone answers the probes ahead of this handler: it needs no call of its own.

@@ -47,22 +47,35 @@ describe('container warnings', () => {
     expect(app.events.find(e => e['warning'] === 'run-script')!.msg).toMatch(/"pnpm run start".*CMD \["node"/)
   })
 
-  it('Kubernetes with preStopDelay 0: warned once per process, not with a lame duck', async () => {
-    const { names } = await warningsOf({ framework: 'node', instances: 2, servers: 2, env: kubernetes })
+  it('Kubernetes with preStopDelay set to 0: warned once per process; not with a lame duck, nor with the default one', async () => {
+    const { names } = await warningsOf({ framework: 'node', instances: 2, servers: 2, env: kubernetes, options: { preStopDelay: 0 } })
     expect(names).toEqual(['kubernetes-prestop'])
     expect((await warningsOf({ framework: 'fastify', options: { preStopDelay: 3_000 }, env: kubernetes })).names).toEqual([])
+    expect((await warningsOf({ framework: 'fastify', env: kubernetes })).names).toEqual([])
+  })
+
+  it('on Kubernetes, with no preStopDelay given, the lame duck is adaptive: at least 3 s, over after 1 s without fresh traffic, at most 10 s', async () => {
+    const app = new Fixture({ framework: 'node', env: kubernetes })
+    await app.ready()
+    app.kill('SIGTERM')
+    expect((await app.exited).code).toBe(0)
+    const stopping = app.report().phases.stopping
+    expect(stopping).toBeGreaterThanOrEqual(2_990)
+    expect(stopping).toBeLessThan(10_000)
+    expect(app.events.some(event => event.msg === 'graceful: lame duck ended early, no new traffic')).toBe(true)
   })
 
   it('are silenced by the option, by name or all at once, and by GRACEFUL_SILENCE_WARNINGS', async () => {
     const env = { ...pnpmStart, ...kubernetes }
-    expect((await warningsOf({ framework: 'node', env, options: { silenceWarnings: ['kubernetes-prestop'] } })).names).toEqual(['run-script'])
-    expect((await warningsOf({ framework: 'node', env, options: { silenceWarnings: true } })).names).toEqual([])
-    expect((await warningsOf({ framework: 'node', env: { ...env, GRACEFUL_SILENCE_WARNINGS: 'run-script, kubernetes-prestop' } })).names).toEqual([])
-    expect((await warningsOf({ framework: 'node', env: { ...env, GRACEFUL_SILENCE_WARNINGS: 'all' } })).names).toEqual([])
+    const zero = { preStopDelay: 0 }
+    expect((await warningsOf({ framework: 'node', env, options: { ...zero, silenceWarnings: ['kubernetes-prestop'] } })).names).toEqual(['run-script'])
+    expect((await warningsOf({ framework: 'node', env, options: { ...zero, silenceWarnings: true } })).names).toEqual([])
+    expect((await warningsOf({ framework: 'node', env: { ...env, GRACEFUL_SILENCE_WARNINGS: 'run-script, kubernetes-prestop' }, options: zero })).names).toEqual([])
+    expect((await warningsOf({ framework: 'node', env: { ...env, GRACEFUL_SILENCE_WARNINGS: 'all' }, options: zero })).names).toEqual([])
   })
 
   it('in a cluster, the primary warns about the process and the first worker about the configuration, each once', async () => {
-    const app = new Fixture({ framework: 'node', cluster: { workers: 2 }, env: { ...pnpmStart, ...kubernetes } })
+    const app = new Fixture({ framework: 'node', cluster: { workers: 2 }, env: { ...pnpmStart, ...kubernetes }, options: { preStopDelay: 0 } })
     await app.waitFor(() => app.eventsNamed('ready').length >= 2, 'both workers ready')
     app.child.kill('SIGKILL')
     await app.exited

@@ -298,6 +298,9 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   const options: ResolvedOptions = {
     ...defaults,
     ...(inTestWorker() ? TEST_WORKER_DEFAULTS : {}),
+    ...(onKubernetes() && given.preStopDelay === undefined
+      ? { ...KUBERNETES_LAME_DUCK, preStopDelay: Math.max(KUBERNETES_LAME_DUCK.preStopDelay, given.preStopMinimumDelay ?? 0) }
+      : {}),
     ...given as Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod' | 'fromEnvironment'>,
     logger: given.logger ?? fallbackLogger,
     close: given.close,
@@ -311,6 +314,18 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     throw invalid('preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, options.preStopMinimumDelay, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')
   }
   return options
+}
+
+/**
+ * On Kubernetes, endpoints are removed at the same moment SIGTERM is sent and the balancers learn it seconds later:
+ * a zero lame duck refuses traffic still routed here (measured in docs/kubernetes.md). Unless the code or the
+ * environment sets `preStopDelay`, the lame duck there is adaptive: at least 3 s (endpoint propagation), over once no
+ * request has come on a fresh connection for 1 s, at most 10 s. Each part can still be set on its own.
+ */
+const KUBERNETES_LAME_DUCK = { preStopDelay: 10_000, preStopMinimumDelay: 3_000, preStopQuietWindow: 1_000 }
+
+function onKubernetes (): boolean {
+  return process.env['KUBERNETES_SERVICE_HOST'] !== undefined && process.env['KUBERNETES_SERVICE_HOST'] !== ''
 }
 
 const TEST_WORKER_DEFAULTS = { signals: Object.freeze([]) as readonly NodeJS.Signals[], exit: false }
