@@ -15,12 +15,14 @@ export interface RolloutOptions {
   redispatch?: boolean
   /** Path of the HAProxy binary. @default found by graceful-check */
   haproxy?: string | undefined
+  /** The instances see KUBERNETES_SERVICE_HOST and get no preStopDelay: graceful's default there. @default false */
+  kubernetes?: boolean
 }
 
 export interface RolloutResult {
   framework: string
-  variant: 'graceful' | 'bare'
-  preStopDelay: number
+  variant: 'graceful' | 'graceful, Kubernetes default' | 'bare'
+  preStopDelay: number | 'default'
   options: Record<string, unknown>
   redispatch: boolean
   report: CheckReport

@@ -17,10 +17,15 @@ const paths = [...Array.from({ length: 9 }, () => 'GET /work?ms=5'), 'GET /work?
  * One rollout of the fixture app (Express or Fastify, with graceful or bare) behind HAProxy: two instances, each
  * replaced `rounds` times. Resolves to graceful-check's report with the variant's settings.
  */
-export async function rollout ({ framework, bare = false, preStopDelay = bare ? 0 : 2_000, options = {}, rounds = 2, redispatch = false, haproxy }) {
+export async function rollout ({ framework, bare = false, preStopDelay = bare ? 0 : 2_000, options = {}, rounds = 2, redispatch = false, haproxy, kubernetes = false }) {
+  // `kubernetes`: the instances see KUBERNETES_SERVICE_HOST and are given no preStopDelay: graceful's default there.
+  const given = kubernetes ? options : { ...options, preStopDelay }
   const report = await checkShutdown({
     command: [process.execPath, fixture],
-    env: { GRACEFUL_FIXTURE: JSON.stringify({ framework, port: 'env', bare, options: { ...options, preStopDelay } }) },
+    env: {
+      GRACEFUL_FIXTURE: JSON.stringify({ framework, port: 'env', bare, options: given }),
+      ...(kubernetes ? { KUBERNETES_SERVICE_HOST: '10.96.0.1' } : {})
+    },
     lb: 'haproxy',
     ...(haproxy === undefined ? {} : { haproxy }),
     rounds,
@@ -29,10 +34,10 @@ export async function rollout ({ framework, bare = false, preStopDelay = bare ? 
     paths,
     signalAfter: 500,
     // A bare server can hold on to HAProxy's idle keep-alive connections for as long as HAProxy keeps them.
-    timeout: preStopDelay + 5_000,
+    timeout: (kubernetes ? 10_000 : preStopDelay) + 5_000,
     load: { keepAlive: 12, newConnection: 4, idleSockets: 0, slow: 0, pipelining: 0 }
   })
-  return { framework, variant: bare ? 'bare' : 'graceful', preStopDelay, options, redispatch, report }
+  return { framework, variant: bare ? 'bare' : kubernetes ? 'graceful, Kubernetes default' : 'graceful', preStopDelay: kubernetes ? 'default' : preStopDelay, options, redispatch, report }
 }
 
 /** The results as a Markdown table. */
@@ -50,7 +55,7 @@ export function formatTable (results) {
     const adaptive = options.preStopQuietWindow > 0
       ? `, ends after ${options.preStopQuietWindow} ms quiet, not before ${options.preStopMinimumDelay ?? 0} ms`
       : ''
-    lines.push(`| ${framework} | ${variant}${adaptive}${redispatch ? ', redispatch' : ''} | ${preStopDelay} ms | ${retired.length} | ${report.totals.sent} | ` +
+    lines.push(`| ${framework} | ${variant}${adaptive}${redispatch ? ', redispatch' : ''} | ${typeof preStopDelay === 'number' ? `${preStopDelay} ms` : 'adaptive, 3 s to 10 s'} | ${retired.length} | ${report.totals.sent} | ` +
       `**${report.totals.lost}** | ${kinds} | ${proxyLog} | ${exits} |`)
   }
   return lines.join('\n')
@@ -67,6 +72,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     // HAProxy has had the time to see the 503 (3 checks, 200 ms apart).
     { bare: false, preStopDelay: 5_000, options: { preStopMinimumDelay: 1_000, preStopQuietWindow: 300 } },
     { bare: false, preStopDelay: 0 },
+    // On Kubernetes with no preStopDelay given: the adaptive default (at least 3 s, over after 1 s without fresh
+    // traffic, at most 10 s).
+    { bare: false, kubernetes: true },
     { bare: true },
     { bare: true, redispatch: true }
   ]

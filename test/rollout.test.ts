@@ -35,6 +35,19 @@ describe.runIf(runs).each([
     expect(report.ok).toBe(true)
   }, 90_000)
 
+  it('on Kubernetes with no preStopDelay given, the default lame duck (adaptive, from 3 s) loses no request either', async () => {
+    const result = await rollout({ framework, haproxy, kubernetes: true })
+    console.log(formatTable([result]))
+    const { report } = result
+    const retired = report.cycles[0]!.instances.filter(instance => instance.signalledMs !== null)
+    expect(retired).toHaveLength(4)
+    expect(report.lost).toEqual([])
+    for (const instance of retired) {
+      expect(instance.code).toBe(0)
+      expect(instance.exitMs! - instance.signalledMs!).toBeGreaterThanOrEqual(3_000)
+    }
+  }, 90_000)
+
   it(`bare ${name} (${close} on SIGTERM) loses requests in the same rollout, each with its cause`, async () => {
     const result = await rollout({ framework, haproxy, bare: true })
     console.log(formatTable([result]))

@@ -40,7 +40,8 @@ export interface GracefulOptions {
    * Lame-duck delay in milliseconds: after the signal, keep accepting and serving (with `Connection: close`) for this
    * long, so that load balancers see the failing readiness probe and stop routing here before the listener closes.
    * Set it to about probe period × failure threshold, plus the endpoint propagation time.
-   * @default 0
+   * @default 0; on Kubernetes (`KUBERNETES_SERVICE_HOST` set) an adaptive lame duck: 10_000 at most, with
+   * `preStopMinimumDelay` 3_000 and `preStopQuietWindow` 1_000 (docs/kubernetes.md)
    */
   preStopDelay?: number
   /**
