@@ -5,7 +5,7 @@ import { checkShutdown } from '@graceful/check'
 test('SIGTERM under load loses no request', async () => {
   const report = await checkShutdown({
     command: ['node', 'examples/express.mjs'], // gets its port as PORT
-    env: { PRE_STOP_DELAY: '1000' },
+    env: { GRACEFUL_PRE_STOP_DELAY: '1000ms' },
     ready: '/healthz',
     paths: ['GET /', 'GET /?ms=150'],
     signalAfter: 400

@@ -14,7 +14,7 @@ if (cluster.isPrimary) {
   cluster.on('exit', () => { if (!primary.signal.aborted) cluster.fork() })
 } else {
   // Each worker: the usual graceful instance (createGraceful, graceful() for Express, gracefulPlugin for Fastify).
-  const g = createGraceful({ preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
+  const g = createGraceful({ drainTimeout: 10_000 })
   const server = createServer((req, res) => {
     if (g.handle(req, res)) return
     const ms = Number(new URL(req.url, 'http://localhost').searchParams.get('ms') ?? 20)

@@ -34,7 +34,7 @@ const cli = fileURLToPath(new URL('../packages/check/dist/cli.js', import.meta.u
 const example = (name) => fileURLToPath(new URL(name, import.meta.url))
 
 const variants = [
-  { name: `${framework} + graceful`, script: example(`${framework}.mjs`), env: { PRE_STOP_DELAY: values['pre-stop-delay'] }, ready: '/healthz' },
+  { name: `${framework} + graceful`, script: example(`${framework}.mjs`), env: { GRACEFUL_PRE_STOP_DELAY: `${values['pre-stop-delay']}ms` }, ready: '/healthz' },
   { name: `${framework}, ${framework === 'express' ? 'server' : 'fastify'}.close()`, script: example(`bare-${framework}.mjs`), env: { ON_SIGTERM: 'close' } },
   { name: `${framework}, no handler`, script: example(`bare-${framework}.mjs`), env: { ON_SIGTERM: 'none' } }
 ]

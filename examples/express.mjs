@@ -6,7 +6,7 @@ import { graceful } from '@graceful/express'
 const pool = { end: async () => {} }
 
 const shutdown = graceful({
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds (docs/faq.md)
+  // The lame duck: GRACEFUL_PRE_STOP_DELAY (5s, say) in the environment, or on Kubernetes graceful's adaptive default.
   drainTimeout: 10_000
 })
 const app = express()

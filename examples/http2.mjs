@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import http2 from 'node:http2'
 import { createGraceful } from '@graceful/core'
 
-const g = createGraceful({ preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
+const g = createGraceful({ drainTimeout: 10_000 })
 
 function handler (req, res) {
   if (g.handle(req, res)) return // /healthz and /livez, over HTTP/2 and HTTP/1.1 alike

@@ -6,7 +6,7 @@ import { createGraceful } from '@graceful/core'
 const pool = { end: async () => {} }
 
 const graceful = createGraceful({
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds (docs/faq.md)
+  // The lame duck: GRACEFUL_PRE_STOP_DELAY (5s, say) in the environment, or on Kubernetes graceful's adaptive default.
   drainTimeout: 10_000
 })
 const app = new Koa()

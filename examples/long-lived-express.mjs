@@ -6,7 +6,7 @@ import express from 'express'
 import { WebSocketServer } from 'ws'
 import { endEventStream, graceful } from '@graceful/express'
 
-const shutdown = graceful({ preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
+const shutdown = graceful({ drainTimeout: 10_000 })
 const app = express()
 app.use(shutdown)
 

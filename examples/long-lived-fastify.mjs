@@ -6,7 +6,7 @@ import websocket from '@fastify/websocket'
 import { endEventStream, gracefulPlugin } from '@graceful/fastify'
 
 const fastify = Fastify({ logger: true })
-await fastify.register(gracefulPlugin, { preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
+await fastify.register(gracefulPlugin, { drainTimeout: 10_000 })
 // Its WebSockets are closed with 1001 (Going Away) when draining begins: the plugin finds them by itself.
 await fastify.register(websocket)
 

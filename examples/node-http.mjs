@@ -5,7 +5,7 @@ import { createGraceful } from '@graceful/core'
 // Stands in for your database pool (pg, mysql2, …): it must close after the last request that uses it.
 const pool = { end: async () => {} }
 
-const g = createGraceful({ preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), drainTimeout: 10_000 })
+const g = createGraceful({ drainTimeout: 10_000 })
 const server = createServer((req, res) => {
   const ms = Number(new URL(req.url, 'http://localhost').searchParams.get('ms') ?? 20)
   setTimeout(() => res.end('hello\n'), ms) // a request that takes a while, like a database query

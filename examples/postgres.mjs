@@ -14,7 +14,6 @@ const log = (entry) => console.log(JSON.stringify({ ...entry, t: performance.tim
 
 const pool = new pg.Pool({ max: 10, application_name: process.env.APP_NAME ?? 'graceful-example' })
 const shutdown = graceful({
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0),
   drainTimeout: 10_000
 })
 

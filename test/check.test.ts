@@ -77,7 +77,7 @@ function validate (schema: Record<string, unknown>, value: unknown, path = '$'):
 
 describe('graceful-check judges a service by its requests alone', () => {
   it('examples/fastify.mjs with a lame duck loses nothing behind a balancer: exit 0, and the report fits its schema', async () => {
-    const { code, report } = await checkJson(['--ready', '/healthz', '--signal-after', '400', '--timeout', '15000', '--', 'node', 'examples/fastify.mjs'], { PRE_STOP_DELAY: '1000' })
+    const { code, report } = await checkJson(['--ready', '/healthz', '--signal-after', '400', '--timeout', '15000', '--', 'node', 'examples/fastify.mjs'], { GRACEFUL_PRE_STOP_DELAY: '1000ms' })
     expect(validate(reportSchema, report)).toEqual([])
     expect(report.lost).toEqual([])
     expect(report.ok).toBe(true)
@@ -148,7 +148,7 @@ describe('graceful-check judges a service by its requests alone', () => {
 
 describe('the command line', () => {
   it('prints a report a person reads, and Markdown for a CI summary, without colour when not on a terminal', async () => {
-    const text = await check(['--signal-after', '300', '--', 'node', 'examples/express.mjs'], { PRE_STOP_DELAY: '600' })
+    const text = await check(['--signal-after', '300', '--', 'node', 'examples/express.mjs'], { GRACEFUL_PRE_STOP_DELAY: '600ms' })
     expect(text.code, text.stderr).toBe(0)
     expect(text.stdout).toMatch(/timeline, ms from the signal:/)
     expect(text.stdout).toMatch(/^ +0 {2}SIGTERM sent$/m)

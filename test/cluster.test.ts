@@ -225,7 +225,7 @@ describe('the cluster example', () => {
     const child = spawn(process.execPath, ['examples/cluster.mjs'], {
       cwd: root,
       // A lame duck, as in production: a connection the primary accepts at the signal still reaches a listening worker.
-      env: childEnv({ PORT: '0', WORKERS: '2', PRE_STOP_DELAY: '300' }),
+      env: childEnv({ PORT: '0', WORKERS: '2', GRACEFUL_PRE_STOP_DELAY: '300ms' }),
       stdio: ['ignore', 'pipe', 'pipe']
     })
     const lines: string[] = []

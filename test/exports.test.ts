@@ -77,6 +77,21 @@ describe('public surface', () => {
     `)
   })
 
+  it('@graceful/core/testing exports', async () => {
+    expect(Object.keys(await import('@graceful/core/testing')).sort()).toMatchInlineSnapshot(`
+      [
+        "createTestGraceful",
+        "simulateSignal",
+        "testOptions",
+        "untilPhase",
+      ]
+    `)
+    const names = Object.keys(await import('@graceful/core/testing'))
+    const reference = readFileSync(join(root, 'docs/reference/api.md'), 'utf8')
+    const section = reference.slice(reference.indexOf('## @graceful/core/testing'), reference.indexOf('## @graceful/express'))
+    for (const name of names) expect(section, `a row for ${name}`).toMatch(new RegExp(`^\\| \`${name}`, 'm'))
+  })
+
   it('the diagnostics channel names', async () => {
     const { channels } = await import('@graceful/core')
     expect(channels).toMatchInlineSnapshot(`

@@ -57,7 +57,7 @@ describe.runIf(runs)('examples/postgres.mjs on a real PostgreSQL', () => {
 
     const child = spawn(process.execPath, ['examples/postgres.mjs'], {
       cwd: root,
-      env: { ...process.env, PORT: '0', PGDATABASE: database, APP_NAME: appName, PRE_STOP_DELAY: '200' },
+      env: { ...process.env, PORT: '0', PGDATABASE: database, APP_NAME: appName, GRACEFUL_PRE_STOP_DELAY: '200ms' },
       stdio: ['ignore', 'pipe', 'pipe']
     })
     children.add(child)

@@ -14,7 +14,7 @@ const health = app.get(HealthCheckService)
 const database = app.get(DatabaseHealthIndicator)
 
 const graceful = createGraceful({
-  preStopDelay: Number(process.env.PRE_STOP_DELAY ?? 0), // on Kubernetes: a few seconds (docs/faq.md)
+  // The lame duck: GRACEFUL_PRE_STOP_DELAY (5s, say) in the environment, or on Kubernetes graceful's adaptive default.
   drainTimeout: 10_000,
   // Nest's own close, run after the drain: onModuleDestroy, beforeApplicationShutdown and onApplicationShutdown run
   // once no request is in flight.
