@@ -380,6 +380,19 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     }
   }
   lines.push('')
+  lines.push('What each column costs, and why:', '',
+    '- **SIGTERM → exit, idle keep-alive sockets.** Node\'s `server.close()` destroys idle sockets at once, and so do ' +
+    'the peers; graceful closes a socket only when closing it cannot reset a request a client may be writing: after ' +
+    'one more poll of the event loop, once the socket has been quiet for `idleSocketGrace` (100 ms). How long it has ' +
+    'been quiet is read from Node\'s own keep-alive timer, so sockets idle since long before the signal (as here, ' +
+    `${IDLE_BEFORE_SIGNAL} ms) close at once; only a socket whose quiet time is unknown (a server with ` +
+    '`keepAliveTimeout` 0) waits the whole window. With thousands of sockets the time is Node\'s own cost of ' +
+    'destroying them, the same for every variant.',
+    '- **Last response → exit.** The in-flight response carries `Connection: close`, so the socket closes when it ' +
+    'ends and the process exits in the same turns of the event loop: no polling period, no keep-alive timeout. ' +
+    'The bare servers keep the keep-alive socket until `keepAliveTimeout` (cut here at 10 s).',
+    '- **Heap per socket.** graceful follows each socket with one small record and one `\'close\'` listener; nothing ' +
+    'per request.', '')
   const counts = [1, ...settings.socketCounts]
   if (Object.values(shutdown).some(entry => entry?.afterLameDuck !== undefined)) {
     lines.push('### After a lame duck', '')
