@@ -9,43 +9,8 @@ import { http1InFlight, http1Requests, type Telling } from './http1.js'
 import { followStreams, goAway, http2InFlight, http2Requests } from './http2.js'
 import { activeResponse, isDetachedFromHttp, loopNow, quietFor, receivingSockets, serverOf } from './internals.js'
 import type { ProbeKind } from './probe-routes.js'
+import type { DrainOutcome } from './report.js'
 import { deadline, TIMED_OUT } from './timeout.js'
-
-/** A request that was still running when the drain deadline destroyed its socket. */
-export interface ForcedRequest {
-  method: string
-  /** The request's path, without the query string (it may carry secrets). */
-  path: string
-  /**
-   * How long it had been running, in milliseconds. graceful reads no clock while the service runs: for a request
-   * already running when the shutdown began, this counts from the signal (it ran at least this long).
-   */
-  ageMs: number
-}
-
-/** What the drain did, for the report. */
-export interface DrainOutcome {
-  /** Requests in flight when draining began. */
-  inFlightAtStart: number
-  /** Responses that ended while draining. */
-  completed: number
-  /** Sockets open when draining began. */
-  socketsAtStart: number
-  /** Sockets closed by graceful because they were quiet (idle keep-alive, or never used). */
-  closedIdle: number
-  /** Sockets closed after their last response, or by the client. */
-  closedAfterResponse: number
-  /** Sockets destroyed at the deadline. */
-  forced: number
-  /** Of the sockets open when draining began, those upgraded to a WebSocket known through `trackWebSockets`. */
-  webSockets: number
-  /** Of the sockets open when draining began, those carrying an HTTP/2 session. */
-  http2Sessions: number
-  /** The requests those sockets were still serving. */
-  forcedRequests: ForcedRequest[]
-  /** Sockets Node counted on the listeners that graceful never saw (connected before `attach`), destroyed at the deadline. */
-  untracked: number
-}
 
 /** A drain's outcome before anything has closed. */
 export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): DrainOutcome {

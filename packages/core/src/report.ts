@@ -1,7 +1,42 @@
 // The shutdown report: its shape (a public contract), how it is built from the phases, and the exit code it carries.
 import { constants } from 'node:os'
-import type { DrainOutcome, ForcedRequest } from './drain.js'
 import type { HookResult } from './hooks.js'
+
+/** A request that was still running when the drain deadline destroyed its socket. */
+export interface ForcedRequest {
+  method: string
+  /** The request's path, without the query string (it may carry secrets). */
+  path: string
+  /**
+   * How long it had been running, in milliseconds. graceful reads no clock while the service runs: for a request
+   * already running when the shutdown began, this counts from the signal (it ran at least this long).
+   */
+  ageMs: number
+}
+
+/** What the drain did, for the report. */
+export interface DrainOutcome {
+  /** Requests in flight when draining began. */
+  inFlightAtStart: number
+  /** Responses that ended while draining. */
+  completed: number
+  /** Sockets open when draining began. */
+  socketsAtStart: number
+  /** Sockets closed by graceful because they were quiet (idle keep-alive, or never used). */
+  closedIdle: number
+  /** Sockets closed after their last response, or by the client. */
+  closedAfterResponse: number
+  /** Sockets destroyed at the deadline. */
+  forced: number
+  /** Of the sockets open when draining began, those upgraded to a WebSocket known through `trackWebSockets`. */
+  webSockets: number
+  /** Of the sockets open when draining began, those carrying an HTTP/2 session. */
+  http2Sessions: number
+  /** The requests those sockets were still serving. */
+  forcedRequests: ForcedRequest[]
+  /** Sockets Node counted on the listeners that graceful never saw (connected before `attach`), destroyed at the deadline. */
+  untracked: number
+}
 
 /** Where an instance is in the shutdown sequence (docs: how it works). */
 export type Phase = 'running' | 'stopping' | 'draining' | 'cleanup' | 'stopped'
