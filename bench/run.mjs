@@ -3,7 +3,7 @@
 // All traffic goes to 127.0.0.1; every server is a child process this script started and ends by its PID.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { cpus, totalmem } from 'node:os'
 import { performance } from 'node:perf_hooks'
@@ -258,7 +258,7 @@ async function shutdownSpeed () {
         entry.sockets[count] = { exitMs: exit.ms, code: exit.code, peakRss: peak(), heapPerSocket: (after - before) / count }
         sockets.forEach(s => s.destroy())
       }
-      if (variant.includes('-graceful')) {
+      if (variant.endsWith('-graceful') || variant.endsWith('-graceful-attach')) {
         // After a lame duck (300 ms), from the moment draining begins to the exit: the idle sockets have been quiet for
         // the whole lame duck, so the drain has nothing to wait for.
         entry.afterLameDuck = {}
@@ -441,10 +441,20 @@ const machine = {
   platform: `${process.platform}-${process.arch}`
 }
 console.log(`graceful bench${quick ? ' (quick)' : ''}: ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`)
+// A long run keeps what it has measured in bench/results/partial.json.tmp, so that `--resume` can go on from there
+// after a failure in a later section instead of measuring everything again.
+const partialFile = new URL('./results/partial.json.tmp', import.meta.url)
+const partial = process.argv.includes('--resume') ? JSON.parse(readFileSync(partialFile, 'utf8')) : {}
+const checkpoint = (key, value) => {
+  partial[key] = value
+  mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
+  writeFileSync(partialFile, JSON.stringify(partial))
+  return value
+}
 console.log('overhead per request…')
-const overhead = skipThroughput ? {} : await throughput()
+const overhead = partial.overhead ?? (skipThroughput ? {} : checkpoint('overhead', await throughput()))
 console.log('instructions per request…')
-const counted = skipThroughput ? {} : await instructions()
+const counted = partial.counted ?? (skipThroughput ? {} : checkpoint('counted', await instructions()))
 console.log('shutdown speed…')
 const shutdown = skipShutdown ? {} : await shutdownSpeed()
 if (process.argv.includes('--merge')) {
