@@ -1,7 +1,7 @@
 // A project outside this repository installs the packed tarballs, as it would from npm, and uses them from ESM, from
 // CommonJS through require (Node ≥ 20.19) and from TypeScript with moduleResolution node16, nodenext and bundler.
 // Offline: the tarballs come from `pnpm pack`, and express, fastify and the types are linked from this workspace.
-import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -27,6 +27,12 @@ beforeAll(async () => {
     for (const name of Object.keys(pkg.manifest.dependencies ?? {})) if (!name.startsWith('@graceful/')) dependencies[name] = linked(name, pkg.dir)
     for (const name of Object.keys(pkg.manifest.peerDependencies ?? {})) peers[name] = linked(name, pkg.dir)
   }
+  // A second installed copy of the core, as two packages of an application can each bring their own: a folder of its
+  // own (linked, so Node loads it as a separate module), under another name.
+  const copy = join(project, 'vendor', 'core-copy')
+  cpSync(join(root, 'packages/core/dist'), join(copy, 'dist'), { recursive: true })
+  const manifest = JSON.parse(readFileSync(join(root, 'packages/core/package.json'), 'utf8')) as Record<string, unknown>
+  writeFileSync(join(copy, 'package.json'), JSON.stringify({ ...manifest, name: 'core-copy' }, null, 2))
   writeFileSync(join(project, 'package.json'), JSON.stringify({
     name: 'consumer',
     private: true,
@@ -34,6 +40,7 @@ beforeAll(async () => {
     dependencies: {
       ...tarballs,
       ...peers,
+      'core-copy': 'link:./vendor/core-copy',
       '@types/express': linked('@types/express'),
       '@types/node': linked('@types/node')
     }
@@ -90,6 +97,20 @@ const fastifyReport = await fastify.graceful.shutdown()
 let code
 try { createGraceful({ drainTimout: 1 }) } catch (err) { code = isGracefulError(err, 'GRACEFUL_ERR_UNKNOWN_OPTION') ? err.code : 'wrong error' }
 console.log(JSON.stringify({ expressHealth, expressExit: expressReport.exitCode, phase, fastifyHealth, fastifyExit: fastifyReport.exitCode, hooks: fastifyReport.hooks.map(h => h.name), code }))
+`,
+    // Two installed copies of the core: an error thrown by one is recognised by the other, by instanceof too.
+    'copies.mjs': `
+import { GracefulError, isGracefulError } from '@graceful/core'
+import { createGraceful as createWithCopy, GracefulError as CopyError } from 'core-copy'
+let error
+try { createWithCopy({ drainTimout: 1 }) } catch (err) { error = err }
+console.log(JSON.stringify({
+  twoClasses: GracefulError !== CopyError,
+  fromCopy: error instanceof CopyError,
+  instanceOfOurs: error instanceof GracefulError,
+  recognised: isGracefulError(error, 'GRACEFUL_ERR_UNKNOWN_OPTION'),
+  plainErrorIsNot: !(new Error('x') instanceof GracefulError)
+}))
 `,
     // CommonJS: require() of the ESM packages, and one instance of the core behind both adapters.
     'cjs.cjs': `
@@ -193,6 +214,10 @@ describe('a project that installs the packed tarballs', () => {
       hooks: ['close'],
       code: 'GRACEFUL_ERR_UNKNOWN_OPTION'
     })
+  })
+
+  it('recognises a GracefulError thrown by another installed copy of the core, with instanceof and isGracefulError', async () => {
+    expect(await node('copies.mjs')).toEqual({ twoClasses: true, fromCopy: true, instanceOfOurs: true, recognised: true, plainErrorIsNot: true })
   })
 
   it('requires them from CommonJS, with one core behind both adapters', async () => {

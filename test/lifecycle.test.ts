@@ -221,4 +221,36 @@ describe('signal registry', () => {
     expect(process.listenerCount('SIGTERM')).toBe(before)
     expect(process.listenerCount('SIGHUP')).toBe(beforeHup)
   })
+
+  it('twelve instances shutting down at once add one exit listener in all, and no MaxListeners warning', async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => { warnings.push(warning.name) }
+    process.on('warning', onWarning)
+    try {
+      const before = process.listenerCount('exit')
+      const instances = Array.from({ length: 12 }, () => createGraceful({ signals: [], exit: false, logger: false, preStopDelay: 50 }))
+      const reports = instances.map(g => g.shutdown())
+      expect(process.listenerCount('exit')).toBe(before + 1)
+      await Promise.all(reports)
+      expect(process.listenerCount('exit')).toBe(before)
+      // A warning is emitted on the next tick.
+      await new Promise(resolve => setImmediate(resolve))
+      expect(warnings).not.toContain('MaxListenersExceededWarning')
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
+  it('inside a Vitest worker, an instance given no signals or exit listens to none and leaves the process alone', () => {
+    const before = process.listenerCount('SIGTERM')
+    const g = createGraceful({ logger: false })
+    expect(g.signals).toEqual([])
+    expect(g.exit).toBe(false)
+    expect(process.listenerCount('SIGTERM')).toBe(before)
+    // Asked for, they are there.
+    const asked = createGraceful({ logger: false, signals: ['SIGTERM'], exit: false })
+    expect(process.listenerCount('SIGTERM')).toBe(before + 1)
+    asked.dispose()
+    g.dispose()
+  })
 })
