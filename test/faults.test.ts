@@ -135,7 +135,9 @@ describe('faults in requests and clients', () => {
       const drip = setInterval(() => { if (!uploader.destroyed) uploader.write('x'.repeat(100)) }, 20)
       try {
         // Fastify hands the request on only once the body is complete: its socket is busy from the first byte.
-        const closed = once(uploader, 'close')
+        // 'close', whether or not an 'error' (the reset) came first: events.once would reject on the error, before
+        // this test awaits it.
+        const closed = new Promise(resolve => uploader.once('close', resolve))
         const signalled = app.kill('SIGTERM')
         const exit = await app.exited
         await closed
