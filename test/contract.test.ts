@@ -3,7 +3,7 @@ import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { exchange, Fixture, frameworks } from './helpers.js'
+import { exchange, Fixture, frameworks, closeOf } from './helpers.js'
 
 const origin = (port: number): string => `http://127.0.0.1:${port}`
 
@@ -108,7 +108,7 @@ describe.each(frameworks)('%s', (framework) => {
     const socket = await openSocket(port)
     try {
       expect(await rawRequest(socket, '/work')).toMatch(/^HTTP\/1\.1 200[\s\S]*keep-alive/i)
-      const closed = once(socket, 'close')
+      const closed = closeOf(socket)
       const signalled = app.kill('SIGTERM')
       const exit = await app.exited
       await closed
@@ -126,7 +126,7 @@ describe.each(frameworks)('%s', (framework) => {
     const port = await app.ready()
     const socket = await openSocket(port)
     try {
-      const closed = once(socket, 'close')
+      const closed = closeOf(socket)
       const signalled = app.kill('SIGTERM')
       const exit = await app.exited
       await closed
@@ -194,7 +194,7 @@ describe.each(frameworks)('%s', (framework) => {
       socket.on('data', (chunk: Buffer) => { data += chunk.toString() })
       socket.write('GET /stream?ms=400 HTTP/1.1\r\nHost: localhost\r\n\r\n')
       await app.started('/stream')
-      const closed = once(socket, 'close')
+      const closed = closeOf(socket)
       const signalled = app.kill('SIGTERM')
       const exit = await app.exited
       await closed
@@ -216,7 +216,7 @@ describe.each(frameworks)('%s', (framework) => {
       let data = ''
       socket.setEncoding('latin1')
       socket.on('data', (chunk: string) => { data += chunk })
-      const closed = once(socket, 'close')
+      const closed = closeOf(socket)
       const request = (ms: number): string => `GET /slow?ms=${ms} HTTP/1.1\r\nHost: localhost\r\n\r\n`
       socket.write(request(300) + request(200) + request(100))
       await app.started('/slow', 3)

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks'
 import { Client } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
-import { selfSignedCertificate } from './helpers.js'
+import { closeOf, selfSignedCertificate } from './helpers.js'
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -94,7 +94,7 @@ describe('drain', () => {
     // A round trip on another socket, written after those bytes: once it is answered, the server has read them.
     quiet.write(GET)
     await read(quiet, /\r\n\r\nok$/)
-    const quietClosed = once(quiet, 'close')
+    const quietClosed = closeOf(quiet)
     const report = g.shutdown()
     // Both sockets' quiet windows end in the same timer phase: once the quiet one is closed, the slow one was spared.
     await quietClosed
@@ -138,7 +138,7 @@ describe('drain', () => {
     const socket = await open(port)
     socket.write(GET)
     await read(socket, /\r\n\r\nok$/)
-    const closed = once(socket, 'close').then(() => performance.now())
+    const closed = closeOf(socket).then(() => performance.now())
     let drainingAt = 0
     g.on('phase', ({ phase }) => { if (phase === 'draining') drainingAt = performance.now() })
     const report = await g.shutdown()
@@ -156,7 +156,7 @@ describe('drain', () => {
     await read(socket, /\r\n\r\nok$/)
     // The scenario, not a synchronisation: the socket has been quiet for longer than the window when the signal comes.
     await new Promise(resolve => setTimeout(resolve, 1_600))
-    const closed = once(socket, 'close').then(() => performance.now())
+    const closed = closeOf(socket).then(() => performance.now())
     const started = performance.now()
     const report = await g.shutdown()
     expect(await closed - started).toBeLessThan(1_000)
@@ -171,7 +171,7 @@ describe('drain', () => {
     socket.write(GET)
     await read(socket, /\r\n\r\nok$/)
     await new Promise(resolve => setTimeout(resolve, 700))
-    const closed = once(socket, 'close').then(() => performance.now())
+    const closed = closeOf(socket).then(() => performance.now())
     const started = performance.now()
     const report = await g.shutdown()
     expect(await closed - started).toBeGreaterThanOrEqual(590)
@@ -185,7 +185,7 @@ describe('drain', () => {
     const probe = 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'
     socket.write(probe)
     await read(socket, /"status":"ok"/)
-    const closed = once(socket, 'close')
+    const closed = closeOf(socket)
     const report = g.shutdown()
     const answer = read(socket, /"status":"shutting down"[^}]*}/)
     socket.write(probe)
@@ -205,7 +205,7 @@ describe('drain', () => {
     const adopted = await open(port)
     adopted.write(GET) // the middleware path: the first request attaches the server
     await read(adopted, /\r\n\r\nok$/)
-    const earlyClosed = once(early, 'close')
+    const earlyClosed = closeOf(early)
     const report = await g.shutdown()
     await earlyClosed
     expect(report.sockets).toMatchObject({ openAtDrain: 2, closedIdle: 2, forced: 0, untracked: 0 })

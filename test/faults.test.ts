@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net'
 import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { exchange, Fixture } from './helpers.js'
+import { exchange, Fixture, closeOf } from './helpers.js'
 
 const sockets = new Set<Socket>()
 
@@ -106,7 +106,7 @@ describe('faults in requests and clients', () => {
       let sent = 0
       const drip = setInterval(() => { if (!slowloris.destroyed) slowloris.write(headers[sent++ % headers.length]!) }, 20)
       try {
-        const closed = once(slowloris, 'close')
+        const closed = closeOf(slowloris)
         const signalled = app.kill('SIGTERM')
         const exit = await app.exited
         await closed

@@ -410,3 +410,13 @@ export function available (what: string, missing: string | undefined): boolean {
   }
   return false
 }
+
+/**
+ * Resolves when the socket closes, whether it was closed or reset: `events.once(socket, 'close')` rejects on an
+ * 'error' that comes first (a reset, which a socket cut at a deadline may get), and that rejection is unhandled until
+ * the test gets round to awaiting it.
+ */
+export function closeOf (socket: { once: (event: 'close', listener: () => void) => unknown, on: (event: 'error', listener: () => void) => unknown }): Promise<void> {
+  socket.on('error', () => {})
+  return new Promise(resolve => { socket.once('close', () => { resolve() }) })
+}

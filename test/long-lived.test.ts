@@ -6,7 +6,7 @@ import { connect, type Socket } from 'node:net'
 import { Client, Pool } from 'undici'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Fixture, now, selfSignedCertificate, type FixtureConfig } from './helpers.js'
+import { Fixture, now, selfSignedCertificate, type FixtureConfig, closeOf } from './helpers.js'
 
 const origin = (port: number): string => `http://127.0.0.1:${port}`
 
@@ -122,7 +122,7 @@ describe.each(frameworks)('%s', (framework) => {
     try {
       let data = Buffer.alloc(0)
       socket.on('data', (chunk: Buffer) => { data = Buffer.concat([data, chunk]) })
-      const closed = once(socket, 'close')
+      const closed = closeOf(socket)
       // A WebSocket handshake by hand, and then silence: no close frame ever goes back.
       socket.write('GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
@@ -156,7 +156,7 @@ describe.each(['node', 'express', 'express4', 'fastify'] as const)('%s: pipelini
     try {
       socket.setEncoding('latin1')
       let data = ''
-      const closed = once(socket, 'close')
+      const closed = closeOf(socket)
       const firstHead = new Promise<void>(resolve => {
         socket.on('data', (chunk: string) => {
           data += chunk
@@ -235,7 +235,7 @@ describe('HTTP/2', () => {
     try {
       expect(await h2get(idle, '/healthz')).toMatchObject({ status: 200 })
       const goaway = once(busy, 'goaway')
-      const idleClosed = once(idle, 'close')
+      const idleClosed = closeOf(idle)
       const response = h2get(busy, '/slow?ms=800')
       const http1Response = http1?.request({ method: 'GET', path: '/slow?ms=800' })
       // Awaited below; a failed assertion before then must not leave their rejections (clients destroyed) unhandled.

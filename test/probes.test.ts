@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
 import { graceful } from '@graceful/express'
 import { gracefulPlugin } from '@graceful/fastify'
-import { Fixture, fetchOnce, recordingLogger, serveInProcess } from './helpers.js'
+import { Fixture, fetchOnce, recordingLogger, serveInProcess, closeOf } from './helpers.js'
 
 const quiet = { signals: [], exit: false, logger: false } as const
 
@@ -254,7 +254,7 @@ describe('probes are not application work', () => {
     try {
       socket.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
       await once(socket, 'data')
-      const closed = once(socket, 'close')
+      const closed = closeOf(socket)
       const done = g.shutdown()
       const origin = `http://127.0.0.1:${port}`
       expect((await fetchOnce(origin, '/healthz')).status).toBe(503)

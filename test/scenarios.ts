@@ -5,7 +5,7 @@ import { once } from 'node:events'
 import { connect, type Socket } from 'node:net'
 import { Client } from 'undici'
 import { expect, it, type TestContext } from 'vitest'
-import { exchange, fetchOnce, type Fixture, type FixtureConfig } from './helpers.js'
+import { exchange, fetchOnce, type Fixture, type FixtureConfig, closeOf } from './helpers.js'
 
 const origin = (port: number): string => `http://127.0.0.1:${port}`
 
@@ -102,7 +102,7 @@ export function coreScenarios (fixture: (config?: Omit<FixtureConfig, 'framework
     const idle = await openSocket(port)
     try {
       expect(await exchange(idle, 'GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n')).toMatch(/^HTTP\/1\.1 200[\s\S]*keep-alive/i)
-      const idleClosed = once(idle, 'close')
+      const idleClosed = closeOf(idle)
       const responses = clients.map(async client => {
         const res = await client.request({ method: 'GET', path: '/slow?ms=600' })
         return { status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }
