@@ -179,6 +179,75 @@ describe.each(['node', 'express', 'express4', 'fastify'] as const)('%s: pipelini
     expect(app.eventsNamed('started').map(event => event['path'])).toEqual(['/stream'])
     expect(app.report().requests.declinedPipelined).toBe(1)
   })
+
+  it('a pipelined batch cut inside its second request: the first response keeps the connection open, the second says close, both are answered', async () => {
+    // The first response is written while the second request is still arriving. Saying `Connection: close` on it
+    // would end the connection under a request the client has half sent; the close waits for that request's answer.
+    const app = new Fixture({ framework, options: { preStopDelay: 2_000 } })
+    const port = await app.ready()
+    app.kill('SIGTERM')
+    await app.shutdownStarted()
+    const socket = await openSocket(port)
+    try {
+      socket.setEncoding('latin1')
+      let data = ''
+      const closed = closeOf(socket)
+      const firstAnswered = new Promise<void>(resolve => {
+        socket.on('data', (chunk: string) => {
+          data += chunk
+          if (/\r\n\r\n(2\r\n)?ok/.test(data)) resolve()
+        })
+      })
+      const second = 'GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n'
+      socket.write(`GET /work?ms=50 HTTP/1.1\r\nHost: localhost\r\n\r\n${second.slice(0, 7)}`)
+      await firstAnswered
+      socket.write(second.slice(7))
+      await closed
+      const heads = data.split('HTTP/1.1 ').slice(1)
+      expect(heads).toHaveLength(2)
+      expect(heads[0]).toMatch(/^200 /)
+      expect(heads[0]).not.toMatch(/connection: close/i)
+      expect(heads[1]).toMatch(/^200 /)
+      expect(heads[1]).toMatch(/connection: close/i)
+    } finally {
+      socket.destroy()
+    }
+    expect((await app.exited).code).toBe(0)
+    expect(app.report().requests.declinedPipelined).toBe(0)
+  })
+
+  it('a request that reaches the server after its close response and FIN is still read and declined (a staged close, RFC 9112 §9.6), not met by a reset', async () => {
+    // A client that wrote its next request before the FIN reached it: here written after the FIN, so that it surely
+    // arrives after the server ended its side. With Node's own close (FIN, then destroyed at once) the kernel resets
+    // it and the server never hears of it; graceful goes on reading until the client closes.
+    const app = new Fixture({ framework, options: { preStopDelay: 2_000 } })
+    const port = await app.ready()
+    app.kill('SIGTERM')
+    await app.shutdownStarted()
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
+    await once(socket, 'connect')
+    try {
+      socket.setEncoding('latin1')
+      let data = ''
+      let reset = false
+      socket.on('error', () => { reset = true })
+      socket.on('data', (chunk: string) => { data += chunk })
+      const closed = new Promise<void>(resolve => { socket.once('close', () => { resolve() }) })
+      const ended = once(socket, 'end')
+      socket.write('GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      await ended
+      expect(data).toMatch(/^HTTP\/1\.1 200 /)
+      expect(data).toMatch(/connection: close/i)
+      socket.end('GET /work?late HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      await closed
+      expect(reset).toBe(false)
+      expect(data.split('HTTP/1.1 ')).toHaveLength(2)
+    } finally {
+      socket.destroy()
+    }
+    expect((await app.exited).code).toBe(0)
+    expect(app.report().requests.declinedPipelined).toBe(1)
+  })
 })
 
 /** One request on an HTTP/2 session: status and body. */

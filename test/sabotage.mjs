@@ -19,8 +19,8 @@ export const sabotages = [
   {
     mechanism: 'telling: the newest response says Connection: close',
     file: 'packages/core/src/http1.ts',
-    find: 'function tell (record: SocketRecord, response: ServerResponse): void {\n',
-    replace: 'function tell (record: SocketRecord, response: ServerResponse): void {\n  if (Number.isFinite(0)) return\n',
+    find: '  #tell (record: SocketRecord, response: ServerResponse): void {\n',
+    replace: '  #tell (record: SocketRecord, response: ServerResponse): void {\n    if (Number.isFinite(0)) return\n',
     tests: [['test/contract.test.ts', 'in-flight responses at SIGTERM complete and carry Connection: close']]
   },
   {
@@ -96,9 +96,23 @@ export const sabotages = [
   {
     mechanism: 'pipelined requests behind a started close declined (RFC 9112 §9.6)',
     file: 'packages/core/src/http1.ts',
-    find: '    if (told !== undefined && told !== res && told.headersSent) {',
-    replace: '    if (told !== undefined && told !== res && told.headersSent && Number.isNaN(0)) {',
+    find: '    if (closing !== undefined && closing !== res) {',
+    replace: '    if (closing !== undefined && closing !== res && Number.isNaN(0)) {',
     tests: [['test/long-lived.test.ts', 'a request pipelined behind a response that already said Connection: close is not handed to the application']]
+  },
+  {
+    mechanism: 'the close decided as the head goes out, not while the next pipelined request is arriving',
+    file: 'packages/core/src/http1.ts',
+    find: '!(this.req.complete && telling.#receivingOn(record))',
+    replace: 'Number.isFinite(0)',
+    tests: [['test/long-lived.test.ts', 'a pipelined batch cut inside its second request']]
+  },
+  {
+    mechanism: 'the staged close: reading goes on after the FIN of a close response (RFC 9112 §9.6)',
+    file: 'packages/core/src/http1.ts',
+    find: '        ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = lingeringClose\n',
+    replace: '',
+    tests: [['test/long-lived.test.ts', 'a request that reaches the server after its close response and FIN is still read and declined']]
   },
   {
     mechanism: 'a socket idle since the signal counts the lame duck as quiet time',

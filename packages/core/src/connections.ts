@@ -35,8 +35,10 @@ export class SocketRecord {
   session: Http2Session | undefined = undefined
   /** Upgraded to a WebSocket that the application closes itself (going away) when draining begins. */
   webSocket = false
-  /** The response graceful added `Connection: close` to: the socket closes after it. */
+  /** The response that is to say `Connection: close` when its head goes out: the newest graceful has seen. */
   told: ServerResponse | undefined = undefined
+  /** The response whose head went out with `Connection: close`: Node closes the socket after it. */
+  closing: ServerResponse | undefined = undefined
   /** `socket.bytesRead` when the shutdown began, for a socket idle then; -1 otherwise. */
   readAtSignal = -1
   /** When its last followed response finished (`performance.now()`), during the shutdown; 0 before. */

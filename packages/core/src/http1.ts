@@ -2,9 +2,10 @@
 // declining what is pipelined behind a response that said so, and following responses until their socket is idle.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { latestResponse, type Connections, type SocketRecord } from './connections.js'
-import { activeResponse, isDetachedFromHttp } from './internals.js'
+import { activeResponse, isDetachedFromHttp, receivingSockets, serverOf } from './internals.js'
 import { kProbeResponse, NOT_A_PROBE, type ProbeKind, type RequestObserver } from './probe-routes.js'
 
 /** What the drain wants to hear from the responses it follows. */
@@ -36,6 +37,9 @@ export class Telling implements RequestObserver {
   readonly #connections: Connections
   readonly #match: (url: string) => ProbeKind
   readonly #onFinish: (this: ServerResponse) => void
+  readonly #writeHead: (this: ServerResponse, ...args: unknown[]) => ServerResponse
+  /** The sockets receiving a request, per server, read once per turn of the event loop. */
+  #receiving: Map<object, Set<Socket> | undefined> | undefined
 
   constructor (connections: Connections, match: (url: string) => ProbeKind) {
     this.#connections = connections
@@ -49,6 +53,45 @@ export class Telling implements RequestObserver {
       const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
       if (record !== undefined) telling.#finished(record, this)
     }
+    // Whether the newest response says `Connection: close` is decided as its head goes out, not when its request
+    // arrived: by then the next pipelined request may be arriving behind it, and closing after this response would
+    // drop the part of it Node has read. Then the close waits for that request's response.
+    this.#writeHead = function (...args) {
+      const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
+      Reflect.deleteProperty(this, 'writeHead')
+      // Node's parser counts a request as being received until its message completes, which for a response written
+      // at once is after this head: only once this response's own request is complete does "receiving" mean another.
+      if (record !== undefined && record.told === this && !(this.req.complete && telling.#receivingOn(record))) {
+        this.setHeader('connection', 'close')
+        record.closing = this
+        ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = lingeringClose
+      }
+      return this.writeHead(...(args as Parameters<ServerResponse['writeHead']>))
+    }
+  }
+
+  /** True when Node's parser is in the middle of another request on the record's socket. */
+  #receivingOn (record: SocketRecord): boolean {
+    const server = serverOf(record.socket)
+    if (server === undefined) return false
+    if (this.#receiving === undefined) {
+      this.#receiving = new Map()
+      setImmediate(() => { this.#receiving = undefined })
+    }
+    if (!this.#receiving.has(server)) this.#receiving.set(server, receivingSockets(server))
+    return this.#receiving.get(server)?.has(record.socket) === true
+  }
+
+  /** Only the newest response on a socket may carry `Connection: close`: Node closes the socket after it. */
+  #tell (record: SocketRecord, response: ServerResponse): void {
+    if (response.headersSent) return
+    const previous = record.told
+    // A pipelined request arrived behind a response whose head has not gone out: that one must not close the socket.
+    if (previous !== undefined && previous !== response && !previous.headersSent) {
+      if ((previous as ServerResponse & { writeHead: unknown }).writeHead === this.#writeHead) Reflect.deleteProperty(previous, 'writeHead')
+    }
+    record.told = response
+    ;(response as ServerResponse & { writeHead: unknown }).writeHead = this.#writeHead
   }
 
   /** The shutdown begins: the newest response of every socket in flight tells its client to go. */
@@ -67,9 +110,9 @@ export class Telling implements RequestObserver {
       const latest = latestResponse(record.socket)
       if (latest !== undefined && !latest.writableFinished) {
         this.#follow(record, latest)
-        tell(record, latest)
+        this.#tell(record, latest)
       } else {
-        tell(record, active)
+        this.#tell(record, active)
       }
     }
   }
@@ -86,17 +129,17 @@ export class Telling implements RequestObserver {
     // HTTP/2 streams are counted as streams (they arrive through 'stream' first); their client is told by GOAWAY.
     if (req.httpVersionMajor === 2) return true
     const record = this.#connections.adopt(req.socket)
-    const told = record.told
+    const closing = record.closing
     // Once a response that said `Connection: close` has started, the client has stopped sending on this connection
     // (RFC 9112 §9.6): a request behind it would be processed and its answer dropped. The client retries it.
-    if (told !== undefined && told !== res && told.headersSent) {
+    if (closing !== undefined && closing !== res) {
       this.declined++
       return false
     }
     if (!probe) this.#arrived(record)
     if (activeResponse(record.socket) === res) record.followedAt = performance.now()
     this.#follow(record, res)
-    tell(record, res)
+    this.#tell(record, res)
     return true
   }
 
@@ -142,14 +185,22 @@ export class Telling implements RequestObserver {
   }
 }
 
-/** Only the newest response on a socket may carry `Connection: close`: Node closes the socket after it. */
-function tell (record: SocketRecord, response: ServerResponse): void {
-  if (response.headersSent) return
-  const previous = record.told
-  // A pipelined request arrived behind a response told before it started: that one must not close the socket now.
-  if (previous !== undefined && previous !== response && !previous.headersSent) previous.removeHeader('connection')
-  response.setHeader('connection', 'close')
-  record.told = response
+/** How long a socket that said `Connection: close` goes on reading after its last response, at most. */
+export const LINGER_MS = 1_000
+
+/**
+ * Node ends a socket after a response that said `Connection: close` with `destroySoon()`: its FIN, then destroyed at
+ * once. A request the client wrote before that FIN reached it then meets a closed socket, and the kernel answers it
+ * with a reset the server never hears of. RFC 9112 §9.6's staged close instead: the FIN, then go on reading until the
+ * client closes too (it does on reading the close), for `LINGER_MS` at most. A request that arrives meanwhile is
+ * declined and counted, and the client retries it.
+ */
+function lingeringClose (this: Socket): void {
+  if (this.writable) this.end()
+  if (this.destroyed) return
+  const socket = this
+  const timer = setTimeout(() => { socket.destroy() }, LINGER_MS)
+  socket.once('close', () => { clearTimeout(timer) })
 }
 
 /**
