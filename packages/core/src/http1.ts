@@ -198,9 +198,8 @@ export const LINGER_MS = 1_000
 function lingeringClose (this: Socket): void {
   if (this.writable) this.end()
   if (this.destroyed) return
-  const socket = this
-  const timer = setTimeout(() => { socket.destroy() }, LINGER_MS)
-  socket.once('close', () => { clearTimeout(timer) })
+  const timer = setTimeout(() => { this.destroy() }, LINGER_MS)
+  this.once('close', () => { clearTimeout(timer) })
 }
 
 /**
