@@ -6,7 +6,8 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, isGracefulError, type Graceful, type GracefulOptions } from '@graceful/core'
-import { fetchOnce, recordingLogger, serveInProcess, thrown } from './helpers.js'
+import { untilPhase } from '@graceful/core/testing'
+import { fetchOnce, holdingServer, recordingLogger, serveInProcess, thrown } from './helpers.js'
 
 const quiet = { signals: [], exit: false, logger: false } as const
 
@@ -175,5 +176,43 @@ describe('adaptive lame duck', () => {
     expect(isGracefulError(caught, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')).toBe(true)
     expect((caught as Error).message).toMatch(/`preStopMinimumDelay` must be at most preStopDelay \(1000\)/)
     expect(() => createGraceful({ ...quiet, preStopQuietWindow: -1 })).toThrow(/`preStopQuietWindow`/)
+  })
+})
+
+describe('the lame duck settles', () => {
+  it('in its last 100 ms responses keep their connection, so that no client told to go reconnects as the listener closes; draining tells them', async () => {
+    // A client told `Connection: close` reconnects at once; behind no balancer (or one still routing here) that is
+    // this instance, and a connection still in the kernel's accept queue when the listener closes is reset. So the
+    // last moments of the lame duck tell nobody; draining tells them, after the listener has closed (a reconnect is
+    // then refused, which a client can always retry).
+    const g = instance({ preStopDelay: 1_000, preStopQuietWindow: 0 })
+    const { port, arrived, release } = await holdingServer(g)
+    const socket = connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    try {
+      socket.setEncoding('latin1')
+      socket.write('GET /first HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      await arrived(1)
+      // Released 950 ms into the lame duck: a timer of this process set in the same turn as the lame duck's own, so
+      // however late the process runs, it fires after the settling begins (900 ms) and before draining (1 000 ms).
+      g.on('phase', ({ phase }) => {
+        if (phase === 'stopping') setTimeout(() => { release(1) }, 950)
+      })
+      const done = g.shutdown()
+      const first = await readResponse(socket)
+      expect(first).toMatch(/^HTTP\/1\.1 200 /)
+      expect(first).not.toMatch(/connection: close/i)
+      socket.write('GET /second HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      await arrived(1)
+      await untilPhase(g, 'draining')
+      release(1)
+      const second = await readResponse(socket)
+      expect(second).toMatch(/^HTTP\/1\.1 200 /)
+      expect(second).toMatch(/connection: close/i)
+      const report = await done
+      expect(report.exitCode).toBe(0)
+    } finally {
+      socket.destroy()
+    }
   })
 })

@@ -115,6 +115,13 @@ export const sabotages = [
     tests: [['test/long-lived.test.ts', 'a request that reaches the server after its close response and FIN is still read and declined']]
   },
   {
+    mechanism: "the lame duck's last 100 ms tell no client to go (none reconnects as the listener closes)",
+    file: 'packages/core/src/http1.ts',
+    find: 'record.told === this && !telling.settling && ',
+    replace: 'record.told === this && ',
+    tests: [['test/lameduck.test.ts', 'in its last 100 ms responses keep their connection']]
+  },
+  {
     mechanism: 'a socket idle since the signal counts the lame duck as quiet time',
     file: 'packages/core/src/drain.ts',
     find: '      if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since\n',

@@ -33,6 +33,12 @@ export class Telling implements RequestObserver {
   /** When the shutdown began (`performance.now()`). */
   readonly since: number
   draining = false
+  /**
+   * The last moments of the lame duck (`SETTLE_MS`): responses keep their connection, so that no client told to go
+   * is reconnecting to this instance as its listener closes (a connection still in the kernel's accept queue then is
+   * reset, and a POST on it is not safe to retry). Draining tells them.
+   */
+  settling = false
   observer: ResponseObserver | undefined = undefined
   readonly #connections: Connections
   readonly #match: (url: string) => ProbeKind
@@ -61,7 +67,7 @@ export class Telling implements RequestObserver {
       Reflect.deleteProperty(this, 'writeHead')
       // Node's parser counts a request as being received until its message completes, which for a response written
       // at once is after this head: only once this response's own request is complete does "receiving" mean another.
-      if (record !== undefined && record.told === this && !(this.req.complete && telling.#receivingOn(record))) {
+      if (record !== undefined && record.told === this && !telling.settling && !(this.req.complete && telling.#receivingOn(record))) {
         this.setHeader('connection', 'close')
         record.closing = this
         ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = lingeringClose

@@ -10,6 +10,17 @@ export interface LameDuckTimes {
   quietWindow: number
 }
 
+/**
+ * How long before the lame duck's latest end graceful stops telling clients to go (`Telling.settling`): a client told
+ * then would reconnect to this instance just as its listener closes. Half the lame duck when that is shorter.
+ */
+export const SETTLE_MS = 100
+
+/** When, into a lame duck of at most `maximum` ms, the settling begins. */
+export function settleAt (maximum: number): number {
+  return maximum - Math.min(SETTLE_MS, maximum / 2)
+}
+
 export interface LameDuckEnd {
   reason: 'quiet' | 'maximum'
   durationMs: number

@@ -7,7 +7,7 @@ import { GracefulError } from './errors.js'
 import type { GracefulEvents, LifecycleEvents } from './events.js'
 import { runHooks, type Hook } from './hooks.js'
 import { Telling } from './http1.js'
-import { lameDuck } from './lameduck.js'
+import { lameDuck, settleAt } from './lameduck.js'
 import type { ResolvedOptions } from './options.js'
 import type { ProbeKind, ProbeRoutes } from './probe-routes.js'
 import { activeResources, buildReport, exitCodeFor, round, type CrashReport, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
@@ -71,6 +71,10 @@ export class Sequence<G> {
     const telling = new Telling(connections, match)
     routes.observer = telling
     telling.start()
+    // No client told to go should be reconnecting here when the listener closes: the lame duck's last moments settle.
+    const settle = this.crash === undefined && options.preStopDelay > 0
+      ? setTimeout(() => { telling.settling = true }, settleAt(options.preStopDelay))
+      : undefined
     // After a crash the process may be corrupt: no lame duck, only the requests already here finish.
     if (this.crash !== undefined) {
       // nothing to wait for
@@ -88,6 +92,8 @@ export class Sequence<G> {
       await delay(options.preStopDelay)
     }
 
+    clearTimeout(settle)
+    telling.settling = false
     const drainStarted = this.#enter('draining')
     this.#parts.controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
     this.#parts.webSockets.goAway()
