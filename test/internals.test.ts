@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import {
   activeResponse,
   isDetachedFromHttp,
+  isQueued,
   loopNow,
   openStreams,
   parentSocket,
@@ -90,6 +91,22 @@ describe('Node internals graceful reads', () => {
     held[0]!.end('done')
     await answered
     expect(activeResponse(sockets[0]!)).toBeUndefined()
+  })
+
+  it('response.socket: null for a response queued behind another (pipelined) as its request is handled, the socket for the one being written', async () => {
+    const { port, sockets, held } = await holding()
+    const socket = await client(port)
+    // Both requests in one write: Node queues the second response behind the first, which is held.
+    socket.write(GET('/hold') + GET('/hold'))
+    await serverRead(sockets[0]!, GET('/hold').length)
+    expect(held).toHaveLength(2)
+    expect(held[0]!.socket).toBe(sockets[0])
+    expect(isQueued(held[0]!)).toBe(false)
+    expect(isQueued(held[1]!)).toBe(true)
+    const answered = read(socket, /done[\s\S]*done/)
+    held[0]!.end('done')
+    held[1]!.end('done')
+    await answered
   })
 
   it('socket.parser: null once Node has handed an upgraded socket over', async () => {

@@ -1,5 +1,7 @@
-// Memory: 100 000 short keep-alive connections, opened and closed while the app runs, leave nothing tracked behind.
-import { connect } from 'node:net'
+// Memory: 100 000 short keep-alive connections, opened and closed while the app runs, leave nothing tracked behind;
+// and what graceful keeps per idle keep-alive socket is its small record, nothing of the requests it served.
+import { once } from 'node:events'
+import { connect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import { Fixture } from './helpers.js'
 
@@ -71,5 +73,60 @@ describe('memory', () => {
     expect(after.heapUsed - before.heapUsed).toBeLessThan(5_000_000)
     app.kill('SIGTERM')
     expect((await app.exited).code).toBe(0)
+  }, 90_000)
+})
+
+/** `count` keep-alive sockets, each answered once and left open (idle), as a pooled client leaves them. */
+async function idleSockets (port: number, count: number): Promise<Socket[]> {
+  const sockets: Socket[] = []
+  for (let started = 0; started < count; started += CONCURRENCY) {
+    const batch = Array.from({ length: Math.min(CONCURRENCY, count - started) }, async () => {
+      const socket = connect(port, '127.0.0.1')
+      sockets.push(socket)
+      socket.setEncoding('latin1')
+      await once(socket, 'connect')
+      let data = ''
+      const answered = new Promise<void>((resolve, reject) => {
+        socket.on('data', (chunk: string) => {
+          data += chunk
+          if (/\r\n\r\n(2\r\n)?ok/.test(data)) resolve()
+        })
+        socket.once('close', () => { reject(new Error(`closed before a response: ${data.slice(0, 200)}`)) })
+      })
+      socket.write('GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      await answered
+    })
+    await Promise.all(batch)
+  }
+  return sockets
+}
+
+/** The app's heap after a full collection, asked on a connection of its own. */
+async function heapUsed (port: number): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/heap`, { headers: { connection: 'close' } })
+  return (await response.json() as Heap).heapUsed
+}
+
+describe('memory per idle socket', () => {
+  it('graceful keeps a small record per idle keep-alive socket that has served a request, not its last response', async () => {
+    // The same app with and without graceful: the difference per socket is graceful's own. A finished response kept
+    // on its socket (with its request) would add kilobytes per socket.
+    const COUNT = 2_000
+    const perSocket: Record<string, number> = {}
+    for (const bare of [true, false]) {
+      const app = new Fixture({ framework: 'express', bare, nodeArgs: ['--expose-gc'], keepAliveTimeout: 60_000 })
+      const port = await app.ready()
+      await idleSockets(port, 200).then(sockets => { for (const socket of sockets) socket.destroy() })
+      const before = await heapUsed(port)
+      const sockets = await idleSockets(port, COUNT)
+      const after = await heapUsed(port)
+      perSocket[bare ? 'bare' : 'graceful'] = (after - before) / COUNT
+      for (const socket of sockets) socket.destroy()
+      app.kill('SIGTERM')
+      await app.exited
+    }
+    console.log(`memory per idle socket: bare Express ${Math.round(perSocket['bare']!)} bytes, with graceful ${Math.round(perSocket['graceful']!)} bytes`)
+    // graceful's record is about 500 bytes; a kept response and request would be several thousand.
+    expect(perSocket['graceful']! - perSocket['bare']!).toBeLessThan(1_500)
   }, 90_000)
 })

@@ -108,11 +108,11 @@ export const sabotages = [
     tests: [['test/long-lived.test.ts', 'a pipelined batch cut inside its second request']]
   },
   {
-    mechanism: 'the staged close: reading goes on after the FIN of a close response (RFC 9112 §9.6)',
+    mechanism: 'the staged close where the client may still send: reading goes on after the FIN (RFC 9112 §9.6)',
     file: 'packages/core/src/http1.ts',
-    find: '        ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = lingeringClose\n',
-    replace: '',
-    tests: [['test/long-lived.test.ts', 'a request that reaches the server after its close response and FIN is still read and declined']]
+    find: 'if (record !== undefined && telling.#maySend(record)) lingeringClose(this)',
+    replace: 'if (record !== undefined && telling.#maySend(record) && Number.isNaN(0)) lingeringClose(this)',
+    tests: [['test/long-lived.test.ts', "a request that reaches a pipelining client's connection after its close response and FIN is still read and declined"]]
   },
   {
     mechanism: "the lame duck's last 100 ms tell no client to go (none reconnects as the listener closes)",
@@ -120,6 +120,13 @@ export const sabotages = [
     find: 'record.told === this && !telling.settling && ',
     replace: 'record.told === this && ',
     tests: [['test/lameduck.test.ts', 'in its last 100 ms responses keep their connection']]
+  },
+  {
+    mechanism: 'only a queued (pipelined) response is stored on its socket: nothing kept alive on an idle socket',
+    file: 'packages/core/src/probe-routes.ts',
+    find: '        if (isQueued(res as ServerResponse)) {',
+    replace: '        if (isQueued(res as ServerResponse) || Number.isFinite(0)) {',
+    tests: [['test/memory.test.ts', 'graceful keeps a small record per idle keep-alive socket']]
   },
   {
     mechanism: 'a socket idle since the signal counts the lame duck as quiet time',

@@ -7,13 +7,15 @@ import { performance } from 'node:perf_hooks'
 import { httpSockets, parentSocket } from './internals.js'
 
 /**
- * The newest response on an HTTP/1 socket, stored on the socket by the probe routes as each request passes: the one
- * store graceful makes per request. Node keeps pipelined responses in a queue only it sees; when the shutdown begins,
- * this one must say `Connection: close`, and no other.
+ * The newest response queued on an HTTP/1 socket behind the one being written (pipelined), stored on the socket by
+ * the probe routes as its request passes. Node keeps pipelined responses in a queue only it sees; when the shutdown
+ * begins, the newest must say `Connection: close`, and no other. A response Node writes at once is not stored: it is
+ * `socket._httpMessage`, and a stored one would stay alive with its request on every idle keep-alive socket. What is
+ * stored is finished by the time another request finds the socket idle; readers check `writableFinished`.
  */
 export const kLatestResponse: unique symbol = Symbol('graceful.latest-response')
 
-/** The newest response a socket has seen, or undefined. */
+/** The newest pipelined response a socket has queued, or undefined (possibly one long finished). */
 export function latestResponse (socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { [kLatestResponse]?: ServerResponse })[kLatestResponse]
 }

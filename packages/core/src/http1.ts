@@ -44,6 +44,7 @@ export class Telling implements RequestObserver {
   readonly #match: (url: string) => ProbeKind
   readonly #onFinish: (this: ServerResponse) => void
   readonly #writeHead: (this: ServerResponse, ...args: unknown[]) => ServerResponse
+  readonly #closeSoon: (this: Socket) => void
   /** The sockets receiving a request, per server, read once per turn of the event loop. */
   #receiving: Map<object, Set<Socket> | undefined> | undefined
 
@@ -70,10 +71,27 @@ export class Telling implements RequestObserver {
       if (record !== undefined && record.told === this && !telling.settling && !(this.req.complete && telling.#receivingOn(record))) {
         this.setHeader('connection', 'close')
         record.closing = this
-        ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = lingeringClose
+        ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = telling.#closeSoon
       }
       return this.writeHead(...(args as Parameters<ServerResponse['writeHead']>))
     }
+    // Node ends a socket after its close response with destroySoon(): the FIN, then destroyed once it is out. Where
+    // the client may still be sending, a staged close instead (RFC 9112 §9.6): see `lingeringClose`.
+    this.#closeSoon = function () {
+      Reflect.deleteProperty(this, 'destroySoon')
+      const record = connections.recordOf(this)
+      if (record !== undefined && telling.#maySend(record)) lingeringClose(this)
+      else this.destroySoon()
+    }
+  }
+
+  /**
+   * Whether the client may still be sending on a socket whose response said close, as nginx's `lingering_close on`
+   * judges it: it has pipelined on this connection before (a request that wrote ahead of its answers may have written
+   * ahead again), another request is arriving, or the closing response went out before its request's body was in.
+   */
+  #maySend (record: SocketRecord): boolean {
+    return latestResponse(record.socket) !== undefined || record.closing?.req.complete === false || this.#receivingOn(record)
   }
 
   /** True when Node's parser is in the middle of another request on the record's socket. */
@@ -195,17 +213,17 @@ export class Telling implements RequestObserver {
 export const LINGER_MS = 1_000
 
 /**
- * Node ends a socket after a response that said `Connection: close` with `destroySoon()`: its FIN, then destroyed at
- * once. A request the client wrote before that FIN reached it then meets a closed socket, and the kernel answers it
- * with a reset the server never hears of. RFC 9112 §9.6's staged close instead: the FIN, then go on reading until the
- * client closes too (it does on reading the close), for `LINGER_MS` at most. A request that arrives meanwhile is
- * declined and counted, and the client retries it.
+ * The staged close: the FIN, then reading goes on until the client closes too (it does on reading the close), for
+ * `LINGER_MS` at most. Node's own close destroys the socket as soon as its FIN is out; a request the client wrote
+ * before that FIN reached it then meets a closed socket, and the kernel answers with a reset, which can also destroy
+ * the close response itself in the client's buffer before it is read. A request that arrives meanwhile is declined
+ * and counted, and the client retries it.
  */
-function lingeringClose (this: Socket): void {
-  if (this.writable) this.end()
-  if (this.destroyed) return
-  const timer = setTimeout(() => { this.destroy() }, LINGER_MS)
-  this.once('close', () => { clearTimeout(timer) })
+function lingeringClose (socket: Socket): void {
+  if (socket.writable) socket.end()
+  if (socket.destroyed) return
+  const timer = setTimeout(() => { socket.destroy() }, LINGER_MS)
+  socket.once('close', () => { clearTimeout(timer) })
 }
 
 /**

@@ -1,5 +1,5 @@
 // Every Node internal graceful reads, in one place. Each is read only when a shutdown begins or a gauge is read,
-// never per request, and each has a test (test/internals.test.ts) that runs on every Node line we support, so that a
+// never per request (but `isQueued`, one property read), and each has a test (test/internals.test.ts) that runs on every Node line we support, so that a
 // change in Node fails a test instead of losing requests. Where an internal is missing, the fallback is named.
 import type { ServerResponse } from 'node:http'
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'
@@ -12,6 +12,16 @@ import type { Server as NetServer, Socket } from 'node:net'
  */
 export function activeResponse (socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined
+}
+
+/**
+ * True for a response queued behind the one Node is writing (pipelined) as its request is handled: Node assigns a
+ * response its socket only when it reaches the front of the queue (`response.socket` is null until then; Node 18 to
+ * 26). The probe routes read it per request, to store only such a response. Without it, the newest pipelined response
+ * could not be found, and the one being written would be told `Connection: close` under the requests behind it.
+ */
+export function isQueued (response: ServerResponse): boolean {
+  return response.socket === null
 }
 
 /** True when Node has taken the socket away from HTTP/1 (an upgrade: WebSocket, CONNECT): it has no parser left. */

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
 import { isHttp2Server, kLatestResponse } from './connections.js'
+import { isQueued } from './internals.js'
 import type { HealthResponse } from './readiness.js'
 
 /** What a URL is to graceful: not a probe (0), the readiness route (1) or the liveness route (2). */
@@ -170,7 +171,12 @@ export class ProbeRoutes {
           routes.probe(req as IncomingMessage, res as ServerResponse, kind)
           return true
         }
-        ;((req as IncomingMessage).socket as Socket & { [kLatestResponse]?: unknown })[kLatestResponse] = res
+        // Only a response queued behind another (pipelined) has no socket yet: it alone is stored. The response being
+        // written is Node's own `socket._httpMessage`, and storing it would keep it, and its request, alive on every
+        // idle keep-alive socket.
+        if (isQueued(res as ServerResponse)) {
+          ;((req as IncomingMessage).socket as Socket & { [kLatestResponse]?: unknown })[kLatestResponse] = res
+        }
         const observer = routes.observer
         if (observer !== undefined && !observer.request(req as IncomingMessage, res as ServerResponse)) return true
         return (emit as (this: NetServer, ...args: unknown[]) => boolean).call(this, event, req, res)
@@ -203,7 +209,7 @@ export class ProbeRoutes {
             return true
           }
           // The compatibility API's socket is a proxy that refuses writes; HTTP/2 needs no newest response anyway.
-          if ((first as IncomingMessage).httpVersionMajor !== 2) {
+          if ((first as IncomingMessage).httpVersionMajor !== 2 && isQueued(second as ServerResponse)) {
             ;((first as IncomingMessage).socket as Socket & { [kLatestResponse]?: unknown })[kLatestResponse] = second
           }
           const observer = routes.observer
