@@ -104,9 +104,11 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
     if (exit !== undefined) {
       findings.push({ kind: 'exited-before-signal', fails: true, cause: `the service exited (${describeExit(exit)}) before the signal was sent`, fix: 'a service must keep running until it is told to stop; read its output' })
     }
+    // One clock reading for both: the timeline's origin is the signal, and on a starved machine two readings a line
+    // apart can be tens of milliseconds apart.
     recorder.signalAt = performance.now()
     stage = 'signalled'
-    recorder.note(`${settings.signal} sent`)
+    recorder.note(`${settings.signal} sent`, recorder.signalAt)
     service.signal(settings.signal)
     // Bounded: a service that does not exit is killed, as a kubelet kills it at the end of the grace period.
     const timeout = setTimeout(() => {
