@@ -1,6 +1,7 @@
 // Every Node internal graceful reads, in one place. Each is read only when a shutdown begins or a gauge is read,
-// never per request (but `isQueued`, one property read), and each has a test (test/internals.test.ts) that runs on every Node line we support, so that a
-// change in Node fails a test instead of losing requests. Where an internal is missing, the fallback is named.
+// never per request (but `isQueued`, one property read), and each has a test (test/internals.test.ts) that runs on
+// every Node line we support, so that a change in Node fails a test instead of losing requests. Where an internal is
+// missing, the fallback is named.
 import type { ServerResponse } from 'node:http'
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
