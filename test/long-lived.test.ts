@@ -143,35 +143,61 @@ describe.each(frameworks)('%s', (framework) => {
   })
 })
 
+/** A raw connection to the fixture app opened during its lame duck (2 s), with what it has received so far. */
+async function lameDuckConnection (framework: FixtureConfig['framework'], halfOpen = false): Promise<{
+  app: Fixture
+  socket: Socket
+  /** Everything received so far. */
+  data: () => string
+  /** The heads and bodies of the responses received so far, each after its `HTTP/1.1 `. */
+  responses: () => string[]
+  /** Resolves once what was received matches `pattern`. */
+  received: (pattern: RegExp) => Promise<void>
+}> {
+  const app = new Fixture({ framework, options: { preStopDelay: 2_000 } })
+  const port = await app.ready()
+  app.kill('SIGTERM')
+  await app.shutdownStarted()
+  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: halfOpen })
+  await once(socket, 'connect')
+  socket.setEncoding('latin1')
+  let data = ''
+  const waiting: Array<{ pattern: RegExp, resolve: () => void }> = []
+  socket.on('data', (chunk: string) => {
+    data += chunk
+    for (const wait of waiting.filter(entry => entry.pattern.test(data))) {
+      waiting.splice(waiting.indexOf(wait), 1)
+      wait.resolve()
+    }
+  })
+  return {
+    app,
+    socket,
+    data: () => data,
+    responses: () => data.split('HTTP/1.1 ').slice(1),
+    received: async pattern => {
+      if (pattern.test(data)) return
+      await new Promise<void>(resolve => { waiting.push({ pattern, resolve }) })
+    }
+  }
+}
+
 describe.each(['node', 'express', 'express4', 'fastify'] as const)('%s: pipelining', (framework) => {
   it('a request pipelined behind a response that already said Connection: close is not handed to the application (RFC 9112 §9.6), and is counted', async () => {
     // The first response is told to close during the lame duck and sends its headers at once (a stream); the second
     // request arrives only after those headers. A compliant client has stopped reading after that response: the
     // application must not process the second request, whose answer nobody would read.
-    const app = new Fixture({ framework, options: { preStopDelay: 2_000 } })
-    const port = await app.ready()
-    app.kill('SIGTERM')
-    await app.shutdownStarted()
-    const socket = await openSocket(port)
+    const { app, socket, data, responses, received } = await lameDuckConnection(framework)
     try {
-      socket.setEncoding('latin1')
-      let data = ''
       const closed = closeOf(socket)
-      const firstHead = new Promise<void>(resolve => {
-        socket.on('data', (chunk: string) => {
-          data += chunk
-          if (data.includes('stream started')) resolve()
-        })
-      })
       socket.write('GET /stream?ms=300 HTTP/1.1\r\nHost: localhost\r\n\r\n')
-      await firstHead
-      expect(data).toMatch(/connection: close/i)
+      await received(/stream started/)
+      expect(data()).toMatch(/connection: close/i)
       socket.write('GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n')
       await closed
-      const heads = data.split('HTTP/1.1 ').slice(1)
-      expect(heads).toHaveLength(1)
-      expect(heads[0]).toMatch(/^200 /)
-      expect(heads[0]).toMatch(/stream done/)
+      expect(responses()).toHaveLength(1)
+      expect(responses()[0]).toMatch(/^200 /)
+      expect(responses()[0]).toMatch(/stream done/)
       expect((await app.exited).code).toBe(0)
     } finally {
       socket.destroy()
@@ -183,32 +209,19 @@ describe.each(['node', 'express', 'express4', 'fastify'] as const)('%s: pipelini
   it('a pipelined batch cut inside its second request: the first response keeps the connection open, the second says close, both are answered', async () => {
     // The first response is written while the second request is still arriving. Saying `Connection: close` on it
     // would end the connection under a request the client has half sent; the close waits for that request's answer.
-    const app = new Fixture({ framework, options: { preStopDelay: 2_000 } })
-    const port = await app.ready()
-    app.kill('SIGTERM')
-    await app.shutdownStarted()
-    const socket = await openSocket(port)
+    const { app, socket, responses, received } = await lameDuckConnection(framework)
     try {
-      socket.setEncoding('latin1')
-      let data = ''
       const closed = closeOf(socket)
-      const firstAnswered = new Promise<void>(resolve => {
-        socket.on('data', (chunk: string) => {
-          data += chunk
-          if (/\r\n\r\n(2\r\n)?ok/.test(data)) resolve()
-        })
-      })
       const second = 'GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n'
       socket.write(`GET /work?ms=50 HTTP/1.1\r\nHost: localhost\r\n\r\n${second.slice(0, 7)}`)
-      await firstAnswered
+      await received(/\r\n\r\n(2\r\n)?ok/)
       socket.write(second.slice(7))
       await closed
-      const heads = data.split('HTTP/1.1 ').slice(1)
-      expect(heads).toHaveLength(2)
-      expect(heads[0]).toMatch(/^200 /)
-      expect(heads[0]).not.toMatch(/connection: close/i)
-      expect(heads[1]).toMatch(/^200 /)
-      expect(heads[1]).toMatch(/connection: close/i)
+      expect(responses()).toHaveLength(2)
+      expect(responses()[0]).toMatch(/^200 /)
+      expect(responses()[0]).not.toMatch(/connection: close/i)
+      expect(responses()[1]).toMatch(/^200 /)
+      expect(responses()[1]).toMatch(/connection: close/i)
     } finally {
       socket.destroy()
     }
@@ -220,29 +233,20 @@ describe.each(['node', 'express', 'express4', 'fastify'] as const)('%s: pipelini
     // A client that pipelines may have written its next request before the FIN reached it: here written after the
     // FIN, so that it surely arrives after the server ended its side. With Node's own close (FIN, then destroyed at
     // once) the kernel resets it, and the server never hears of it; graceful goes on reading until the client closes.
-    const app = new Fixture({ framework, options: { preStopDelay: 2_000 } })
-    const port = await app.ready()
-    app.kill('SIGTERM')
-    await app.shutdownStarted()
-    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true })
-    await once(socket, 'connect')
+    const { app, socket, responses } = await lameDuckConnection(framework, true)
     try {
-      socket.setEncoding('latin1')
-      let data = ''
       let reset = false
       socket.on('error', () => { reset = true })
-      socket.on('data', (chunk: string) => { data += chunk })
       const closed = new Promise<void>(resolve => { socket.once('close', () => { resolve() }) })
       const ended = once(socket, 'end')
       // Two requests in one write: the connection pipelines, and the second response says close.
       socket.write('GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(2))
       await ended
-      const heads = data.split('HTTP/1.1 ').slice(1)
-      expect(heads.map(head => /connection: close/i.test(head))).toEqual([false, true])
+      expect(responses().map(head => /connection: close/i.test(head))).toEqual([false, true])
       socket.end('GET /work?late HTTP/1.1\r\nHost: localhost\r\n\r\n')
       await closed
       expect(reset).toBe(false)
-      expect(data.split('HTTP/1.1 ')).toHaveLength(3)
+      expect(responses()).toHaveLength(2)
     } finally {
       socket.destroy()
     }
