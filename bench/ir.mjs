@@ -6,9 +6,9 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
 
-async function total (variant, amount, path) {
+async function total (variant, amount, path, env) {
   const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--predictable',
-    new URL('./server.mjs', import.meta.url).pathname], { env: { ...process.env, BENCH_VARIANT: variant }, stdio: ['ignore', 'pipe', 'pipe'] })
+    new URL('./server.mjs', import.meta.url).pathname], { env: { ...process.env, ...env, BENCH_VARIANT: variant }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += chunk })
   const port = await new Promise(resolve => createInterface({ input: child.stdout }).on('line', line => {
@@ -21,12 +21,18 @@ async function total (variant, amount, path) {
   return Number(/I\s+refs:\s+([\d,]+)/.exec(stderr)[1].replaceAll(',', ''))
 }
 
-export async function instructionsPerRequest (variant, path = "/", low = 10_000, high = 30_000) {
+/** `service`: the server starts as a service would (see BENCH_SERVICE_STARTUP in server.mjs). */
+export async function instructionsPerRequest (variant, { path = '/', low = 10_000, high = 30_000, service = false } = {}) {
+  const env = service ? { BENCH_SERVICE_STARTUP: '1' } : {}
   // Both runs at once: instruction counts do not depend on what else the machine is doing.
-  const [a, b] = await Promise.all([total(variant, low, path), total(variant, high, path)])
+  const [a, b] = await Promise.all([total(variant, low, path, env), total(variant, high, path, env)])
   return (b - a) / (high - low)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const variant of process.argv.slice(2)) console.log(variant, Math.round(await instructionsPerRequest(variant)))
+  // node bench/ir.mjs [--service] variant…
+  const service = process.argv.includes('--service')
+  for (const variant of process.argv.slice(2).filter(arg => arg !== '--service')) {
+    console.log(variant, Math.round(await instructionsPerRequest(variant, { service })))
+  }
 }

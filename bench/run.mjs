@@ -20,8 +20,8 @@ const skipShutdown = process.argv.includes('--skip-shutdown')
 // Sockets left idle this long before the signal: long enough to be really idle, as keep-alive sockets mostly are.
 const IDLE_BEFORE_SIGNAL = 250
 const settings = quick
-  ? { rounds: 2, duration: 2, warmup: 1, connections: 64, shutdownRepeats: 3, socketCounts: [1_000, 10_000] }
-  : { rounds: 6, duration: 4, warmup: 2, connections: 64, shutdownRepeats: 5, socketCounts: [1_000, 10_000] }
+  ? { rounds: 2, duration: 2, warmup: 1, connections: 64, shutdownRepeats: 3, socketRepeats: 1, socketCounts: [1_000, 10_000] }
+  : { rounds: 6, duration: 4, warmup: 2, connections: 64, shutdownRepeats: 5, socketRepeats: 3, socketCounts: [1_000, 10_000] }
 
 const allGroups = {
   'node:http': [
@@ -92,6 +92,15 @@ function start (variant, extraEnv = {}) {
     waiters.push({ match, resolve: (event) => { clearTimeout(timer); resolve(event) } })
   })
   return { variant, child, exited, waitFor, port: waitFor(e => e.event === 'ready').then(e => e.port) }
+}
+
+/** The run with the median exit time, with every run's figures kept (`runs`) and its exit codes joined. */
+function medianRun (runs) {
+  const sorted = [...runs].sort((a, b) => a.exitMs - b.exitMs)
+  const result = { ...sorted[Math.floor(sorted.length / 2)], code: [...new Set(runs.map(r => r.code))].join('/'), runs }
+  // Heap and RSS are medians of their own: the run with the median exit time need not have the median heap.
+  for (const key of ['peakRss', 'heapPerSocket']) if (key in result) result[key] = median(runs.map(r => r[key]))
+  return result
 }
 
 function median (values) {
@@ -247,31 +256,39 @@ async function shutdownSpeed () {
         entry.lastResponse.push({ ms: answered === undefined ? null : exit.at - answered, code: exit.code ?? exit.signal })
       }
       for (const count of settings.socketCounts) {
-        const server = start(variant)
-        const port = await server.port
-        const before = await heapOf(port)
-        const sockets = await openSockets(port, count)
-        const after = await heapOf(port)
-        await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
-        const peak = watchPeakRss(server.child.pid)
-        const exit = await exitAfterSignal(server)
-        entry.sockets[count] = { exitMs: exit.ms, code: exit.code, peakRss: peak(), heapPerSocket: (after - before) / count }
-        sockets.forEach(s => s.destroy())
+        const runs = []
+        for (let i = 0; i < settings.socketRepeats; i++) {
+          const server = start(variant)
+          const port = await server.port
+          const before = await heapOf(port)
+          const sockets = await openSockets(port, count)
+          const after = await heapOf(port)
+          await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
+          const peak = watchPeakRss(server.child.pid)
+          const exit = await exitAfterSignal(server)
+          runs.push({ exitMs: exit.ms, code: exit.code, peakRss: peak(), heapPerSocket: (after - before) / count })
+          sockets.forEach(s => s.destroy())
+        }
+        entry.sockets[count] = medianRun(runs)
       }
       if (variant.endsWith('-graceful') || variant.endsWith('-graceful-attach')) {
         // After a lame duck (300 ms), from the moment draining begins to the exit: the idle sockets have been quiet for
         // the whole lame duck, so the drain has nothing to wait for.
         entry.afterLameDuck = {}
         for (const count of [1, ...settings.socketCounts]) {
-          const server = start(variant, { BENCH_PRE_STOP: '300' })
-          const port = await server.port
-          const sockets = await openSockets(port, count)
-          await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
-          server.child.kill('SIGTERM')
-          const draining = await server.waitFor(e => e.event === 'draining')
-          const exit = await server.exited
-          entry.afterLameDuck[count] = { exitMs: exit.at - (draining.t - performance.timeOrigin), code: exit.code ?? exit.signal }
-          sockets.forEach(s => s.destroy())
+          const runs = []
+          for (let i = 0; i < settings.socketRepeats; i++) {
+            const server = start(variant, { BENCH_PRE_STOP: '300' })
+            const port = await server.port
+            const sockets = await openSockets(port, count)
+            await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
+            server.child.kill('SIGTERM')
+            const draining = await server.waitFor(e => e.event === 'draining')
+            const exit = await server.exited
+            runs.push({ exitMs: exit.at - (draining.t - performance.timeOrigin), code: exit.code ?? exit.signal })
+            sockets.forEach(s => s.destroy())
+          }
+          entry.afterLameDuck[count] = medianRun(runs)
         }
       }
       process.stdout.write(`  shutdown ${variant.padEnd(26)} idle ${median(entry.idle.map(r => r.ms)).toFixed(1)} ms, ` +
@@ -290,8 +307,11 @@ async function instructions () {
     const measured = variants.filter(([name]) => name.endsWith('-bare') || name.endsWith('-graceful') || name.endsWith('-graceful-attach'))
     if (variants[0][0] === 'express-bare') measured.push(['express-noop'])
     for (const [variant] of measured) {
+      // As started (a hello world), and as a service starts (see BENCH_SERVICE_STARTUP in server.mjs).
       results[variant] = await instructionsPerRequest(variant)
-      process.stdout.write(`  instructions ${variant.padEnd(26)} ${Math.round(results[variant])} per request\n`)
+      results[`${variant} service`] = await instructionsPerRequest(variant, { service: true })
+      process.stdout.write(`  instructions ${variant.padEnd(26)} ${Math.round(results[variant])} per request, ` +
+        `${Math.round(results[`${variant} service`])} after a service's start-up\n`)
     }
   }
   return results
@@ -337,27 +357,49 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
       'with the machine\'s load: one keep-alive connection, hello world, the difference between a run of 30 000 and one ' +
       'of 10 000 requests divided by 20 000, so start-up, the JIT\'s warm-up and shutdown cancel out. Repeated runs of the ' +
       'same variant differ by about 1 % (garbage collection and JIT timing).', '')
-    lines.push('| framework | bare | with graceful | difference per request | ratio |')
-    lines.push('|---|---:|---:|---:|---:|')
+    const service = Object.keys(counted).some(key => key.endsWith(' service'))
+    if (service) {
+      lines.push('Each variant is counted twice. "As a hello world": the server is the first thing the process makes. "After ' +
+        'a service\'s start-up": the process first constructs 30 EventEmitters, as any service does before its server ' +
+        'exists (a logger, a database pool). The two differ because V8 fills the inline caches of EventEmitter\'s ' +
+        'constructor only after it has run a few times: in the hello world they see two shapes on the request path (the ' +
+        'request and the response) and stay polymorphic; once more than four shapes have passed they are megamorphic, ' +
+        `and every request and response construction pays more (bare node:http: ${fmt(counted['node-bare service'] - counted['node-bare'])} ` +
+        'instructions per request). Loading an ES module package ' +
+        'of a few files is enough to get there (on Node 20 the loader reads each file through a FileHandle, an ' +
+        'EventEmitter), so loading graceful, or anything else, into the hello world moves it there; a service is there ' +
+        'already. The second pair compares graceful with the bare framework in the same state.', '')
+    }
+    lines.push('| framework | bare | with graceful | difference per request | ratio |' + (service ? ' bare, after a service\'s start-up | with graceful | difference | ratio |' : ''))
+    lines.push('|---|---:|---:|---:|---:|' + (service ? '---:|---:|---:|---:|' : ''))
     for (const [group, variants] of Object.entries(allGroups)) {
-      const bare = counted[variants[0][0]]
-      const withGraceful = counted[variants.find(([name]) => name.endsWith('-graceful'))?.[0]]
+      const bareName = variants[0][0]
+      const gracefulName = variants.find(([name]) => name.endsWith('-graceful'))?.[0]
+      const bare = counted[bareName]
+      const withGraceful = counted[gracefulName]
       if (bare === undefined || withGraceful === undefined) continue
-      lines.push(`| ${group} | ${fmt(bare)} | ${fmt(withGraceful)} | ${fmt(withGraceful - bare)} | ${(withGraceful / bare).toFixed(3)} |`)
+      const row = (b, g) => `${fmt(b)} | ${fmt(g)} | ${fmt(g - b)} | ${(g / b).toFixed(3)} |`
+      lines.push(`| ${group} | ${row(bare, withGraceful)}` +
+        (service ? ` ${row(counted[`${bareName} service`], counted[`${gracefulName} service`])}` : ''))
     }
     lines.push('')
-    if (counted['express-noop'] !== undefined && counted['express-bare'] !== undefined) {
-      const floor = counted['express-noop'] - counted['express-bare']
-      lines.push(`For scale: a middleware that only calls \`next()\` costs Express ${fmt(floor)} ` +
+    const floorText = (suffix, state) => {
+      const at = (name) => counted[name + suffix]
+      if (at('express-noop') === undefined || at('express-bare') === undefined) return
+      const floor = at('express-noop') - at('express-bare')
+      lines.push(`${state}: a middleware that only calls \`next()\` costs Express ${fmt(floor)} ` +
         'instructions per request by itself; that is the floor for any `app.use()` middleware, graceful included.' +
-        (counted['express-graceful'] === undefined ? '' : ` Beyond that floor, graceful's middleware costs ${fmt(counted['express-graceful'] - counted['express-noop'])} ` +
-          `(${pct(counted['express-graceful'] / counted['express-noop'])} of a request).`) +
-        (counted['express-graceful-attach'] === undefined ? '' : ` With \`attach()\` alone (no middleware): ${fmt(counted['express-graceful-attach'] - counted['express-bare'])} ` +
-          `(${pct(counted['express-graceful-attach'] / counted['express-bare'])} over bare Express).`), '')
+        (at('express-graceful') === undefined ? '' : ` Beyond that floor, graceful's middleware costs ${fmt(at('express-graceful') - at('express-noop'))} ` +
+          `(${pct(at('express-graceful') / at('express-noop'))} of a request).`) +
+        (at('express-graceful-attach') === undefined ? '' : ` With \`attach()\` alone (no middleware): ${fmt(at('express-graceful-attach') - at('express-bare'))} ` +
+          `(${pct(at('express-graceful-attach') / at('express-bare'))} over bare Express).`), '')
     }
+    floorText('', service ? 'Express as a hello world' : 'For scale')
+    if (service) floorText(' service', 'Express after a service\'s start-up')
   }
   lines.push('## Shutdown speed', '')
-  lines.push(`Median of ${settings.shutdownRepeats} runs for the first two columns; one run each for the socket counts. ` +
+  const socketRuns = (settings.socketRepeats ?? 1) === 1 ? 'one run each' : `the median of ${settings.socketRepeats} runs each`
+  lines.push(`Median of ${settings.shutdownRepeats} runs for the first two columns; ${socketRuns} for the socket counts. ` +
     '"SIGTERM → exit" is measured by this script from the signal to the child\'s exit; "last response → exit" from the ' +
     'moment the client has the whole response of the only in-flight request to the exit (cut at 10 s with SIGKILL: ' +
     'a figure near 10 000 means the process was still waiting for the keep-alive socket). Exit codes or signals in ' +
@@ -398,7 +440,7 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     lines.push('### After a lame duck', '')
     lines.push('With a 300 ms lame duck (`preStopDelay: 300`), from the moment draining begins to the exit, the same idle ' +
       'keep-alive sockets: they have been quiet through the whole lame duck, so the drain closes them after one more ' +
-      'poll of the event loop, with no quiet window left to wait. One run each.', '')
+      `poll of the event loop, with no quiet window left to wait. ${(settings.socketRepeats ?? 1) === 1 ? 'One run each' : `Median of ${settings.socketRepeats} runs each`}.`, '')
     lines.push('| variant | ' + counts.map(n => `draining → exit, ${n.toLocaleString('en')} idle socket${n === 1 ? '' : 's'} (ms)`).join(' | ') + ' |')
     lines.push('|---|' + counts.map(() => '---:').join('|') + '|')
     for (const variants of Object.values(allGroups)) {
