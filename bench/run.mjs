@@ -152,7 +152,7 @@ async function throughput () {
   return results
 }
 
-function request (socket, path = '/') {
+function request (socket, path = '/', close = false) {
   return new Promise((resolve, reject) => {
     let data = ''
     const onData = (chunk) => {
@@ -163,7 +163,7 @@ function request (socket, path = '/') {
     socket.on('data', onData)
     socket.once('error', reject)
     socket.once('close', () => reject(new Error(`closed before a response: ${JSON.stringify(data.slice(0, 200))}`)))
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n${close ? 'Connection: close\r\n' : ''}\r\n`)
   })
 }
 
@@ -222,6 +222,25 @@ async function exitAfterSignal (server, limit = 30_000) {
   return { ms: exit.at - signalled, code: exit.code ?? exit.signal }
 }
 
+/** From the moment the client has the whole response of the only in-flight request to the server's exit. */
+async function lastResponseToExit (variant, close) {
+  const server = start(variant)
+  const port = await server.port
+  const socket = connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  const response = request(socket, '/slow?ms=200', close).then(() => performance.now())
+  await server.waitFor(e => e.event === 'started')
+  server.child.kill('SIGTERM')
+  const answered = await response.catch((err) => { if (process.env.BENCH_DEBUG) console.error(variant, err.message); return undefined })
+  // A library that leaves the keep-alive socket open waits for keepAliveTimeout (30 s here): cut at 10 s.
+  const limit = setTimeout(() => server.child.kill('SIGKILL'), 10_000)
+  const exit = await server.exited
+  clearTimeout(limit)
+  socket.destroy()
+  return { ms: answered === undefined ? null : exit.at - answered, code: exit.code ?? exit.signal }
+}
+
 async function shutdownSpeed () {
   const results = {}
   for (const variants of Object.values(groups)) {
@@ -231,29 +250,16 @@ async function shutdownSpeed () {
       const entry = results[variant] = { idle: [], lastResponse: [], sockets: {} }
       for (let i = 0; i < settings.shutdownRepeats; i++) {
         // SIGTERM → exit with one idle keep-alive socket.
-        let server = start(variant)
-        let port = await server.port
-        const idle = await openSockets(port, 1)
+        const server = start(variant)
+        const idle = await openSockets(await server.port, 1)
         await new Promise(resolve => setTimeout(resolve, IDLE_BEFORE_SIGNAL))
         entry.idle.push(await exitAfterSignal(server))
         idle.forEach(socket => socket.destroy())
 
-        // The last in-flight response → exit.
-        server = start(variant)
-        port = await server.port
-        const socket = connect(port, '127.0.0.1')
-        socket.on('error', () => {})
-        await once(socket, 'connect')
-        const response = request(socket, '/slow?ms=200').then(() => performance.now())
-        await server.waitFor(e => e.event === 'started')
-        server.child.kill('SIGTERM')
-        const answered = await response.catch((err) => { if (process.env.BENCH_DEBUG) console.error(variant, err.message); return undefined })
-        // A library that leaves the keep-alive socket open waits for keepAliveTimeout (30 s here): cut at 10 s.
-        const limit = setTimeout(() => server.child.kill('SIGKILL'), 10_000)
-        const exit = await server.exited
-        clearTimeout(limit)
-        socket.destroy()
-        entry.lastResponse.push({ ms: answered === undefined ? null : exit.at - answered, code: exit.code ?? exit.signal })
+        // The last in-flight response → exit; for the bare frameworks also with a client that asks to close: the
+        // process-exit floor, what any library that closes the socket after the response can at best reach.
+        entry.lastResponse.push(await lastResponseToExit(variant, false))
+        if (variant.endsWith('-bare')) (entry.closingClient ??= []).push(await lastResponseToExit(variant, true))
       }
       for (const count of settings.socketCounts) {
         const runs = []
@@ -406,9 +412,10 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     'brackets; n/a means the in-flight response was lost.' +
     (measuredAgain.length > 0 ? ` The rows of ${measuredAgain.join(', ')} were measured again after a change to the drain (\`--merge\`).` : ''), '')
   lines.push('| variant | SIGTERM → exit, 1 idle keep-alive socket (ms) | last response → exit (ms) | ' +
+    'last response → exit, the client asked to close (ms) | ' +
     settings.socketCounts.map(n => `SIGTERM → exit, ${n.toLocaleString('en')} idle sockets (ms)`).join(' | ') +
     ` | peak RSS with ${settings.socketCounts.at(-1).toLocaleString('en')} sockets (MiB) | heap per socket (bytes) |`)
-  lines.push('|---|---:|---:|' + settings.socketCounts.map(() => '---:').join('|') + '|---:|---:|')
+  lines.push('|---|---:|---:|---:|' + settings.socketCounts.map(() => '---:').join('|') + '|---:|---:|')
   for (const variants of Object.values(allGroups)) {
     for (const [variant, name] of variants) {
       const entry = shutdown[variant]
@@ -417,6 +424,7 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
       const last = settings.socketCounts.at(-1)
       lines.push(`| ${name} | ${fmt(median(entry.idle.map(r => r.ms)), 1)} [${codes(entry.idle)}] | ` +
         `${fmt(median(entry.lastResponse.map(r => r.ms ?? Infinity)), 1)} [${codes(entry.lastResponse)}] | ` +
+        (entry.closingClient === undefined ? '– | ' : `${fmt(median(entry.closingClient.map(r => r.ms ?? Infinity)), 1)} [${codes(entry.closingClient)}] | `) +
         settings.socketCounts.map(n => `${fmt(entry.sockets[n].exitMs)} [${entry.sockets[n].code}]`).join(' | ') +
         ` | ${fmt(entry.sockets[last].peakRss / 2 ** 20, 1)} | ${fmt(entry.sockets[last].heapPerSocket)} |`)
     }
@@ -432,7 +440,9 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     'destroying them, the same for every variant.',
     '- **Last response → exit.** The in-flight response carries `Connection: close`, so the socket closes when it ' +
     'ends and the process exits in the same turns of the event loop: no polling period, no keep-alive timeout. ' +
-    'The bare servers keep the keep-alive socket until `keepAliveTimeout` (cut here at 10 s).',
+    'The bare servers keep the keep-alive socket until `keepAliveTimeout` (cut here at 10 s). The next column is the ' +
+    'floor: the bare framework when the client itself asks to close, so the socket closes with the response and ' +
+    'only the process\'s own exit is left.',
     '- **Heap per socket.** graceful follows each socket with one small record and one `\'close\'` listener; nothing ' +
     'per request.', '')
   const counts = [1, ...settings.socketCounts]
@@ -462,7 +472,93 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     if (bare !== undefined && own !== undefined) lines.push(`- ${name}: ${fmt(own - bare)} bytes`)
   }
   lines.push('')
+  lines.push(...targets(overhead, shutdown, counted))
   return lines.join('\n')
+}
+
+/**
+ * The core's measured targets, each with this run's figures and whether it was met: per-request cost (instructions
+ * and throughput), the exit after the last response, idle sockets against the fastest peer, heap per socket.
+ */
+function targets (overhead, shutdown, counted) {
+  const lines = ['## Against the targets', '']
+  const verdict = (ok) => ok ? 'met' : '**missed**'
+  const list = (items) => items.filter(Boolean).join('; ')
+  const entries = Object.entries(allGroups)
+  const gracefulOf = (variants) => variants.find(([name]) => name.endsWith('-graceful'))?.[0]
+  const isGraceful = (variant) => variant.endsWith('-graceful') || variant.endsWith('-graceful-attach')
+  if (Object.keys(counted).length > 0) {
+    const ratio = (a, b) => counted[a] / counted[b]
+    const states = [['', 'as a hello world'], [' service', 'after a service\'s start-up']]
+    for (const [group, variants] of entries.filter(([, v]) => !v[0][0].startsWith('express'))) {
+      const cells = states.map(([suffix, state]) => {
+        const r = ratio(gracefulOf(variants) + suffix, variants[0][0] + suffix)
+        return Number.isFinite(r) ? `${pct(r)} ${state} (${verdict(r <= 1.01)})` : undefined
+      })
+      lines.push(`- Instructions per request, ${group} ≤ +1 % over bare: ${list(cells)}.`)
+    }
+    const floorCells = states.map(([suffix, state]) => {
+      const share = (counted['express-graceful' + suffix] - counted['express-noop' + suffix]) / counted['express-bare' + suffix]
+      return Number.isFinite(share) ? `${pct(1 + share)} ${state} (${verdict(share <= 0.003)})` : undefined
+    })
+    lines.push(`- Instructions per request, Express, graceful's middleware beyond Express's floor for any middleware ≤ +0.3 %: ${list(floorCells)}.`)
+    const attachCells = states.map(([suffix, state]) => {
+      const r = ratio('express-graceful-attach' + suffix, 'express-bare' + suffix)
+      return Number.isFinite(r) ? `${pct(r)} ${state} (${verdict(r <= 1.01)})` : undefined
+    })
+    lines.push(`- Instructions per request, Express with \`attach()\` alone ≤ +1 % over bare: ${list(attachCells)}.`)
+  }
+  if (Object.keys(overhead).length > 0) {
+    const cells = []
+    for (const [, variants] of entries) {
+      for (const [path] of routes) {
+        const bare = overhead[`${variants[0][0]} ${path}`]
+        const ratioOf = (variant) => median(overhead[`${variant} ${path}`].map((run, index) => run.rps / bare[index].rps))
+        const noise = Math.abs(ratioOf(`${variants[0][0]}-aa`) - 1)
+        for (const [variant, name] of variants.filter(([v]) => isGraceful(v))) {
+          const deviation = ratioOf(variant) - 1
+          cells.push(`${name} \`${path}\` ${pct(1 + deviation)} against ±${(noise * 100).toFixed(1)} % (${verdict(Math.abs(deviation) <= noise || deviation > 0)})`)
+        }
+      }
+    }
+    lines.push(`- Throughput, median ratio to bare within the A/A control's noise (faster counts as within): ${cells.join('; ')}.`)
+  }
+  if (Object.keys(shutdown).length > 0) {
+    const ms = (runs) => median(runs.map(r => r.ms ?? Infinity))
+    const exitCells = []
+    const idleCells = []
+    const lameDuckCells = []
+    const heapCells = []
+    for (const [, variants] of entries) {
+      const floor = shutdown[variants[0][0]]?.closingClient
+      const peers = variants.filter(([v]) => !isGraceful(v) && !v.endsWith('-aa') && shutdown[v] !== undefined)
+      const fastest = (pick) => Math.min(...peers.map(([v]) => pick(shutdown[v])))
+      for (const [variant, name] of variants.filter(([v]) => isGraceful(v) && shutdown[v] !== undefined)) {
+        const entry = shutdown[variant]
+        if (floor !== undefined) {
+          const over = ms(entry.lastResponse) - ms(floor)
+          exitCells.push(`${name} ${over >= 0 ? '+' : ''}${over.toFixed(1)} ms (${verdict(over <= 1)})`)
+        }
+        const counts = [[1, e => ms(e.idle)], ...settings.socketCounts.map(n => [n, e => e.sockets[n].exitMs])]
+        for (const [count, pick] of counts) {
+          const peer = fastest(pick)
+          const own = pick(entry)
+          idleCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(own)} against ${fmt(peer)} + 100 (${verdict(own <= peer + 100)})`)
+          const after = entry.afterLameDuck?.[count]?.exitMs
+          if (after !== undefined) lameDuckCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(after, 1)} against ${fmt(peer, 1)} (${verdict(after <= peer)})`)
+        }
+        const bareHeap = shutdown[variants[0][0]]?.sockets[settings.socketCounts.at(-1)]?.heapPerSocket
+        const ownHeap = entry.sockets[settings.socketCounts.at(-1)]?.heapPerSocket
+        if (bareHeap !== undefined && ownHeap !== undefined) heapCells.push(`${name} ${fmt(ownHeap - bareHeap)} (${verdict(ownHeap - bareHeap <= 460)})`)
+      }
+    }
+    if (exitCells.length > 0) lines.push(`- Last response → exit within 1 ms of the floor (the bare framework's exit when the client asked to close): ${exitCells.join('; ')}.`)
+    lines.push(`- Without a lame duck, SIGTERM → exit no slower than the fastest peer (the bare framework included) + \`idleSocketGrace\`, in ms: ${idleCells.join('; ')}.`)
+    if (lameDuckCells.length > 0) lines.push(`- After a lame duck, draining → exit no slower than the fastest peer's SIGTERM → exit, in ms: ${lameDuckCells.join('; ')}.`)
+    if (heapCells.length > 0) lines.push(`- Heap per tracked socket no larger than before the core's reshaping (about 460 bytes): ${heapCells.join('; ')}.`)
+  }
+  lines.push('')
+  return lines
 }
 
 if (process.argv.includes('--render')) {
