@@ -366,15 +366,15 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     const service = Object.keys(counted).some(key => key.endsWith(' service'))
     if (service) {
       lines.push('Each variant is counted twice. "As a hello world": the server is the first thing the process makes. "After ' +
-        'a service\'s start-up": the process first constructs 30 EventEmitters, as any service does before its server ' +
-        'exists (a logger, a database pool). The two differ because V8 fills the inline caches of EventEmitter\'s ' +
-        'constructor only after it has run a few times: in the hello world they see two shapes on the request path (the ' +
-        'request and the response) and stay polymorphic; once more than four shapes have passed they are megamorphic, ' +
-        `and every request and response construction pays more (bare node:http: ${fmt(counted['node-bare service'] - counted['node-bare'])} ` +
-        'instructions per request). Loading an ES module package ' +
-        'of a few files is enough to get there (on Node 20 the loader reads each file through a FileHandle, an ' +
-        'EventEmitter), so loading graceful, or anything else, into the hello world moves it there; a service is there ' +
-        'already. The second pair compares graceful with the bare framework in the same state.', '')
+        'a service\'s start-up": the process first constructs 30 EventEmitters, as a service does before its server ' +
+        'exists (a logger\'s stream, a database pool, a WebSocket server). The two differ because V8 fills the inline ' +
+        'caches of EventEmitter\'s constructor only after it has run a few times: in the hello world those caches see ' +
+        'two shapes (the request and the response) and stay polymorphic; once more than four shapes have passed they ' +
+        `are megamorphic, and every request pays more (bare node:http: ${fmt(counted['node-bare service'] - counted['node-bare'])} ` +
+        'instructions per request, found with `node --log-ic`: the stores in `EventEmitter.init`). Loading an ES module ' +
+        'package of a few files is enough to get there (on Node 20 the loader reads each file through a FileHandle, an ' +
+        'EventEmitter), so loading graceful, or any such package, into the hello world moves it there. The second ' +
+        'pair compares graceful with the bare framework in the same state: that difference is graceful\'s own.', '')
     }
     lines.push('| framework | bare | with graceful | difference per request | ratio |' + (service ? ' bare, after a service\'s start-up | with graceful | difference | ratio |' : ''))
     lines.push('|---|---:|---:|---:|---:|' + (service ? '---:|---:|---:|---:|' : ''))
