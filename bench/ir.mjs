@@ -6,8 +6,8 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import autocannon from 'autocannon'
 
-async function total (variant, amount, path, env) {
-  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--predictable',
+async function total (variant, amount, path, env, node) {
+  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', node, '--single-threaded', '--predictable',
     new URL('./server.mjs', import.meta.url).pathname], { env: { ...process.env, ...env, BENCH_VARIANT: variant }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += chunk })
@@ -21,11 +21,14 @@ async function total (variant, amount, path, env) {
   return Number(/I\s+refs:\s+([\d,]+)/.exec(stderr)[1].replaceAll(',', ''))
 }
 
-/** `service`: the server starts as a service would (see BENCH_SERVICE_STARTUP in server.mjs). */
-export async function instructionsPerRequest (variant, { path = '/', low = 10_000, high = 30_000, service = false } = {}) {
+/**
+ * `service`: the server starts as a service would (see BENCH_SERVICE_STARTUP in server.mjs). `node`: the Node binary
+ * that runs the server (another line than this one's).
+ */
+export async function instructionsPerRequest (variant, { path = '/', low = 10_000, high = 30_000, service = false, node = process.execPath } = {}) {
   const env = service ? { BENCH_SERVICE_STARTUP: '1' } : {}
   // Both runs at once: instruction counts do not depend on what else the machine is doing.
-  const [a, b] = await Promise.all([total(variant, low, path, env), total(variant, high, path, env)])
+  const [a, b] = await Promise.all([total(variant, low, path, env, node), total(variant, high, path, env, node)])
   return (b - a) / (high - low)
 }
 

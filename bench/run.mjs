@@ -326,7 +326,7 @@ async function instructions () {
 const fmt = (value, digits = 0) => value === undefined || value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits)
 const pct = (ratio) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`
 
-function render (machine, overhead, shutdown, counted, measuredAgain = []) {
+function render (machine, overhead, shutdown, counted, measuredAgain = [], byLine = {}) {
   const lines = []
   lines.push('# Benchmarks', '')
   lines.push(`Produced by \`pnpm bench${quickRender ? ' --quick' : ''}\` on ${machine.date}: ${machine.cpu} × ${machine.cores} cores, ` +
@@ -402,6 +402,17 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     }
     floorText('', service ? 'Express as a hello world' : 'For scale')
     if (service) floorText(' service', 'Express after a service\'s start-up')
+    if (Object.keys(byLine).length > 0) {
+      lines.push('node:http on the other Node lines (`node bench/run.mjs --lines <node binaries>`, the same count with each ' +
+        'line\'s own binary):', '')
+      lines.push('| Node | bare | with graceful | ratio | bare, after a service\'s start-up | with graceful | ratio |')
+      lines.push('|---|---:|---:|---:|---:|---:|---:|')
+      for (const [version, at] of Object.entries(byLine)) {
+        lines.push(`| ${version} | ${fmt(at['node-bare'])} | ${fmt(at['node-graceful'])} | ${(at['node-graceful'] / at['node-bare']).toFixed(3)} | ` +
+          `${fmt(at['node-bare service'])} | ${fmt(at['node-graceful service'])} | ${(at['node-graceful service'] / at['node-bare service']).toFixed(3)} |`)
+      }
+      lines.push('')
+    }
   }
   lines.push('## Shutdown speed', '')
   const socketRuns = (settings.socketRepeats ?? 1) === 1 ? 'one run each' : `the median of ${settings.socketRepeats} runs each`
@@ -472,7 +483,7 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
     if (bare !== undefined && own !== undefined) lines.push(`- ${name}: ${fmt(own - bare)} bytes`)
   }
   lines.push('')
-  lines.push(...targets(overhead, shutdown, counted))
+  lines.push(...targets(overhead, shutdown, counted, byLine))
   return lines.join('\n')
 }
 
@@ -480,7 +491,7 @@ function render (machine, overhead, shutdown, counted, measuredAgain = []) {
  * The core's measured targets, each with this run's figures and whether it was met: per-request cost (instructions
  * and throughput), the exit after the last response, idle sockets against the fastest peer, heap per socket.
  */
-function targets (overhead, shutdown, counted) {
+function targets (overhead, shutdown, counted, byLine) {
   const lines = ['## Against the targets', '']
   const verdict = (ok) => ok ? 'met' : '**missed**'
   const list = (items) => items.filter(Boolean).join('; ')
@@ -507,6 +518,13 @@ function targets (overhead, shutdown, counted) {
       return Number.isFinite(r) ? `${pct(r)} ${state} (${verdict(r <= 1.01)})` : undefined
     })
     lines.push(`- Instructions per request, Express with \`attach()\` alone ≤ +1 % over bare: ${list(attachCells)}.`)
+  }
+  if (Object.keys(byLine).length > 0) {
+    const cells = Object.entries(byLine).map(([version, at]) => {
+      const [hello, service] = [at['node-graceful'] / at['node-bare'], at['node-graceful service'] / at['node-bare service']]
+      return `Node ${version} ${pct(hello)} and ${pct(service)} (${verdict(hello <= 1.01 && service <= 1.01)})`
+    })
+    lines.push(`- Instructions per request, node:http ≤ +1 % over bare on the other Node lines (as a hello world, and after a service's start-up): ${cells.join('; ')}.`)
   }
   if (Object.keys(overhead).length > 0) {
     const cells = []
@@ -561,12 +579,30 @@ function targets (overhead, shutdown, counted) {
   return lines
 }
 
-if (process.argv.includes('--render')) {
+if (process.argv.includes('--lines')) {
+  // Instructions per request of node:http, bare and with graceful, on other Node lines: merged into the saved run.
+  const file = new URL('../docs/benchmarks.json', import.meta.url)
+  const saved = JSON.parse(readFileSync(file, 'utf8'))
+  saved.instructionsByLine ??= {}
+  for (const node of process.argv[process.argv.indexOf('--lines') + 1].split(',')) {
+    const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '')
+    const at = {}
+    for (const variant of ['node-bare', 'node-graceful']) {
+      at[variant] = await instructionsPerRequest(variant, { node })
+      at[`${variant} service`] = await instructionsPerRequest(variant, { node, service: true })
+    }
+    process.stdout.write(`  Node ${version}: ${JSON.stringify(at)}\n`)
+    saved.instructionsByLine[version] = at
+  }
+  writeFileSync(file, JSON.stringify(saved, null, 2) + '\n')
+}
+
+if (process.argv.includes('--render') || process.argv.includes('--lines')) {
   // Re-renders docs/benchmarks.md from docs/benchmarks.json, without measuring anything.
   const saved = JSON.parse(readFileSync(new URL('../docs/benchmarks.json', import.meta.url), 'utf8'))
   Object.assign(settings, saved.settings)
   quickRender = saved.quick === true
-  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain))
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain, saved.instructionsByLine))
   process.exit(0)
 }
 
@@ -604,7 +640,7 @@ if (process.argv.includes('--merge')) {
   writeFileSync(file, JSON.stringify(saved, null, 2) + '\n')
   Object.assign(settings, saved.settings)
   quickRender = saved.quick === true
-  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain))
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain, saved.instructionsByLine))
   process.exit(0)
 }
 if (only !== undefined || skipThroughput || skipShutdown) {
