@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { checkShutdown, isCheckError, SCHEMA_VERSION } from '@graceful/check'
 import config from '../vitest.config.js'
+import { freePorts } from '../packages/check/src/service.js'
 import { root } from './packages.js'
 
 describe('checkShutdown()', () => {
@@ -38,5 +39,17 @@ describe('checkShutdown()', () => {
     const errors = readFileSync(`${root}docs/reference/errors.md`, 'utf8')
     expect(codes.length).toBeGreaterThan(3)
     for (const code of codes) expect(errors, code).toContain(`| \`${code}\` |`)
+  })
+})
+
+describe('the ports graceful-check gives the instances of a rollout', () => {
+  it('are all different, however many are asked for at once', async () => {
+    // Chosen one after the other, the kernel hands out a port it has just handed out again (it is free again): among
+    // 1 000 such picks some repeat, and two instances given one port had one fail to listen while HAProxy's check of
+    // it reached the other.
+    const ports = await freePorts('127.0.0.1', 1_000)
+    expect(ports).toHaveLength(1_000)
+    expect(new Set(ports).size).toBe(1_000)
+    for (const port of ports) expect(port).toBeGreaterThan(0)
   })
 })

@@ -29,7 +29,7 @@ describe.runIf(runs).each([
     expect(cycle!.proxyLog).toEqual({})
     for (const client of ['keep-alive', 'new-connection'] as const) expect(cycle!.requests.byClient[client].completed).toBeGreaterThan(0)
     for (const instance of retired) {
-      expect(instance.code).toBe(0)
+      expect(instance.code, JSON.stringify(report.findings)).toBe(0)
       expect(instance.exitMs! - instance.signalledMs!).toBeGreaterThanOrEqual(preStopDelay)
     }
     expect(report.ok).toBe(true)
@@ -43,7 +43,7 @@ describe.runIf(runs).each([
     expect(retired).toHaveLength(4)
     expect(report.lost).toEqual([])
     for (const instance of retired) {
-      expect(instance.code).toBe(0)
+      expect(instance.code, JSON.stringify(report.findings)).toBe(0)
       expect(instance.exitMs! - instance.signalledMs!).toBeGreaterThanOrEqual(3_000)
     }
   }, 90_000)

@@ -12,7 +12,7 @@ import { cycleReport, startLoad } from './cycle.js'
 import { CheckError } from './errors.js'
 import type { Settings } from './options.js'
 import { Recorder } from './recorder.js'
-import { freePort, startService, type Exit, type Service } from './service.js'
+import { freePorts, startService, type Exit, type Service } from './service.js'
 import type { CycleReport, FailedRequest, FailureKind, Finding } from './types.js'
 
 /** HAProxy's health check: a server is DOWN after `fall` failed checks `inter` ms apart, UP after `rise` good ones. */
@@ -141,8 +141,7 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
   let clients: Array<Promise<void>> = []
   const recorder = new Recorder(() => undefined, false, () => {})
   try {
-    const ports: number[] = []
-    for (let i = 0; i < slots * (settings.rounds + 1) + 1; i++) ports.push(await freePort(settings.host))
+    const ports = await freePorts(settings.host, slots * (settings.rounds + 1) + 1)
     const frontPort = ports.pop()!
     writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(socket, frontPort, ports, settings.redispatch).replace('READY_PATH', settings.ready))
     const started = spawn(haproxy, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -208,7 +207,16 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
       if (old.exit === undefined) {
         findings.push({ kind: 'did-not-exit', fails: true, cause: `${old.name} was still running ${settings.timeout} ms after the signal`, fix: 'bound the shutdown below the grace period' })
       } else if (old.exit.code !== 0) {
-        findings.push({ kind: 'exit-code', fails: false, cause: `${old.name} exited with ${old.exit.code !== null ? `code ${old.exit.code}` : old.exit.signal ?? '?'}`, fix: 'a clean shutdown exits 0' })
+        // Its last words say why (an error at start, a crash): the output is read to its end first (a little while at
+        // most: a process it left behind may hold the pipe).
+        await Promise.race([old.service.outputDone, new Promise(resolve => setTimeout(resolve, 500).unref())])
+        const last = old.service.output.slice(-5).join(' | ')
+        findings.push({
+          kind: 'exit-code',
+          fails: false,
+          cause: `${old.name} exited with ${old.exit.code !== null ? `code ${old.exit.code}` : old.exit.signal ?? '?'}${last === '' ? '' : `; its last output: ${last}`}`,
+          fix: 'a clean shutdown exits 0'
+        })
       }
     }
     const signalAt = recorder.signalAt ?? performance.now()

@@ -37,12 +37,30 @@ export interface Service {
 const ACCEPTED = /graceful-check accepted (\d+)/
 
 export async function freePort (host: string): Promise<number> {
-  const server = createServer().listen(0, host)
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  await once(server, 'close')
-  return typeof address === 'object' && address !== null ? address.port : 0
+  const [port] = await freePorts(host, 1)
+  return port!
+}
+
+/**
+ * `count` ports free on `host`, all different: each is held by a listener until every one is chosen. Chosen one after
+ * the other instead, the kernel may hand out a port it has just handed out (it is free again), and two instances
+ * given the same port make one fail to listen while a health check reaches the other in its name.
+ */
+export async function freePorts (host: string, count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer().listen(0, host))
+  try {
+    await Promise.all(servers.map(async server => { await once(server, 'listening') }))
+    return servers.map(server => {
+      const address = server.address()
+      return typeof address === 'object' && address !== null ? address.port : 0
+    })
+  } finally {
+    await Promise.all(servers.map(async server => {
+      if (!server.listening) return
+      server.close()
+      await once(server, 'close')
+    }))
+  }
 }
 
 /** One GET on a fresh connection: its status, or undefined when nothing answered. */
