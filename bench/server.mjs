@@ -7,9 +7,9 @@ import { performance } from 'node:perf_hooks'
 // WebSocket server): it constructs EventEmitters. V8 fills the inline caches of EventEmitter's constructor only once
 // that has run a few times, so a bare hello world, which constructs almost none first, serves with those caches
 // having seen two shapes (the request and the response); after a few more shapes they are megamorphic, and every
-// request costs about 1 % more. Loading an ES module package of a few files is enough to get there (on Node 20 the
-// loader reads each file through a FileHandle, an EventEmitter). bench/ir.mjs counts both states, so that this switch
-// is not taken for a library's cost.
+// request costs about 2 % more (bare node:http on Node 20). Loading an ES module package of a few files is enough to
+// get there (on Node 20 the loader reads each file through a FileHandle, an EventEmitter). bench/ir.mjs counts both
+// states, so that this switch is not taken for a library's cost.
 if (process.env.BENCH_SERVICE_STARTUP === '1') {
   const { EventEmitter } = await import('node:events')
   for (let i = 0; i < 30; i++) new EventEmitter()
