@@ -67,6 +67,14 @@ describe('lifecycle', () => {
     expect(report.phases.stopping).toBeGreaterThanOrEqual(190)
   })
 
+  it('a signal first read after draining began is aborted already, with the shutdown\'s reason', async () => {
+    const g = createGraceful({ signals: [], exit: false, logger: false })
+    await g.shutdown()
+    expect(g.signal.aborted).toBe(true)
+    expect(isGracefulError(g.signal.reason, 'GRACEFUL_ERR_SHUTTING_DOWN')).toBe(true)
+    expect(g.signal).toBe(g.signal)
+  })
+
   it('refuses a hook once the hooks have started', async () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     await g.shutdown()

@@ -32,7 +32,10 @@ export class Graceful implements SignalMember, CrashMember {
   readonly #routes: ProbeRoutes
   readonly #readiness: Readiness
   readonly #hooks: Hook[] = []
-  readonly #controller = new AbortController()
+  /** Made when `signal` is first read: a shutdown that nobody listens to pays nothing to abort it. */
+  #controller: AbortController | undefined
+  /** Why `signal` aborts, once draining has begun. */
+  #abortReason: string | undefined
   readonly #webSockets: WebSockets
   readonly #retryAfterSeconds: number
   readonly #warn: (name: WarningName, subject: string, obj: object, msg: string) => void
@@ -89,14 +92,12 @@ export class Graceful implements SignalMember, CrashMember {
       routes: this.#routes,
       match: url => this.#routes.match(url),
       webSockets: this.#webSockets,
-      controller: this.#controller,
+      abort: reason => { this.#abort(reason) },
       events: this.#events,
       hooks: this.#hooks,
       inFlight: () => this.inFlight,
       log: (level, obj, msg) => { this.#log(level, obj, msg) }
     })
-    // One listener per stream or long poll is the intended use: no MaxListenersExceededWarning at the eleventh.
-    setMaxListeners(0, this.#controller.signal)
     this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
     containerWarnings(this.#options, (obj, msg) => { this.#log('warn', obj, msg) })
     this.#checkConfiguration()
@@ -120,7 +121,20 @@ export class Graceful implements SignalMember, CrashMember {
    * then. During the lame duck (`preStopDelay`) they keep running, since clients would only reconnect to this instance.
    */
   get signal (): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      // One listener per stream or long poll is the intended use: no MaxListenersExceededWarning at the eleventh.
+      setMaxListeners(0, this.#controller.signal)
+      // Read for the first time after draining began: it is aborted already, with the same reason.
+      if (this.#abortReason !== undefined) this.#controller.abort(shuttingDown(this.#abortReason))
+    }
     return this.#controller.signal
+  }
+
+  #abort (reason: string): void {
+    if (this.#abortReason !== undefined) return
+    this.#abortReason = reason
+    this.#controller?.abort(shuttingDown(reason))
   }
 
   /** Requests in flight right now, over every attached server (read from Node's own state: nothing counts per request). */
@@ -492,4 +506,9 @@ export class Graceful implements SignalMember, CrashMember {
 /** Creates a shutdown coordinator; see `GracefulOptions` for every option and its default. */
 export function createGraceful (options?: GracefulOptions): Graceful {
   return new Graceful(options)
+}
+
+/** The reason `signal` aborts with. */
+function shuttingDown (reason: string): GracefulError {
+  return new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`)
 }

@@ -3,7 +3,6 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { Connections } from './connections.js'
 import { Drain, drainOutcome } from './drain.js'
-import { GracefulError } from './errors.js'
 import type { GracefulEvents, LifecycleEvents } from './events.js'
 import { runHooks, type Hook } from './hooks.js'
 import { Telling } from './http1.js'
@@ -23,7 +22,8 @@ export interface SequenceParts<G> {
   routes: ProbeRoutes
   match: (url: string) => ProbeKind
   webSockets: WebSockets
-  controller: AbortController
+  /** Aborts the instance's `signal`: draining has begun. */
+  abort: (reason: string) => void
   events: LifecycleEvents<G>
   hooks: readonly Hook[]
   inFlight: () => number
@@ -64,8 +64,10 @@ export class Sequence<G> {
   async #sequence (reason: string): Promise<ShutdownReport> {
     const { instance, options, connections, routes, match, events, log } = this.#parts
     events.emit('shutdown:start', { graceful: instance, reason })
-    const started = this.#enter('stopping')
-    log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: this.#parts.inFlight() },
+    // Counted once per moment: each count reads every socket, thousands of them on a busy instance.
+    const inFlightAtSignal = this.#parts.inFlight()
+    const started = this.#enter('stopping', inFlightAtSignal)
+    log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: inFlightAtSignal },
       'graceful: shutdown started')
     // From here on every request passes the telling before the application; until now none paid for it.
     const telling = new Telling(connections, match)
@@ -94,11 +96,12 @@ export class Sequence<G> {
 
     clearTimeout(settle)
     telling.settling = false
-    const drainStarted = this.#enter('draining')
-    this.#parts.controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
+    const inFlightAtDrain = this.#parts.inFlight()
+    const drainStarted = this.#enter('draining', inFlightAtDrain)
+    this.#parts.abort(reason)
     this.#parts.webSockets.goAway()
     let held: HeldAtDeadline | undefined
-    this.drain = new Drain(connections, telling, match, options)
+    this.drain = new Drain(connections, telling, match, options, inFlightAtDrain)
     const drain = await this.drain.run(this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout), () => {
       held = { inFlight: this.#parts.inFlight(), openSockets: connections.records.size, activeResources: activeResources() }
     })
@@ -141,7 +144,7 @@ export class Sequence<G> {
    * Moves to the next phase and tells the listeners and the diagnostics channel. Returns the time it began, so that
    * the report and the events give a phase the same duration.
    */
-  #enter (phase: Phase): number {
+  #enter (phase: Phase, inFlight = this.#parts.inFlight()): number {
     const previous = this.phase
     const now = performance.now()
     const previousDurationMs = previous === 'running' ? 0 : round(now - this.#phaseStarted)
@@ -152,7 +155,7 @@ export class Sequence<G> {
       phase,
       previous,
       previousDurationMs,
-      inFlight: this.#parts.inFlight(),
+      inFlight,
       openSockets: this.#parts.connections.records.size
     }
     this.#parts.events.emit('phase', event)
