@@ -2,7 +2,7 @@
 // old one gets SIGTERM the moment HAProxy sees the new one UP. Nothing but the probe tells HAProxy. The harness is
 // graceful-check's `lb: 'haproxy'`, configured by bench/rollout.mjs (`pnpm rollout` prints the same figures).
 import { describe, expect, it } from 'vitest'
-import { findHaproxy, haproxyCheck } from '@graceful/check'
+import { checkShutdown, findHaproxy, haproxyCheck } from '@graceful/check'
 import { formatTable, rollout } from '../bench/rollout.mjs'
 import { available } from './helpers.js'
 
@@ -58,4 +58,31 @@ describe.runIf(runs).each([
     // Refused while HAProxy still routed there (retried on the same server, then 503), or, for Fastify, a 503 of its own.
     for (const failure of report.lost) expect(['routed-to-closed-listener', 'server-error', 'reset-reused-connection', 'exited-in-flight']).toContain(failure.kind)
   }, 90_000)
+})
+
+describe.runIf(runs)('a rolling restart behind HAProxy, an old instance that fails its shutdown', () => {
+  it('is named with its exit code and its last output, which says why', async () => {
+    // A service whose shutdown fails on its own terms: it says why on stderr, then exits 3.
+    const service = [
+      "const server = require('node:http').createServer((req, res) => { res.end('ok') })",
+      "server.listen(Number(process.env.PORT), '127.0.0.1')",
+      "process.on('SIGTERM', () => { console.error('flushing metrics failed: ECONNREFUSED'); process.exit(3) })"
+    ].join('\n')
+    const report = await checkShutdown({
+      command: [process.execPath, '-e', service],
+      lb: 'haproxy',
+      ...(haproxy === undefined ? {} : { haproxy }),
+      rounds: 1,
+      ready: '/healthz',
+      paths: ['GET /'],
+      signalAfter: 300,
+      timeout: 5_000,
+      load: { keepAlive: 2, newConnection: 1, idleSockets: 0, slow: 0, pipelining: 0 }
+    })
+    const exits = report.findings.filter(finding => finding.kind === 'exit-code')
+    expect(exits.length, JSON.stringify(report.findings)).toBeGreaterThan(0)
+    for (const finding of exits) {
+      expect(finding.cause).toMatch(/exited with code 3; its last output: .*flushing metrics failed: ECONNREFUSED/)
+    }
+  }, 60_000)
 })
