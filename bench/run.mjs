@@ -320,7 +320,7 @@ async function instructions () {
 const fmt = (value, digits = 0) => value === undefined || value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits)
 const pct = (ratio) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`
 
-function render (machine, overhead, shutdown, counted, measuredAgain = [], byLine = {}, shutdownMeasured = undefined) {
+function render (machine, overhead, shutdown, counted, measuredAgain = [], byLine = {}, shutdownMeasured = undefined, shutdownByLine = {}) {
   const lines = []
   lines.push('# Benchmarks', '')
   lines.push(`Produced by \`pnpm bench${quickRender ? ' --quick' : ''}\` on ${machine.date}: ${machine.cpu} × ${machine.cores} cores, ` +
@@ -418,24 +418,7 @@ function render (machine, overhead, shutdown, counted, measuredAgain = [], byLin
     (shutdownMeasured !== undefined
       ? ` This section and the next were measured in a later run of their own (${shutdownMeasured}, \`--skip-throughput --merge\`), after a change to the core's shutdown path; the sections above are from the full run.`
       : measuredAgain.length > 0 ? ` The rows of ${measuredAgain.join(', ')} were measured again after a change to the drain (\`--merge\`).` : ''), '')
-  lines.push('| variant | SIGTERM → exit, 1 idle keep-alive socket (ms) | last response → exit (ms) | ' +
-    'last response → exit, the client asked to close (ms) | ' +
-    settings.socketCounts.map(n => `SIGTERM → exit, ${n.toLocaleString('en')} idle sockets (ms)`).join(' | ') +
-    ` | peak RSS with ${settings.socketCounts.at(-1).toLocaleString('en')} sockets (MiB) | heap per socket (bytes) |`)
-  lines.push('|---|---:|---:|---:|' + settings.socketCounts.map(() => '---:').join('|') + '|---:|---:|')
-  for (const variants of Object.values(allGroups)) {
-    for (const [variant, name] of variants) {
-      const entry = shutdown[variant]
-      if (entry === undefined) continue
-      const codes = (runs) => [...new Set(runs.map(r => r.code))].join('/')
-      const last = settings.socketCounts.at(-1)
-      lines.push(`| ${name} | ${fmt(median(entry.idle.map(r => r.ms)), 1)} [${codes(entry.idle)}] | ` +
-        `${fmt(median(entry.lastResponse.map(r => r.ms ?? Infinity)), 1)} [${codes(entry.lastResponse)}] | ` +
-        (entry.closingClient === undefined ? '– | ' : `${fmt(median(entry.closingClient.map(r => r.ms ?? Infinity)), 1)} [${codes(entry.closingClient)}] | `) +
-        settings.socketCounts.map(n => `${fmt(entry.sockets[n].exitMs)} [${entry.sockets[n].code}]`).join(' | ') +
-        ` | ${fmt(entry.sockets[last].peakRss / 2 ** 20, 1)} | ${fmt(entry.sockets[last].heapPerSocket)} |`)
-    }
-  }
+  lines.push(...shutdownTable(shutdown))
   lines.push('')
   lines.push('What each column costs, and why:', '',
     '- **SIGTERM → exit, idle keep-alive sockets.** Node\'s `server.close()` destroys idle sockets at once, and so do ' +
@@ -454,21 +437,12 @@ function render (machine, overhead, shutdown, counted, measuredAgain = [], byLin
     'only the process\'s own exit is left.',
     '- **Heap per socket.** graceful follows each socket with one small record and one `\'close\'` listener; nothing ' +
     'per request. Peak RSS is the kernel\'s high-water mark (VmHWM), read once just before the signal.', '')
-  const counts = [1, ...settings.socketCounts]
   if (Object.values(shutdown).some(entry => entry?.afterLameDuck !== undefined)) {
     lines.push('### After a lame duck', '')
     lines.push('With a 300 ms lame duck (`preStopDelay: 300`), from the moment draining begins to the exit, the same idle ' +
       'keep-alive sockets: they have been quiet through the whole lame duck, so the drain closes them after one more ' +
       `poll of the event loop, with no quiet window left to wait. ${(settings.socketRepeats ?? 1) === 1 ? 'One run each' : `Median of ${settings.socketRepeats} runs each`}.`, '')
-    lines.push('| variant | ' + counts.map(n => `draining → exit, ${n.toLocaleString('en')} idle socket${n === 1 ? '' : 's'} (ms)`).join(' | ') + ' |')
-    lines.push('|---|' + counts.map(() => '---:').join('|') + '|')
-    for (const variants of Object.values(allGroups)) {
-      for (const [variant, name] of variants) {
-        const after = shutdown[variant]?.afterLameDuck
-        if (after === undefined) continue
-        lines.push(`| ${name} | ` + counts.map(n => `${fmt(after[n]?.exitMs, 1)} [${after[n]?.code}]`).join(' | ') + ' |')
-      }
-    }
+    lines.push(...lameDuckTable(shutdown))
     lines.push('')
   }
   const last = settings.socketCounts.at(-1)
@@ -481,16 +455,65 @@ function render (machine, overhead, shutdown, counted, measuredAgain = [], byLin
     if (bare !== undefined && own !== undefined) lines.push(`- ${name}: ${fmt(own - bare)} bytes`)
   }
   lines.push('')
+  for (const [version, lineShutdown] of Object.entries(shutdownByLine)) {
+    lines.push(`### Shutdown on Node ${version}`, '',
+      `The same shutdown measurements with Node ${version}'s binary (\`node bench/run.mjs --skip-throughput --merge\` run ` +
+      'with it), in a run of their own: compare rows within this table, not with the tables above.', '')
+    lines.push(...shutdownTable(lineShutdown), '', ...lameDuckTable(lineShutdown), '')
+  }
   lines.push(...targets(overhead, shutdown, counted, byLine))
+  for (const [version, lineShutdown] of Object.entries(shutdownByLine)) {
+    lines.push(...targets({}, lineShutdown, {}, {}, `### The shutdown targets on Node ${version}`))
+  }
   return lines.join('\n')
+}
+
+/** The shutdown table of one run: every variant's exit times, peak RSS and heap per socket. */
+function shutdownTable (shutdown) {
+  const lines = []
+  lines.push('| variant | SIGTERM → exit, 1 idle keep-alive socket (ms) | last response → exit (ms) | ' +
+    'last response → exit, the client asked to close (ms) | ' +
+    settings.socketCounts.map(n => `SIGTERM → exit, ${n.toLocaleString('en')} idle sockets (ms)`).join(' | ') +
+    ` | peak RSS with ${settings.socketCounts.at(-1).toLocaleString('en')} sockets (MiB) | heap per socket (bytes) |`)
+  lines.push('|---|---:|---:|---:|' + settings.socketCounts.map(() => '---:').join('|') + '|---:|---:|')
+  for (const variants of Object.values(allGroups)) {
+    for (const [variant, name] of variants) {
+      const entry = shutdown[variant]
+      if (entry === undefined) continue
+      const codes = (runs) => [...new Set(runs.map(r => r.code))].join('/')
+      const last = settings.socketCounts.at(-1)
+      lines.push(`| ${name} | ${fmt(median(entry.idle.map(r => r.ms)), 1)} [${codes(entry.idle)}] | ` +
+        `${fmt(median(entry.lastResponse.map(r => r.ms ?? Infinity)), 1)} [${codes(entry.lastResponse)}] | ` +
+        (entry.closingClient === undefined ? '– | ' : `${fmt(median(entry.closingClient.map(r => r.ms ?? Infinity)), 1)} [${codes(entry.closingClient)}] | `) +
+        settings.socketCounts.map(n => `${fmt(entry.sockets[n].exitMs)} [${entry.sockets[n].code}]`).join(' | ') +
+        ` | ${fmt(entry.sockets[last].peakRss / 2 ** 20, 1)} | ${fmt(entry.sockets[last].heapPerSocket)} |`)
+    }
+  }
+  return lines
+}
+
+/** The after-a-lame-duck table of one run: draining → exit for graceful's variants. */
+function lameDuckTable (shutdown) {
+  const counts = [1, ...settings.socketCounts]
+  const lines = []
+  lines.push('| variant | ' + counts.map(n => `draining → exit, ${n.toLocaleString('en')} idle socket${n === 1 ? '' : 's'} (ms)`).join(' | ') + ' |')
+  lines.push('|---|' + counts.map(() => '---:').join('|') + '|')
+  for (const variants of Object.values(allGroups)) {
+    for (const [variant, name] of variants) {
+      const after = shutdown[variant]?.afterLameDuck
+      if (after === undefined) continue
+      lines.push(`| ${name} | ` + counts.map(n => `${fmt(after[n]?.exitMs, 1)} [${after[n]?.code}]`).join(' | ') + ' |')
+    }
+  }
+  return lines
 }
 
 /**
  * The core's measured targets, each with this run's figures and whether it was met: per-request cost (instructions
  * and throughput), the exit after the last response, idle sockets against the fastest peer, heap per socket.
  */
-function targets (overhead, shutdown, counted, byLine) {
-  const lines = ['## Against the targets', '']
+function targets (overhead, shutdown, counted, byLine, heading = '## Against the targets') {
+  const lines = [heading, '']
   const verdict = (ok) => ok ? 'met' : '**missed**'
   const list = (items) => items.filter(Boolean).join('; ')
   const entries = Object.entries(allGroups)
@@ -602,7 +625,7 @@ if (process.argv.includes('--render') || process.argv.includes('--lines')) {
   const saved = JSON.parse(readFileSync(new URL('../docs/benchmarks.json', import.meta.url), 'utf8'))
   Object.assign(settings, saved.settings)
   quickRender = saved.quick === true
-  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain, saved.instructionsByLine, saved.shutdownMeasured))
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain, saved.instructionsByLine, saved.shutdownMeasured, saved.shutdownByLine))
   process.exit(0)
 }
 
@@ -635,17 +658,22 @@ if (process.argv.includes('--merge')) {
   // Re-measures some variants' shutdown figures (after a change to the drain) into the saved run, and re-renders.
   const file = new URL('../docs/benchmarks.json', import.meta.url)
   const saved = JSON.parse(readFileSync(file, 'utf8'))
-  Object.assign(saved.shutdown, shutdown)
-  saved.shutdownMeasuredAgain = [...new Set([...(saved.shutdownMeasuredAgain ?? []), ...Object.keys(shutdown)])]
-  // Every variant measured again: the shutdown section is one run of its own, with this run's repeats and date.
-  if (only === undefined) {
-    saved.settings = { ...saved.settings, shutdownRepeats: settings.shutdownRepeats, socketRepeats: settings.socketRepeats }
-    saved.shutdownMeasured = machine.date
+  if (machine.node !== saved.machine.node) {
+    // Run with another Node line's binary: that line's shutdown figures, beside the saved run's.
+    saved.shutdownByLine = { ...saved.shutdownByLine, [machine.node]: { ...saved.shutdownByLine?.[machine.node], ...shutdown } }
+  } else {
+    Object.assign(saved.shutdown, shutdown)
+    saved.shutdownMeasuredAgain = [...new Set([...(saved.shutdownMeasuredAgain ?? []), ...Object.keys(shutdown)])]
+    // Every variant measured again: the shutdown section is one run of its own, with this run's repeats and date.
+    if (only === undefined) {
+      saved.settings = { ...saved.settings, shutdownRepeats: settings.shutdownRepeats, socketRepeats: settings.socketRepeats }
+      saved.shutdownMeasured = machine.date
+    }
   }
   writeFileSync(file, JSON.stringify(saved, null, 2) + '\n')
   Object.assign(settings, saved.settings)
   quickRender = saved.quick === true
-  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain, saved.instructionsByLine, saved.shutdownMeasured))
+  writeFileSync(new URL('../docs/benchmarks.md', import.meta.url), render(saved.machine, saved.overhead, saved.shutdown, saved.instructions ?? {}, saved.shutdownMeasuredAgain, saved.instructionsByLine, saved.shutdownMeasured, saved.shutdownByLine))
   process.exit(0)
 }
 if (only !== undefined || skipThroughput || skipShutdown) {
