@@ -120,10 +120,8 @@ export class Sequence<G> {
     })
     this.hookRunning = undefined
     // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
-    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first. Without hooks there
-    // is nothing to wait for, and the turn is not free: it runs Node's close handling of every socket the drain has
-    // just destroyed (see Drain#closeQuiet), which an exit now skips.
-    if (steps.length > 0) await new Promise(resolve => setImmediate(resolve))
+    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first.
+    await new Promise(resolve => setImmediate(resolve))
 
     const stopped = this.#enter('stopped')
     const times = {
