@@ -317,6 +317,8 @@ async function instructions () {
   return results
 }
 
+/** A record keyed by Node version, oldest line first. */
+const byVersion = (record) => Object.entries(record).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }))
 const fmt = (value, digits = 0) => value === undefined || value === null || !Number.isFinite(value) ? 'n/a' : value.toFixed(digits)
 const pct = (ratio) => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`
 
@@ -455,14 +457,14 @@ function render (machine, overhead, shutdown, counted, measuredAgain = [], byLin
     if (bare !== undefined && own !== undefined) lines.push(`- ${name}: ${fmt(own - bare)} bytes`)
   }
   lines.push('')
-  for (const [version, lineShutdown] of Object.entries(shutdownByLine)) {
+  for (const [version, lineShutdown] of byVersion(shutdownByLine)) {
     lines.push(`### Shutdown on Node ${version}`, '',
       `The same shutdown measurements with Node ${version}'s binary (\`node bench/run.mjs --skip-throughput --merge\` run ` +
       'with it), in a run of their own: compare rows within this table, not with the tables above.', '')
     lines.push(...shutdownTable(lineShutdown), '', ...lameDuckTable(lineShutdown), '')
   }
   lines.push(...targets(overhead, shutdown, counted, byLine))
-  for (const [version, lineShutdown] of Object.entries(shutdownByLine)) {
+  for (const [version, lineShutdown] of byVersion(shutdownByLine)) {
     lines.push(...targets({}, lineShutdown, {}, {}, `### The shutdown targets on Node ${version}`))
   }
   return lines.join('\n')
@@ -571,7 +573,9 @@ function targets (overhead, shutdown, counted, byLine, heading = '## Against the
     for (const [, variants] of entries) {
       const floor = shutdown[variants[0][0]]?.closingClient
       const peers = variants.filter(([v]) => !isGraceful(v) && !v.endsWith('-aa') && shutdown[v] !== undefined)
-      const fastest = (pick) => Math.min(...peers.map(([v]) => pick(shutdown[v])))
+      // The fastest peer, named: the lowest of several servers' medians sits below a typical run of any one of them.
+      const fastest = (pick) => peers.map(([v, peerName]) => ({ variant: v, name: peerName, ms: pick(shutdown[v]) }))
+        .reduce((best, peer) => peer.ms < best.ms ? peer : best)
       for (const [variant, name] of variants.filter(([v]) => isGraceful(v) && shutdown[v] !== undefined)) {
         const entry = shutdown[variant]
         if (floor !== undefined) {
@@ -584,9 +588,11 @@ function targets (overhead, shutdown, counted, byLine, heading = '## Against the
         for (const [count, pick] of counts) {
           const peer = fastest(pick)
           const own = pick(entry)
-          idleCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(own)}${count === 1 ? '' : range(entry.sockets[count].runs)} against ${fmt(peer)} + 100 (${verdict(own <= peer + 100)})`)
+          idleCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(own)}${count === 1 ? '' : range(entry.sockets[count].runs)} against ${fmt(peer.ms)} + 100 (${verdict(own <= peer.ms + 100)})`)
           const after = entry.afterLameDuck?.[count]
-          if (after !== undefined) lameDuckCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(after.exitMs, 1)}${count === 1 ? '' : range(after.runs)} against ${fmt(peer, 1)} (${verdict(after.exitMs <= peer)})`)
+          // The peer's own runs beside its median, so that the two ranges can be compared.
+          const peerRuns = count === 1 ? '' : range(shutdown[peer.variant].sockets[count].runs)
+          if (after !== undefined) lameDuckCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(after.exitMs, 1)}${count === 1 ? '' : range(after.runs)} against ${fmt(peer.ms, 1)}, ${peer.name}${peerRuns} (${verdict(after.exitMs <= peer.ms)})`)
         }
         const bareHeap = shutdown[variants[0][0]]?.sockets[settings.socketCounts.at(-1)]?.heapPerSocket
         const ownHeap = entry.sockets[settings.socketCounts.at(-1)]?.heapPerSocket
