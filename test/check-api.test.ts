@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { checkShutdown, isCheckError, SCHEMA_VERSION } from '@graceful/check'
 import config from '../vitest.config.js'
+import { classify } from '../packages/check/src/classify.js'
 import { freePorts } from '../packages/check/src/service.js'
 import { root } from './packages.js'
 
@@ -51,5 +52,23 @@ describe('the ports graceful-check gives the instances of a rollout', () => {
     expect(ports).toHaveLength(1_000)
     expect(new Set(ports).size).toBe(1_000)
     for (const port of ports) expect(port).toBeGreaterThan(0)
+  })
+})
+
+describe('how a failure is classified', () => {
+  // A new connection reset before any answer, 2 ms before the listener refused, the service alive: what a request
+  // meets in the accept queue as the listener closes.
+  const reset = {
+    method: 'GET', path: '/', connection: 'fresh', localPort: 40_000, sentAt: 1_000, failedAt: 1_001, what: 'no-response',
+    error: 'ECONNRESET', status: null, idleMs: 0, finFirst: false, behindClose: false, routed: false, serviceAlive: true
+  } as const
+  const facts = { signalAt: 400, listenerRefusedAt: 1_003, exitAt: 1_300, killedAt: undefined, idleGrace: 100, accepted: undefined }
+
+  it('a readiness probe that got no answer is named, and is not a lost request: no user sent it', () => {
+    const probe = classify({ ...reset, client: 'prober' }, facts)
+    expect(probe).toMatchObject({ client: 'prober', kind: 'probe-failed', lost: false })
+    expect(probe.cause).toMatch(/not a user's/)
+    // The same reset on a client's request is a loss.
+    expect(classify({ ...reset, client: 'new-connection' }, facts)).toMatchObject({ kind: 'reset-fresh-connection', lost: true })
   })
 })

@@ -104,6 +104,11 @@ export const KINDS: Record<FailureKind, { lost: boolean, cause: string, fix: str
     lost: true,
     cause: 'no full answer within the request timeout',
     fix: 'bound the drain below the grace period, and end long requests when it starts (an AbortSignal)'
+  },
+  'probe-failed': {
+    lost: false,
+    cause: 'the readiness probe got no answer: a probe is the balancer\'s or the kubelet\'s own request, not a user\'s, and a failed one only says "not ready"',
+    fix: 'nothing during a shutdown (a probe can meet the listener as it closes); before the signal, find why the readiness route fails'
   }
 }
 
@@ -115,6 +120,9 @@ export function phaseAt (at: number, facts: CycleFacts, alive: boolean): Request
 }
 
 function kindOf (o: Observed, facts: CycleFacts): FailureKind {
+  // Without a readiness route of its own (no --ready), the probe is a request to the first path, and it goes on until
+  // the listener refuses: one may reach the listener as it closes. Whatever became of it, no user sent it.
+  if (o.client === 'prober') return 'probe-failed'
   // Refused because graceful-check killed the service: nothing the balancer could have known.
   if (o.what === 'refused') return o.routed && !(facts.killedAt !== undefined && o.failedAt >= facts.killedAt) ? 'routed-to-closed-listener' : 'refused'
   if (o.what === 'status') return 'server-error'

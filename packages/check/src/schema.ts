@@ -11,7 +11,7 @@ const phase: Schema = { enum: ['before-signal', 'lame-duck', 'drain', 'after-exi
 const clientKinds = ['keep-alive', 'new-connection', 'slow', 'pipelined', 'prober']
 const failureKind: Schema = {
   enum: ['refused', 'routed-to-closed-listener', 'never-accepted', 'reset-fresh-connection', 'reset-reused-connection', 'idle-closed',
-    'pipelined-behind-close', 'closed-mid-response', 'exited-in-flight', 'killed-in-flight', 'server-error', 'timed-out']
+    'pipelined-behind-close', 'closed-mid-response', 'exited-in-flight', 'killed-in-flight', 'server-error', 'timed-out', 'probe-failed']
 }
 const event = object({ atMs: integer, what: text })
 const counts = object({ sent: integer, completed: integer, failed: integer, lost: integer })

@@ -146,6 +146,7 @@ export type FailureKind =
   | 'killed-in-flight'
   | 'server-error'
   | 'timed-out'
+  | 'probe-failed'
 
 /** One request that did not get a full answer, or got a 5xx. */
 export interface FailedRequest {
