@@ -183,6 +183,27 @@ describe.each(frameworks)('%s', (framework) => {
     }
   })
 
+  it('a connection queued while the event loop was held is accepted and answered before the listener closes, not reset', async () => {
+    // The fixture stops its event loop at the signal until released (a long task would do the same), and has no lame
+    // duck: the listener is to close as soon as the event loop runs again. The kernel completes this connection's
+    // handshake meanwhile and queues it, with its request, for an accept that only a poll of the event loop makes.
+    const app = new Fixture({ framework, holdAtSignal: true })
+    const port = await app.ready()
+    app.kill('SIGTERM')
+    await app.waitFor(event => event.event === 'holding', 'the process held at the signal')
+    const queued = await openSocket(port)
+    try {
+      const answer = rawRequest(queued, '/work')
+      app.release()
+      const response = await answer
+      expect(response).toMatch(/^HTTP\/1\.1 200/)
+      expect(response).toMatch(/connection: close/i)
+      expect((await app.exited).code).toBe(0)
+    } finally {
+      queued.destroy()
+    }
+  })
+
   it('a keep-alive socket whose response headers left before the signal is closed once its response ends', async () => {
     // The case of fastify#7044: the response cannot carry Connection: close any more, so the socket would stay
     // open until keepAliveTimeout (60 s here) after the response ends.

@@ -66,6 +66,11 @@ function setup (options: GracefulOptions = {}, attach = true): { g: Graceful, se
 
 const GET = 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'
 
+/** Resolves when draining begins: one poll of the event loop after the signal or `shutdown()`, without a lame duck. */
+function drainingOf (g: Graceful): Promise<void> {
+  return new Promise(resolve => { g.on('phase', ({ phase }) => { if (phase === 'draining') resolve() }) })
+}
+
 describe('drain', () => {
   it('a request already on the wire when draining begins on a long-idle socket is served, not reset', async () => {
     // idleSocketGrace 0: every idle socket counts as long idle, so only the rule "never close in the same tick" saves it.
@@ -75,8 +80,9 @@ describe('drain', () => {
     socket.write(GET)
     await read(socket, /\r\n\r\nok$/)
     const answer = read(socket, /\r\n\r\nok$/)
-    socket.write(GET) // in the server's receive buffer, not yet read by Node,
-    const report = g.shutdown() // when the drain starts, in this same tick.
+    // Written as draining begins: in the server's receive buffer, not yet read by Node, when the drain starts.
+    g.on('phase', ({ phase }) => { if (phase === 'draining') socket.write(GET) })
+    const report = g.shutdown()
     const response = await answer
     expect(response).toMatch(/^HTTP\/1\.1 200/)
     expect(response).toMatch(/connection: close/i)
@@ -163,6 +169,30 @@ describe('drain', () => {
     expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
   })
 
+  it('the drain is over when it destroys the last idle socket, not at its close event; the hooks\' turn comes only when there are hooks', async () => {
+    // Node runs its own close handling of a destroyed socket in the event loop's close phase. Without hooks the shutdown
+    // is over before that phase (an exit then skips it); with hooks it waits one turn for their unhandled rejections.
+    for (const withHook of [false, true]) {
+      const { g, server } = setup({ idleSocketGrace: 0 })
+      const order: string[] = []
+      const accepted = once(server, 'connection') as Promise<[Socket]>
+      if (withHook) g.onShutdown('flush', () => { order.push('hook') })
+      const port = await listen(server)
+      const socket = await open(port)
+      const [serverSide] = await accepted
+      socket.write(GET)
+      await read(socket, /\r\n\r\nok$/)
+      const closeEvent = new Promise<void>(resolve => { serverSide.once('close', () => { order.push('close event'); resolve() }) })
+      g.on('phase', ({ phase }) => { if (phase === 'cleanup' || phase === 'stopped') order.push(phase) })
+      const report = await g.shutdown()
+      await closeEvent
+      expect(order).toEqual(withHook ? ['cleanup', 'hook', 'close event', 'stopped'] : ['cleanup', 'stopped', 'close event'])
+      // Counted once, although its close event came after it was released.
+      expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
+      expect(g.openSockets).toBe(0)
+    }
+  })
+
   it('without a lame duck, a socket whose quiet time is unknown waits the whole idleSocketGrace from the drain\'s start', async () => {
     const { g, server } = setup({ idleSocketGrace: 600 })
     server.keepAliveTimeout = 0
@@ -235,8 +265,12 @@ describe('drain', () => {
     let body = ''
     first.on('data', (chunk: string) => { body += chunk })
     await once(first, 'response')
-    const report = g.shutdown() // sends GOAWAY naming the first stream as the last one processed,
-    const second = client.request({ ':path': '/second' }) // while this one is already on its way.
+    // Draining begins one poll of the event loop after the call: then GOAWAY names the first stream as the last one
+    // processed, while the second is already on its way.
+    const draining = drainingOf(g)
+    const report = g.shutdown()
+    await draining
+    const second = client.request({ ':path': '/second' })
     const secondError = new Promise<unknown>(resolve => second.on('error', resolve))
     await new Promise(resolve => second.on('close', resolve))
     expect(await secondError).toMatchObject({ code: 'ERR_HTTP2_STREAM_ERROR' })
@@ -276,7 +310,9 @@ describe('drain', () => {
     stream.on('data', (chunk: string) => { body += chunk })
     await once(stream, 'response')
     expect(g.inFlight).toBe(1)
+    const draining = drainingOf(g)
     const report = g.shutdown()
+    await draining
     open!.end('done')
     await once(stream, 'end')
     expect(body).toBe('started done')
@@ -306,7 +342,9 @@ describe('drain', () => {
     const response = client.request({ method: 'GET', path: '/' })
     await arrived
     expect(g.inFlight).toBe(1)
+    const draining = drainingOf(g)
     const report = g.shutdown()
+    await draining
     pending!.end('ok')
     const res = await response
     expect(res.headers['connection']).toBe('close')

@@ -106,7 +106,9 @@ describe('inject()', () => {
     const injected = app.inject({ method: 'GET', url: '/hold' })
     await arrival
     expect(app.graceful.inFlight).toBe(1)
+    const draining = new Promise<void>(resolve => { app.graceful.on('phase', ({ phase }) => { if (phase === 'draining') resolve() }) })
     const report = app.graceful.shutdown()
+    await draining
     await new Promise(resolve => setImmediate(resolve))
     expect(events).toEqual([])
     release()

@@ -80,14 +80,14 @@ describe('faults in hooks', () => {
 describe('faults in requests and clients', () => {
   it.each(['express', 'fastify'] as const)('%s: a handler that throws during the drain gets its 500 with Connection: close, and the drain stays clean', async (framework) => {
     await withSockets(async () => {
-      const app = new Fixture({ framework })
+      const app = new Fixture({ framework, phases: true })
       const port = await app.ready()
       const slow = await openSocket(port)
       const failing = await openSocket(port)
       const inFlight = exchange(slow, get('/slow?ms=400'))
       await app.started('/slow')
       app.kill('SIGTERM')
-      await app.shutdownStarted()
+      await app.waitFor(event => event.event === 'phase' && event['phase'] === 'draining', 'draining')
       const broken = await exchange(failing, get('/throw'))
       expect(broken).toMatch(/^HTTP\/1\.1 500/)
       expect(broken).toMatch(/connection: close/i)

@@ -63,6 +63,13 @@ export interface FixtureConfig {
   webSockets?: boolean
   /** The application's own SIGTERM listener, next to graceful's. */
   ownSigtermHandler?: boolean
+  /**
+   * When the shutdown starts, the whole process stops (its event loop too) until `release()`: a connection opened
+   * meanwhile waits in the listener's accept queue, as behind an event loop held by a long task.
+   */
+  holdAtSignal?: boolean
+  /** A line `{ event: 'phase', phase }` for each phase the shutdown enters. */
+  phases?: boolean
   /** Count event-loop turns from the end of a /slow response to the exit (the exit event's `turnsAfterFinish`). */
   countTurns?: boolean
   /** Fastify: once listening, the app calls fastify.close() itself, then exits with 7. */
@@ -132,7 +139,7 @@ export class Fixture {
       ? spawn('script', ['-qec', `${shellQuote(process.execPath)} ${shellQuote(fixturePath)}`, '/dev/null'], {
         env, stdio: ['pipe', 'pipe', 'pipe']
       })
-      : spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command, args, { env, stdio: [config.holdAtSignal === true ? 'pipe' : 'ignore', 'pipe', 'pipe'] })
     running.add(this.child)
     createInterface({ input: this.child.stdout! }).on('line', line => { this.#onLine(line) })
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { this.stderr.push(chunk) })
@@ -200,6 +207,11 @@ export class Fixture {
 
   async shutdownStarted (): Promise<FixtureEvent> {
     return await this.waitFor(e => e.msg === 'graceful: shutdown started', 'shutdown started')
+  }
+
+  /** Lets a process held at the signal (`holdAtSignal`) go on. */
+  release (): void {
+    this.child.stdin!.end('go\n')
   }
 
   kill (signal: NodeJS.Signals = 'SIGTERM'): number {

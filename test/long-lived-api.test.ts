@@ -126,7 +126,9 @@ describe('trackWebSockets', () => {
     const { port } = new URL(origin)
     const socket = connect(Number(port), '127.0.0.1')
     await once(socket, 'connect')
+    const draining = new Promise<void>(resolve => { g.on('phase', ({ phase }) => { if (phase === 'draining') resolve() }) })
     const report = g.shutdown()
+    await draining
     const late = new WebSocket(url, { createConnection: () => socket })
     cleanup.push(() => { late.terminate() })
     const [lateCode] = await once(late, 'close') as [number]

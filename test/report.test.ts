@@ -74,12 +74,12 @@ describe('the report line', () => {
   })
 
   it('a second signal says what it abandons: phase, requests, sockets and the active resources holding the process', async () => {
-    const app = new Fixture({ framework: 'node', fallbackLogger: true, options: { drainTimeout: 30_000 } })
+    const app = new Fixture({ framework: 'node', fallbackLogger: true, phases: true, options: { drainTimeout: 30_000 } })
     const port = await app.ready()
     const hung = get(port, '/hang').catch((err: unknown) => err)
     await app.started('/hang')
     app.kill('SIGTERM')
-    await app.stderrIncludes('graceful: shutdown started')
+    await app.waitFor(event => event.event === 'phase' && event['phase'] === 'draining', 'draining')
     app.kill('SIGTERM')
     expect((await app.exited).code).toBe(1)
     await hung

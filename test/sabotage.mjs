@@ -33,9 +33,16 @@ export const sabotages = [
   {
     mechanism: 'the poll hop: never closed in the tick the drain starts',
     file: 'packages/core/src/drain.ts',
-    find: '    if (this.#quietNow.push(record) === 1) setImmediate(this.#afterNextPoll)',
+    find: '    if (this.#quietNow.push(record) === 1) afterNextPoll(this.#onQuietNow)',
     replace: '    this.#closeQuiet(record)',
     tests: [['test/drain.test.ts', 'a request already on the wire when draining begins on a long-idle socket is served, not reset']]
+  },
+  {
+    mechanism: 'one more poll before the listener closes: what the kernel queued while the event loop was busy is accepted',
+    file: 'packages/core/src/sequence.ts',
+    find: '    await new Promise<void>(resolve => { afterNextPoll(resolve) })\n',
+    replace: '',
+    tests: [['test/contract.test.ts', 'a connection queued while the event loop was held is accepted and answered before the listener closes, not reset']]
   },
   {
     mechanism: "net.Server close semantics (http.Server's close resets idle sockets)",

@@ -106,7 +106,7 @@ export class Connections {
     const key = this.#key
     this.#onSocketClose = function () {
       const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
-      if (record !== undefined) connections.#closed(record)
+      if (record !== undefined) connections.release(record)
     }
     this.#onListening = function () { connections.observer?.listening(this) }
   }
@@ -198,10 +198,14 @@ export class Connections {
     this.onSession?.(record)
   }
 
-  #closed (record: SocketRecord): void {
+  /**
+   * The socket is closed, or destroyed by the drain: it is followed no more, and the observer hears of it once. Its
+   * 'close' event comes later for a socket the drain destroyed, and finds it released already.
+   */
+  release (record: SocketRecord): void {
+    if (!this.records.delete(record)) return
     if (record.timer !== undefined) clearTimeout(record.timer)
     record.timer = undefined
-    this.records.delete(record)
     this.observer?.closed(record)
   }
 }

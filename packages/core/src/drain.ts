@@ -65,9 +65,6 @@ export class Drain {
     this.#releaseAfterPoll(record)
   }
 
-  // An immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
-  // guarantee one complete poll, wherever the drain started (a timer will not do: the timers phase comes first).
-  readonly #afterNextPoll = (): void => { setImmediate(this.#onQuietNow) }
   readonly #onQuietNow = (): void => {
     const batch = this.#quietNow
     this.#quietNow = []
@@ -208,7 +205,7 @@ export class Drain {
   }
 
   #releaseAfterPoll (record: SocketRecord): void {
-    if (this.#quietNow.push(record) === 1) setImmediate(this.#afterNextPoll)
+    if (this.#quietNow.push(record) === 1) afterNextPoll(this.#onQuietNow)
   }
 
   #closeQuiet (record: SocketRecord): void {
@@ -220,6 +217,11 @@ export class Drain {
     if (!record.handshaking && socket.bytesRead !== record.readAtQuiet) return
     record.endedBy = ENDED_IDLE
     socket.destroy()
+    // Done now, not at its 'close' event: destroy() has closed the descriptor, and nothing more can arrive on it or be
+    // lost. 'close' comes in the event loop's close phase, after Node's own JavaScript for each socket (socketOnClose,
+    // the parser's release); waiting for it runs that for every socket before the exit, where an exit right away skips
+    // it, as bare server.close() then exit does.
+    this.#connections.release(record)
   }
 
   async #destroyRemaining (): Promise<void> {
@@ -259,6 +261,16 @@ export class Drain {
       }
     }
   }
+}
+
+/**
+ * Runs `fn` once the event loop has completed one more poll phase, wherever it is called from: what the kernel holds
+ * for this process by then (a request on a socket, a connection in a listener's accept queue) has been taken in. An
+ * immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
+ * guarantee one complete poll (a timer will not do: the timers phase comes before the poll).
+ */
+export function afterNextPoll (fn: () => void): void {
+  setImmediate(() => { setImmediate(fn) })
 }
 
 function connectionsOf (server: NetServer): Promise<number> {

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { Connections } from './connections.js'
-import { Drain, drainOutcome } from './drain.js'
+import { afterNextPoll, Drain, drainOutcome } from './drain.js'
 import type { GracefulEvents, LifecycleEvents } from './events.js'
 import { runHooks, type Hook } from './hooks.js'
 import { Telling } from './http1.js'
@@ -94,6 +94,12 @@ export class Sequence<G> {
       await delay(options.preStopDelay)
     }
 
+    // One more poll of the event loop before the listener closes: a connection the kernel queued while the event loop
+    // was busy, its request maybe written, is accepted by that poll and served, where closing the listener would reset
+    // it. Settling meanwhile, as at the end of a lame duck: a client told to go then would reconnect at once, into the
+    // accept queue of a listener about to close.
+    telling.settling = true
+    await new Promise<void>(resolve => { afterNextPoll(resolve) })
     clearTimeout(settle)
     telling.settling = false
     const inFlightAtDrain = this.#parts.inFlight()
@@ -120,8 +126,10 @@ export class Sequence<G> {
     })
     this.hookRunning = undefined
     // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
-    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first.
-    await new Promise(resolve => setImmediate(resolve))
+    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first. Without hooks there
+    // is nothing to wait for, and the turn is not free: it runs Node's close handling of every socket the drain has
+    // just destroyed (see Drain#closeQuiet), which an exit now skips.
+    if (steps.length > 0) await new Promise(resolve => setImmediate(resolve))
 
     const stopped = this.#enter('stopped')
     const times = {
