@@ -428,7 +428,9 @@ function render (machine, overhead, shutdown, counted, measuredAgain = [], byLin
     'one more poll of the event loop, once the socket has been quiet for `idleSocketGrace` (100 ms). How long it has ' +
     'been quiet is read from Node\'s own keep-alive timer, so sockets idle since long before the signal (as here, ' +
     `${IDLE_BEFORE_SIGNAL} ms) close at once; only a socket whose quiet time is unknown (a server with ` +
-    '`keepAliveTimeout` 0) waits the whole window. With thousands of sockets the time is Node\'s own cost of ' +
+    '`keepAliveTimeout` 0) waits the whole window. graceful also closes its listener one poll of the event loop ' +
+    'later than the peers, so that a connection the kernel has queued meanwhile is accepted and served rather than ' +
+    'reset (microseconds). With thousands of sockets the time is Node\'s own cost of ' +
     'destroying them, the same for every variant: the kernel closing each connection and Node freeing its objects ' +
     '(a perf profile of 10,000: about 15 µs and 9 µs a socket), in the event loop or at the process\'s exit, and ' +
     'one server\'s runs differ by a quarter from one to the next on this machine (the targets below give each range).',
