@@ -53,6 +53,16 @@ describe('the ports graceful-check gives the instances of a rollout', () => {
     expect(new Set(ports).size).toBe(1_000)
     for (const port of ports) expect(port).toBeGreaterThan(0)
   })
+
+  // Linux: elsewhere the range cannot be read, and the kernel chooses.
+  const range = '/proc/sys/net/ipv4/ip_local_port_range'
+  it.skipIf(!existsSync(range))('lie below the kernel\'s ephemeral range, from which every outgoing connection takes its local port', async () => {
+    // A port chosen in that range and released can be taken by any connect() before the service listens on it.
+    const low = Number(readFileSync(range, 'utf8').trim().split(/\s+/)[0])
+    const ports = await freePorts('127.0.0.1', 200)
+    expect(ports.filter(port => port >= low)).toEqual([])
+    expect(new Set(ports).size).toBe(200)
+  })
 })
 
 describe('how a failure is classified', () => {

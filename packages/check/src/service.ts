@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Server } from 'node:net'
 import { createInterface } from 'node:readline'
 import { RawConnection } from './connection.js'
 import { CheckError } from './errors.js'
@@ -44,24 +45,58 @@ export async function freePort (host: string): Promise<number> {
 /**
  * `count` ports free on `host`, all different: each is held by a listener until every one is chosen. Chosen one after
  * the other instead, the kernel may hand out a port it has just handed out (it is free again), and two instances
- * given the same port make one fail to listen while a health check reaches the other in its name.
+ * given the same port make one fail to listen while a health check reaches the other in its name. Drawn at random
+ * below the kernel's ephemeral range where there is room (see `belowEphemeral`), else from the kernel.
  */
 export async function freePorts (host: string, count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer().listen(0, host))
+  const range = belowEphemeral()
+  const servers: Server[] = []
   try {
-    await Promise.all(servers.map(async server => { await once(server, 'listening') }))
-    return servers.map(server => {
-      const address = server.address()
-      return typeof address === 'object' && address !== null ? address.port : 0
-    })
+    for (let attempt = 0; range !== undefined && servers.length < count && attempt < count * 20; attempt++) {
+      const server = await listenOn(host, range.low + Math.floor(Math.random() * (range.high - range.low + 1)))
+      if (server !== undefined) servers.push(server)
+    }
+    while (servers.length < count) {
+      const server = await listenOn(host, 0)
+      if (server === undefined) throw new CheckError('CHECK_ERR_USAGE', `no port free on ${host}`)
+      servers.push(server)
+    }
+    return servers.map(server => (server.address() as AddressInfo).port)
   } finally {
     await Promise.all(servers.map(async server => {
-      if (!server.listening) return
       server.close()
       await once(server, 'close')
     }))
   }
 }
+
+/** A listener on `port` (0: any), or undefined when the port is taken (or not ours to take). */
+async function listenOn (host: string, port: number): Promise<Server | undefined> {
+  const server = createServer()
+  return await new Promise(resolve => {
+    server.once('error', () => { resolve(undefined) })
+    server.listen(port, host, () => { resolve(server) })
+  })
+}
+
+/**
+ * The ports to choose a service's port from: below the kernel's ephemeral range (Linux:
+ * /proc/sys/net/ipv4/ip_local_port_range). Every outgoing connection on the machine takes its local port from that
+ * range, so a port chosen in it and released is free only until some connect() takes it, and the service started on
+ * it a moment later fails to listen (EADDRINUSE: one run in CI met it). Below the range only a listener asking for
+ * that very port can take it. Undefined where the range cannot be read or leaves too little room below it.
+ */
+function belowEphemeral (): { low: number, high: number } | undefined {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0])
+    return Number.isInteger(low) && low - FIRST_CHOSEN_PORT >= 1_000 ? { low: FIRST_CHOSEN_PORT, high: low - 1 } : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Above the ports that well-known services listen on. */
+const FIRST_CHOSEN_PORT = 10_000
 
 /** One GET on a fresh connection: its status, or undefined when nothing answered. */
 async function get (host: string, port: number, path: string): Promise<number | undefined> {
