@@ -89,6 +89,8 @@ describe('graceful-check judges a service by its requests alone', () => {
     expect(cycle!.times.readinessFailedMs).not.toBeNull()
     expect(cycle!.connectionClose['lame-duck']).toBeGreaterThan(0)
     expect(cycle!.requests.answered).toBe(cycle!.requests.sent)
+    // Its readiness route failed after the signal: nothing to say about readiness.
+    expect(report.findings.map(finding => finding.kind)).not.toContain('readiness-never-failed')
     for (const client of ['keep-alive', 'new-connection', 'slow', 'pipelined', 'prober'] as const) {
       expect(cycle!.requests.byClient[client].completed, client).toBeGreaterThan(0)
     }
@@ -125,6 +127,29 @@ describe('graceful-check judges a service by its requests alone', () => {
     if (Number(process.versions.node.split('.')[0]) < 26) expect(exit.killedAfterTimeout).toBe(true)
   })
 
+  it('a readiness path that still answers 2xx after the signal is a finding that does not fail the verdict', async () => {
+    // GET / as the readiness path, given: examples/express.mjs answers it through a lame duck of 1 s, ten probe periods.
+    const { report } = await checkJson(['--ready', '/', '--signal-after', '300', '--', 'node', 'examples/express.mjs'], { GRACEFUL_PRE_STOP_DELAY: '1000ms' })
+    expect(validate(reportSchema, report)).toEqual([])
+    const finding = report.findings.find(f => f.kind === 'readiness-never-failed')
+    expect(finding, JSON.stringify(report.findings)).toMatchObject({ fails: false })
+    expect(finding!.cause).toMatch(/^the readiness path GET \/ answered 2xx to \d+ probes sent after the signal and never failed/)
+    expect(finding!.fix).toMatch(/^fail readiness \(503\) as soon as the signal comes/)
+  })
+
+  it('a readiness path that fails late, after answering 2xx for a while after the signal, is no such finding', async () => {
+    // Answers 2xx for 1 s after SIGTERM (ten probe periods), then 503 for 0.5 s, then closes and exits.
+    const service = [
+      "const http = require('node:http'); let ready = true",
+      "const server = http.createServer((req, res) => { res.statusCode = ready ? 200 : 503; res.end('x') })",
+      "server.listen(Number(process.env.PORT), '127.0.0.1')",
+      "process.on('SIGTERM', () => { setTimeout(() => { ready = false }, 1000); setTimeout(() => { server.close(); server.closeAllConnections() }, 1500) })"
+    ].join('\n')
+    const { report } = await checkJson(['--ready', '/', '--signal-after', '300', '--timeout', '10000', '--', process.execPath, '-e', service])
+    expect(report.cycles[0]!.times.readinessFailedMs, JSON.stringify(report.cycles[0]!.timeline)).toBeGreaterThanOrEqual(1000)
+    expect(report.findings.map(finding => finding.kind)).not.toContain('readiness-never-failed')
+  })
+
   it('a Python http.server, which nobody here wrote, is reported as it behaves', async () => {
     const { code, report } = await checkJson(['--signal-after', '300', '--timeout', '10000', '--', 'python3', '-m', 'http.server', '{port}', '--bind', '127.0.0.1'])
     expect(validate(reportSchema, report)).toEqual([])
@@ -152,13 +177,17 @@ describe('graceful-check judges a service by its requests alone', () => {
 
 describe('the command line', () => {
   it('prints a report a person reads, and Markdown for a CI summary, without colour when not on a terminal', async () => {
-    const text = await check(['--signal-after', '300', '--', 'node', 'examples/express.mjs'], { GRACEFUL_PRE_STOP_DELAY: '600ms' })
+    const text = await check(['--signal-after', '300', '--', 'node', 'examples/express.mjs'], { GRACEFUL_PRE_STOP_DELAY: '1000ms' })
     // The report (stdout) names each lost request with its cause: in the message, so that a failure says why.
     expect(text.code, text.stderr + text.stdout).toBe(0)
     expect(text.stdout).toMatch(/timeline, ms from the signal:/)
     expect(text.stdout).toMatch(/^ +0 {2}SIGTERM sent$/m)
     expect(text.stdout).toMatch(/the process exited \(code 0\)/)
     expect(text.stdout).toMatch(/^PASS: 0 of \d+ requests lost$/m)
+    // No --ready: the probe went to GET /, which a graceful service answers through its lame duck. The report says
+    // what to give instead, and the verdict stands.
+    expect(text.stdout).toMatch(/^readiness-never-failed: no --ready was given, so readiness was probed on the first load path, GET \/, which answered 2xx to \d+ probes sent after the signal/m)
+    expect(text.stdout).toMatch(/^ {2}fix: give the service's readiness path with --ready \(a graceful service: --ready \/healthz\)/m)
     // Progress goes to stderr, as plain lines here.
     expect(text.stderr).toMatch(/^graceful-check: cycle 1\/1 signalled/m)
     expect(text.stdout + text.stderr).not.toContain('\x1b[')

@@ -17,7 +17,7 @@ the service
   -p, --port <n>          the port it listens on (default: a free port)
       --url <url>         a service already running (signalled only with --pid)
       --pid <pid>         the process to signal, with --url
-      --ready <path>      its readiness path (default: the first path, until it answers 2xx)
+      --ready <path>      its readiness path, e.g. /healthz (default: the first path)
       --start-timeout <ms>  how long it may take to be ready (default 15000)
 
 the load (each kind on by default; 0 turns it off)

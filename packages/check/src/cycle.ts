@@ -181,6 +181,8 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
       fix: exit.signal !== null ? 'handle the signal and exit when the work is done' : 'a clean shutdown exits 0; a non-zero code makes an orchestrator count a failure'
     })
   }
+  const readiness = readinessFinding(settings, recorder)
+  if (readiness !== undefined) findings.push(readiness)
   return cycleReport(settings, recorder, {
     cycle,
     seed,
@@ -194,6 +196,33 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
     instances: [],
     proxyLog: {}
   })
+}
+
+/**
+ * The readiness path still answered 2xx to several probes after the signal and never failed: from outside, the
+ * service never asked to leave the rotation. Without --ready the probe went to the first load path, which a graceful
+ * service keeps answering through its lame duck: the user most likely meant its readiness route. Three probes, so that
+ * one that reached the service before it handled the signal does not count; a failure later on (a readiness route
+ * that flips late) is an answer, and then there is nothing to say.
+ */
+function readinessFinding (settings: Pick<Settings, 'ready' | 'readyGiven'>, recorder: Pick<Recorder, 'readyAfterSignal' | 'notReadyAt'>): Finding | undefined {
+  const ready = recorder.readyAfterSignal
+  if (ready < 3 || recorder.notReadyAt !== undefined) return undefined
+  const probes = `${ready} probes sent after the signal`
+  if (!settings.readyGiven) {
+    return {
+      kind: 'readiness-never-failed',
+      fails: false,
+      cause: `no --ready was given, so readiness was probed on the first load path, GET ${settings.ready}, which answered 2xx to ${probes} and never failed: this check could not see the service ask to leave the rotation`,
+      fix: 'give the service\'s readiness path with --ready (a graceful service: --ready /healthz), as its readiness probe or balancer health check is configured'
+    }
+  }
+  return {
+    kind: 'readiness-never-failed',
+    fails: false,
+    cause: `the readiness path GET ${settings.ready} answered 2xx to ${probes} and never failed: a balancer or kubelet probing it goes on routing new connections here until the listener closes`,
+    fix: 'fail readiness (503) as soon as the signal comes, then keep serving for a few probe periods before closing the listener (graceful: the /healthz route and preStopDelay)'
+  }
 }
 
 export interface CycleContext {

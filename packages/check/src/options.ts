@@ -10,6 +10,8 @@ export interface Settings {
   port: number | undefined
   pid: number | undefined
   ready: string
+  /** Whether `ready` was given, rather than defaulted to the first path. */
+  readyGiven: boolean
   requests: RequestSpec[]
   slowRequests: RequestSpec[]
   signal: NodeJS.Signals
@@ -163,6 +165,7 @@ export function settle (options: CheckOptions): Settings {
     port,
     pid: options.pid === undefined ? undefined : whole(options.pid, 'pid', 1, 2 ** 31),
     ready: options.ready ?? requests.find(spec => spec.method === 'GET')?.path ?? '/',
+    readyGiven: options.ready !== undefined,
     requests,
     slowRequests: load.slowPaths === undefined ? requests : load.slowPaths.map(spec => typeof spec === 'string' ? parseRequest(spec) : spec),
     signal,

@@ -60,12 +60,15 @@ export async function probe (recorder: Recorder, options: ProberOptions): Promis
       recorder.byClient.prober.completed++
       recorder.answered++
       const status = exchange!.status
+      const afterSignal = recorder.signalAt !== undefined && sentAt >= recorder.signalAt
       if (status >= 200 && status <= 299) {
         change(recorder, `ready (${status})`)
         recorder.readinessOk()
+        if (afterSignal) recorder.readyAfterSignal++
       } else {
         change(recorder, `not ready (${status})`)
         recorder.readinessFailed(String(status))
+        if (afterSignal) recorder.notReadyAt ??= performance.now()
       }
     } else {
       const error = exchange!.error

@@ -30,6 +30,10 @@ export class Recorder {
   listenerRefusedAt: number | undefined
   readinessFailedAt: number | undefined
   readinessFailures = 0
+  /** Probes sent after the signal and answered 2xx: the service still said it was ready. */
+  readyAfterSignal = 0
+  /** When a probe sent after the signal was first answered with a status that is not 2xx. */
+  notReadyAt: number | undefined
   lastResponseAt: number | undefined
   exitAt: number | undefined
   killedAt: number | undefined

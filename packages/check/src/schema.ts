@@ -17,7 +17,7 @@ const event = object({ atMs: integer, what: text })
 const counts = object({ sent: integer, completed: integer, failed: integer, lost: integer })
 const distribution = object({ min: integer, median: integer, max: integer })
 const finding = object({
-  kind: { enum: ['signal-not-delivered', 'did-not-exit', 'exited-before-signal', 'exit-code'] },
+  kind: { enum: ['signal-not-delivered', 'did-not-exit', 'exited-before-signal', 'exit-code', 'readiness-never-failed'] },
   fails: { type: 'boolean' },
   cause: text,
   fix: text

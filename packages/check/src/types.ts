@@ -192,7 +192,7 @@ export interface ClientCounts {
 
 /** Something about the service as a whole (not one request) that a person must act on. */
 export interface Finding {
-  kind: 'signal-not-delivered' | 'did-not-exit' | 'exited-before-signal' | 'exit-code'
+  kind: 'signal-not-delivered' | 'did-not-exit' | 'exited-before-signal' | 'exit-code' | 'readiness-never-failed'
   /** Whether it fails the verdict by itself. */
   fails: boolean
   cause: string

@@ -1,5 +1,6 @@
-// The sockets of the attached servers: one plain record per connection, from accept (TLS: from the first TCP byte) to
-// close. Nothing here runs per request; what a socket is doing is read from Node's own state when a shutdown needs it.
+// The sockets of the attached servers: one plain record per connection, from accept (TLS: from the first TCP byte)
+// until it closes or the drain destroys it. Nothing here runs per request; what a socket is doing is read from Node's
+// own state when a shutdown needs it.
 import { Server as NetServer, type Socket } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
