@@ -54,7 +54,7 @@ export const sabotages = [
   {
     mechanism: 'the never-used socket rule (newSocketGrace)',
     file: 'packages/core/src/drain.ts',
-    find: '        this.#closeWhenQuiet(record, record.connectedAt === 0 ? 0 : now - record.connectedAt)\n',
+    find: '      this.#closeWhenQuiet(record, record.connectedAt === 0 ? 0 : now - record.connectedAt)\n',
     replace: '',
     tests: [['test/contract.test.ts', 'a socket that never sent a byte does not delay exit']]
   },
@@ -138,14 +138,14 @@ export const sabotages = [
   {
     mechanism: 'a socket idle since the signal counts the lame duck as quiet time',
     file: 'packages/core/src/drain.ts',
-    find: '      if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since\n',
+    find: '    if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since\n',
     replace: '',
     tests: [['test/drain.test.ts', 'after a lame duck, a keep-alive socket idle since the signal is closed as draining begins']]
   },
   {
     mechanism: "a socket in the middle of a request's head is not closed as quiet",
     file: 'packages/core/src/drain.ts',
-    find: '        if (receiving.get(server)?.has(socket) === true) continue\n',
+    find: '      if (receiving.get(server)?.has(socket) === true) return\n',
     replace: '',
     tests: [['test/drain.test.ts', 'a request whose headers are still arriving when the quiet window ends is waited for and served']]
   }

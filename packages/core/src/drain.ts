@@ -137,37 +137,44 @@ export class Drain {
     const now = performance.now()
     const clock = loopNow()
     const receiving = new Map<NetServer, Set<Socket> | undefined>()
-    for (const record of this.#connections.records) {
-      const socket = record.socket
-      if (socket.destroyed) continue
-      if (record.webSocket) this.outcome.webSockets++
-      if (record.session !== undefined) {
-        this.outcome.http2Sessions++
-        followStreams(record, this.#match, this.#streamCompleted)
-        goAway(record, this.#match)
-        continue
-      }
-      // In flight: followed since the signal; its 'finish' decides. Upgraded (WebSocket, CONNECT): not HTTP any more,
-      // its own protocol ends it (1001), or the deadline does.
-      if (activeResponse(socket) !== undefined || isDetachedFromHttp(socket) || socket.writableEnded) continue
-      if (record.handshaking || socket.bytesRead === 0) {
-        this.#closeWhenQuiet(record, record.connectedAt === 0 ? 0 : now - record.connectedAt)
-        continue
-      }
-      // Part of a request's head has arrived: closing would reset it. Its request will be told, or the deadline ends it.
-      const server = serverOf(socket)
-      if (server !== undefined) {
-        if (!receiving.has(server)) receiving.set(server, receivingSockets(server))
-        if (receiving.get(server)?.has(socket) === true) continue
-      }
-      // How long it has been quiet: from Node's keep-alive timer when it runs; else the whole shutdown so far when it
-      // was idle at the signal and has read nothing since (the lame duck counts as quiet time); else since its last
-      // response finished; else unknown, and it waits the whole window.
-      let quiet = quietFor(socket, clock)
-      if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since
-      if (quiet === undefined && record.finishedAt > 0) quiet = now - record.finishedAt
-      this.#closeWhenQuiet(record, quiet ?? 0)
+    // One call per socket, not the decision written out in the loop: the loop runs once, over every socket, and V8
+    // compiles a loop that runs long on the spot (on-stack replacement) with everything in its body inlined, on the
+    // same core as the drain when the process has one. A small function of its own is compiled instead, in less
+    // time: 1,000 idle sockets on Node 24, one core, 6.7 → 3.0–3.4 ms from the drain's start to the first socket
+    // closed (bench/exit-breakdown.mjs).
+    for (const record of this.#connections.records) this.#classifyOne(record, now, clock, receiving)
+  }
+
+  #classifyOne (record: SocketRecord, now: number, clock: number | undefined, receiving: Map<NetServer, Set<Socket> | undefined>): void {
+    const socket = record.socket
+    if (socket.destroyed) return
+    if (record.webSocket) this.outcome.webSockets++
+    if (record.session !== undefined) {
+      this.outcome.http2Sessions++
+      followStreams(record, this.#match, this.#streamCompleted)
+      goAway(record, this.#match)
+      return
     }
+    // In flight: followed since the signal; its 'finish' decides. Upgraded (WebSocket, CONNECT): not HTTP any more,
+    // its own protocol ends it (1001), or the deadline does.
+    if (activeResponse(socket) !== undefined || isDetachedFromHttp(socket) || socket.writableEnded) return
+    if (record.handshaking || socket.bytesRead === 0) {
+      this.#closeWhenQuiet(record, record.connectedAt === 0 ? 0 : now - record.connectedAt)
+      return
+    }
+    // Part of a request's head has arrived: closing would reset it. Its request will be told, or the deadline ends it.
+    const server = serverOf(socket)
+    if (server !== undefined) {
+      if (!receiving.has(server)) receiving.set(server, receivingSockets(server))
+      if (receiving.get(server)?.has(socket) === true) return
+    }
+    // How long it has been quiet: from Node's keep-alive timer when it runs; else the whole shutdown so far when it
+    // was idle at the signal and has read nothing since (the lame duck counts as quiet time); else since its last
+    // response finished; else unknown, and it waits the whole window.
+    let quiet = quietFor(socket, clock)
+    if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since
+    if (quiet === undefined && record.finishedAt > 0) quiet = now - record.finishedAt
+    this.#closeWhenQuiet(record, quiet ?? 0)
   }
 
   #closed (record: SocketRecord): void {
