@@ -206,9 +206,9 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
  * that flips late) is an answer, and then there is nothing to say.
  */
 function readinessFinding (settings: Pick<Settings, 'ready' | 'readyGiven'>, recorder: Pick<Recorder, 'readyAfterSignal' | 'notReadyAt'>): Finding | undefined {
-  const ready = recorder.readyAfterSignal
-  if (ready < 3 || recorder.notReadyAt !== undefined) return undefined
-  const probes = `${ready} probes sent after the signal`
+  if (recorder.readyAfterSignal < 3 || recorder.notReadyAt !== undefined) return undefined
+  // No count in the text: the findings of several cycles are told once each, by their text.
+  const probes = 'three or more probes sent after the signal'
   if (!settings.readyGiven) {
     return {
       kind: 'readiness-never-failed',
