@@ -648,8 +648,8 @@ function targets (overhead, shutdown, counted, byLine, heading = '## Against the
       'report. @godaddy/terminus ends the process by raising the signal again, which skips Node\'s own exit (with one ' +
       'socket, 4 to 8 ms from the `\'exit\'` event to the process gone on Node 20 and 24, for the variants that exit). With 1,000 sockets on Node 26, graceful checks each ' +
       'socket before closing it (about 3 ms, in code that runs once and cold), and Fastify\'s close step, with its ' +
-      '`preClose` and `onClose` hooks, runs after the drain, so that a hook that closes a database pool never sees a ' +
-      'request in flight (about 3 ms more to the `\'exit\'` event than bare `fastify.close()`). Each is the price of a ' +
+      '`preClose` and `onClose` hooks, runs after the drain: Fastify answers 503 to every request that reaches a route from the moment its ' +
+      'close begins, and a hook that closes a database pool must not see a request in flight (about 3 ms more to the `\'exit\'` event than bare `fastify.close()`). Each is the price of a ' +
       'rule that loses no request or reports what happened, and the project ranks exit latency last (no request lost, then the cost per request, then the exit). With about 150 ' +
       'verdicts at p < 0.05, a few misses are expected by chance alone even where nothing differs.', '')
   }
