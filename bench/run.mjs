@@ -527,13 +527,15 @@ function lameDuckTable (shutdown) {
 function targets (overhead, shutdown, counted, byLine, heading = '## Against the targets') {
   const lines = [heading, '']
   if (heading === '## Against the targets') {
-    lines.push('Each timing target is judged on every run, not on two medians: a target is missed when a one-sided exact ' +
-      `rank-sum (Mann–Whitney) test over graceful's runs and the reference's finds graceful slower (p < ${SIGNIFICANCE}; ` +
-      'with 5 runs a side the smallest possible p is 0.004, and it means that every run of graceful was slower than ' +
-      'every run of the reference). On this machine one server\'s consecutive 4-second load windows differ by up to a ' +
-      'third, so the median of six rounds moves by several percent from one run to the next, and the A/A control\'s own ' +
-      'median lands anywhere in that band: comparing one median\'s offset with another\'s, as earlier runs did, called ' +
-      'an identical server slower about one time in four (simulated). With so few runs the test sees only differences larger than that spread; the instruction counts, which repeat within about 1 %, are what bound the cost per request.', '')
+    lines.push('Each timing target is judged on every run, not on two medians: a target is missed when a one-sided ' +
+      'exact rank-sum (Mann–Whitney) test over graceful\'s runs and the reference\'s finds graceful slower ' +
+      `(p < ${SIGNIFICANCE}; with 5 runs a side the smallest possible p is 0.004, and it means that every run of ` +
+      'graceful was slower than every run of the reference). On this machine one server\'s consecutive 4-second load ' +
+      'windows differ by up to a third, so the median of six rounds moves by several percent from one run to the ' +
+      'next, and the A/A control\'s own median lands anywhere in that band: comparing one median\'s offset with ' +
+      'another\'s, as earlier runs did, called an identical server slower about one time in four (simulated). With so ' +
+      'few runs the test sees only differences larger than that spread; the instruction counts, which repeat within ' +
+      'about 1 %, are what bound the cost per request.', '')
   }
   const verdict = (ok) => ok ? 'met' : '**missed**'
   // `larger` (graceful's runs, less the margin) no larger than `reference`, by the rank test; with fewer than 3 runs a
@@ -583,8 +585,8 @@ function targets (overhead, shutdown, counted, byLine, heading = '## Against the
         for (const [variant, name] of variants.filter(([v]) => isGraceful(v))) {
           const own = ratiosOf(variant)
           const test = judge(control, own)
-          cells.push(`${name} \`${path}\` ${pct(median(own))} (rounds ${pct(Math.min(...own))} to ${pct(Math.max(...own))}) against the A/A ` +
-            `control's ${pct(median(control))} (rounds ${pct(Math.min(...control))} to ${pct(Math.max(...control))}), ${test.text} (${verdict(!test.slower)})`)
+          const rounds = (ratios) => `${pct(median(ratios))} (rounds ${pct(Math.min(...ratios))} to ${pct(Math.max(...ratios))})`
+          cells.push(`${name} \`${path}\` ${rounds(own)} against the A/A control's ${rounds(control)}, ${test.text} (${verdict(!test.slower)})`)
         }
       }
     }
@@ -593,7 +595,9 @@ function targets (overhead, shutdown, counted, byLine, heading = '## Against the
   }
   if (Object.keys(shutdown).length > 0) {
     // Every run of a server at a socket count, in ms (1: the idle-socket column's runs).
-    const runsAt = (entry, count) => count === 1 ? entry.idle.map(r => r.ms ?? Infinity) : entry.sockets[count].runs?.map(r => r.exitMs) ?? [entry.sockets[count].exitMs]
+    const runsAt = (entry, count) => count === 1
+      ? entry.idle.map(r => r.ms ?? Infinity)
+      : entry.sockets[count].runs?.map(r => r.exitMs) ?? [entry.sockets[count].exitMs]
     const span = (runs, digits = 0) => runs.length < 2 ? '' : ` (runs ${fmt(Math.min(...runs), digits)}–${fmt(Math.max(...runs), digits)})`
     const exitCells = []
     const idleCells = []
@@ -620,13 +624,15 @@ function targets (overhead, shutdown, counted, byLine, heading = '## Against the
           const peer = fastest(count)
           const own = runsAt(entry, count)
           const idle = judge(own, peer.runs, 100)
-          idleCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(median(own), count === 1 ? 1 : 0)}${span(own, count === 1 ? 1 : 0)} against ${fmt(peer.ms, count === 1 ? 1 : 0)} + 100, ${idle.text} (${verdict(!idle.slower)})`)
+          const digits = count === 1 ? 1 : 0
+          idleCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(median(own), digits)}${span(own, digits)} against ` +
+            `${fmt(peer.ms, digits)} + 100, ${idle.text} (${verdict(!idle.slower)})`)
           const after = entry.afterLameDuck?.[count]
           if (after === undefined) continue
           const afterRuns = after.runs?.map(r => r.exitMs) ?? [after.exitMs]
           const lameDuck = judge(afterRuns, peer.runs)
-          lameDuckCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(after.exitMs, 1)}${span(afterRuns, count === 1 ? 1 : 0)} against ${fmt(peer.ms, 1)}, ` +
-            `${peer.name}${span(peer.runs, count === 1 ? 1 : 0)}, ${lameDuck.text} (${verdict(!lameDuck.slower)})`)
+          lameDuckCells.push(`${name}, ${count.toLocaleString('en')}: ${fmt(after.exitMs, 1)}${span(afterRuns, digits)} against ` +
+            `${fmt(peer.ms, 1)}, ${peer.name}${span(peer.runs, digits)}, ${lameDuck.text} (${verdict(!lameDuck.slower)})`)
         }
         const bareHeap = shutdown[variants[0][0]]?.sockets[settings.socketCounts.at(-1)]?.heapPerSocket
         const ownHeap = entry.sockets[settings.socketCounts.at(-1)]?.heapPerSocket
@@ -640,17 +646,19 @@ function targets (overhead, shutdown, counted, byLine, heading = '## Against the
   }
   lines.push('')
   if (heading === '## Against the targets' && Object.keys(shutdown).length > 0) {
-    lines.push('What the exit times that miss are made of (`node bench/exit-breakdown.mjs`, medians of 7 to 11 runs, measured ' +
-      'by hand on 2026-12-06): with one idle socket after a lame duck on Node 24, graceful closes it 1.0 ms later than ' +
-      'bare `server.close()` and reaches its `\'exit\'` event 0.5 ms later. The first is one poll of the event loop ' +
-      'before the listener closes and one before a quiet socket is closed, so that a connection or request already on ' +
-      'the wire is served rather than reset, and the shutdown code running for the first time; the second is the ' +
-      'report. @godaddy/terminus ends the process by raising the signal again, which skips Node\'s own exit (with one ' +
-      'socket, 4 to 8 ms from the `\'exit\'` event to the process gone on Node 20 and 24, for the variants that exit). With 1,000 sockets on Node 26, graceful checks each ' +
-      'socket before closing it (about 3 ms, in code that runs once and cold), and Fastify\'s close step, with its ' +
-      '`preClose` and `onClose` hooks, runs after the drain: Fastify answers 503 to every request that reaches a route from the moment its ' +
-      'close begins, and a hook that closes a database pool must not see a request in flight (about 3 ms more to the `\'exit\'` event than bare `fastify.close()`). Each is the price of a ' +
-      'rule that loses no request or reports what happened, and the project ranks exit latency last (no request lost, then the cost per request, then the exit). With about 150 ' +
+    lines.push('What the exit times that miss are made of (`node bench/exit-breakdown.mjs`, medians of 7 to 11 runs, ' +
+      'measured by hand on 2026-12-06): with one idle socket after a lame duck on Node 24, graceful closes it 1.0 ms ' +
+      'later than bare `server.close()` and reaches its `\'exit\'` event 0.5 ms later. The first is one poll of the ' +
+      'event loop before the listener closes and one before a quiet socket is closed, so that a connection or request ' +
+      'already on the wire is served rather than reset, and the shutdown code running for the first time; the second ' +
+      'is the report. @godaddy/terminus ends the process by raising the signal again, which skips Node\'s own exit ' +
+      '(with one socket, 4 to 8 ms from the `\'exit\'` event to the process gone on Node 20 and 24, for the variants ' +
+      'that exit). With 1,000 sockets on Node 26, graceful checks each socket before closing it (about 3 ms, in code ' +
+      'that runs once and cold), and Fastify\'s close step, with its `preClose` and `onClose` hooks, runs after the ' +
+      'drain: Fastify answers 503 to every request that reaches a route from the moment its close begins, and a hook ' +
+      'that closes a database pool must not see a request in flight (about 3 ms more to the `\'exit\'` event than ' +
+      'bare `fastify.close()`). Each is the price of a rule that loses no request or reports what happened, and the ' +
+      'project ranks exit latency last (no request lost, then the cost per request, then the exit). With about 150 ' +
       'verdicts at p < 0.05, a few misses are expected by chance alone even where nothing differs.', '')
   }
   return lines
