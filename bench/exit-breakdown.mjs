@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { median } from './stats.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -96,12 +97,12 @@ async function oneRun () {
 
 const results = []
 for (let i = 0; i < runs; i++) results.push(await oneRun())
-const median = key => {
-  const sorted = results.map(result => result[key]).filter(value => value !== undefined).sort((a, b) => a - b)
-  return sorted.length === 0 ? '–' : sorted[Math.floor(sorted.length / 2)].toFixed(1)
+const medianOf = key => {
+  const values = results.map(result => result[key]).filter(value => value !== undefined)
+  return values.length === 0 ? '–' : median(values).toFixed(1)
 }
 console.log(`${variant}, ${count} idle socket${count === 1 ? '' : 's'}, ${runs} runs${values['node-flags'] ? `, node ${values['node-flags']}` : ''}` +
   ` (medians, ms; from ${graceful ? 'draining' : 'SIGTERM'}):`)
-for (const key of ['toFirstDestroy', 'destroying', 'toExitEvent', 'processExit', 'total']) console.log(`  ${key.padEnd(15)} ${median(key)}`)
+for (const key of ['toFirstDestroy', 'destroying', 'toExitEvent', 'processExit', 'total']) console.log(`  ${key.padEnd(15)} ${medianOf(key)}`)
 if (results.every(result => result.toFirstDestroy === undefined)) console.log('  (no marks: the process ended without an \'exit\' event, e.g. by the signal itself)')
 console.log(`  totals          ${results.map(result => result.total.toFixed(0)).join(' ')}`)

@@ -6,6 +6,7 @@
 import { IncomingMessage } from 'node:http'
 import { Socket } from 'node:net'
 import express from 'express'
+import { median } from './stats.mjs'
 
 const app = express()
 const signal = new AbortController().signal
@@ -41,7 +42,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 for (const [name, values] of Object.entries(timings)) {
-  const median = values.sort((a, b) => a - b)[Math.floor(values.length / 2)]
-  console.log(`${name.padEnd(32)} ${median.toFixed(1).padStart(8)} ns/request`)
+  console.log(`${name.padEnd(32)} ${median(values).toFixed(1).padStart(8)} ns/request`)
 }
 if (sink < 0) console.log(sink)
