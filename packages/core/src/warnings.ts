@@ -80,7 +80,8 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
       `graceful: started through "${script}" in a container: the package manager stays the main process and may not ` +
       'forward SIGTERM, or may exit before the drain ends; start node directly (CMD ["node", "server.js"])')
   }
-  const shell = worker || silenced(options, 'shell-parent') ? undefined : shellParent(inContainer)
+  // Under a run script the shell above node is the package manager's own, and `run-script` names the cause.
+  const shell = worker || script !== undefined || silenced(options, 'shell-parent') ? undefined : shellParent(inContainer)
   if (shell !== undefined) {
     once('shell-parent', { shell: shell.shell, command: shell.command, role: shell.role },
       `graceful: started by a shell (${shell.command}) that is ${shell.role === 'pid1' ? 'PID 1' : 'the container\'s main process'}: ` +
