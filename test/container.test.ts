@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline'
 import { Client } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { freePorts } from '../packages/check/src/service.js'
+import { CLIENTS, PRE_STOP_DELAY, REQUEST_MS, setUps, STOP_TIMEOUT, type SetUp } from './container-setups.js'
 import { pack, publishedPackages, root, run } from './packages.js'
 
 const baseImage = process.env['PODMAN_BASE_IMAGE']
@@ -24,7 +25,6 @@ if (baseImage === undefined) {
 // crun fails on this host's hybrid cgroup layout; and the sandbox forbids raising limits above its own.
 const PODMAN = ['--runtime', 'runc']
 const LIMITS = ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=1000:1000']
-const STOP_TIMEOUT = 6
 const tag = `${process.pid}`
 const image = `localhost/graceful-test-shop-api:${tag}`
 const made: { images: string[], containers: Set<string>, context: string } = { images: [], containers: new Set(), context: '' }
@@ -33,52 +33,6 @@ async function podman (args: string[], timeout = 120_000): Promise<string> {
   const { stdout } = await run('podman', [...PODMAN, ...args], { timeout, maxBuffer: 16 * 1024 * 1024 })
   return stdout
 }
-
-/** The broken set-ups: the documented image with its last lines changed, as a Dockerfile would change them. */
-interface SetUp {
-  name: string
-  lines: string[]
-  exitCode: number
-  /** Whether graceful drained: its `shutdown complete` line, and no request lost. */
-  drains: boolean
-  /** The stop waited for its timeout, then SIGKILL. */
-  killedAtTimeout: boolean
-  warnings: string[]
-}
-
-const setUps: SetUp[] = [
-  { name: 'the documented Dockerfile: tini, then node in exec form', lines: [], exitCode: 0, drains: true, killedAtTimeout: false, warnings: [] },
-  {
-    // graceful's own handler still starts the drain: the only loss is the kernel's default actions (and reaping).
-    name: 'node as PID 1, no init',
-    lines: ['ENTRYPOINT []', 'CMD ["node", "server.mjs"]'],
-    exitCode: 0, drains: true, killedAtTimeout: false, warnings: ['pid1']
-  },
-  {
-    // A stop signal nothing handles: PID 1 has no default action, so it does nothing at all.
-    name: 'node as PID 1 with no handler for the stop signal (STOPSIGNAL SIGQUIT)',
-    lines: ['ENTRYPOINT []', 'CMD ["node", "server.mjs"]', 'STOPSIGNAL SIGQUIT'],
-    exitCode: 137, drains: false, killedAtTimeout: true, warnings: ['pid1']
-  },
-  {
-    // npm forwards SIGTERM to the shell it runs the script with; that shell dies, npm exits 1, node is killed with it.
-    name: 'npm start in exec form',
-    lines: ['ENTRYPOINT []', 'CMD ["npm", "start"]'],
-    exitCode: 1, drains: false, killedAtTimeout: false, warnings: ['run-script']
-  },
-  {
-    // tini forwards SIGTERM to the shell, which dies of it; tini exits with it and node is killed.
-    name: 'a shell-form CMD behind tini',
-    lines: ['CMD node server.mjs'],
-    exitCode: 143, drains: false, killedAtTimeout: false, warnings: ['shell-parent']
-  },
-  {
-    // Debian's dash does not replace itself with its last command: sh stays PID 1 and ignores SIGTERM.
-    name: 'a shell-form CMD without an init (dash as PID 1)',
-    lines: ['ENTRYPOINT []', 'CMD node server.mjs'],
-    exitCode: 137, drains: false, killedAtTimeout: true, warnings: ['shell-parent']
-  }
-]
 
 beforeAll(async () => {
   if (baseImage === undefined) return
@@ -146,7 +100,7 @@ interface Load { served: number, lost: string[], refused: number, flowing: Promi
  * until told to stop, or until a connection is refused (the listener is closed: nothing behind a balancer would come
  * here then). A request that was sent and got no response is lost.
  */
-function load (port: number, clients = 8): Load {
+function load (port: number, clients = CLIENTS): Load {
   let flowing = (): void => {}
   const result: Load = { served: 0, lost: [], refused: 0, flowing: new Promise(resolve => { flowing = resolve }), stop: async () => {} }
   let stopping = false
@@ -155,7 +109,7 @@ function load (port: number, clients = 8): Load {
     try {
       while (!stopping) {
         try {
-          const { statusCode, body } = await client.request({ method: 'GET', path: '/?ms=150' })
+          const { statusCode, body } = await client.request({ method: 'GET', path: `/?ms=${REQUEST_MS}` })
           await body.text()
           if (statusCode === 200) {
             // Two responses per connection: every client is in its request loop on a kept-alive connection.
@@ -186,7 +140,7 @@ describe.skipIf(baseImage === undefined)('examples/docker/Dockerfile in podman, 
     const name = `graceful-test-${setUp.index}-${tag}`
     const [port] = await freePorts('127.0.0.1', 1) as [number]
     const child = spawn('podman', [...PODMAN, 'run', '--rm', '--name', name, ...LIMITS, '--publish', `127.0.0.1:${port}:3000`,
-      '--env', 'PRE_STOP_DELAY=500', '--env', 'DRAIN_TIMEOUT=3000', await imageFor(setUp, setUp.index)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      '--env', `PRE_STOP_DELAY=${PRE_STOP_DELAY}`, '--env', 'DRAIN_TIMEOUT=3000', await imageFor(setUp, setUp.index)], { stdio: ['ignore', 'pipe', 'pipe'] })
     made.containers.add(name)
     const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
     const output = follow(child)
