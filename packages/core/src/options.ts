@@ -152,10 +152,12 @@ export interface GracefulOptions {
    */
   gracePeriod?: number
   /**
-   * Silences start-up warnings: `true` for all, or a list of names: `'pid1'` (running as PID 1 without an init),
-   * `'run-script'` (started through npm/pnpm/yarn run in a container), `'kubernetes-prestop'` (Kubernetes with
-   * `preStopDelay` 0), `'budget'` (the shutdown does not fit in `gracePeriod`). The env variable
-   * `GRACEFUL_SILENCE_WARNINGS` (`all`, or names separated by commas) does the same.
+   * Silences warnings: `true` for all, or a list of `WarningName`s, such as `'pid1'` (running as PID 1 without an
+   * init), `'run-script'` (started through npm/pnpm/yarn run in a container), `'shell-parent'` (a shell above node
+   * that will not hand it the stop signal), `'kubernetes-prestop'` (Kubernetes with `preStopDelay` 0), `'budget'`
+   * (the shutdown does not fit in `gracePeriod`), `'unknown-variable'` (a misspelt `GRACEFUL_*` variable); every
+   * name is in docs/reference/api.md. The env variable `GRACEFUL_SILENCE_WARNINGS` (`all`, or names separated by
+   * commas) does the same.
    * @default false
    */
   silenceWarnings?: boolean | readonly WarningName[]
