@@ -6,7 +6,7 @@
 // holds the machine's node, so other lines would test nothing new), after .ci/podman.sh has built the base image
 // that stands in for node:20-slim (no image registry is reachable from CI). Elsewhere it skips, saying why.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -63,7 +63,7 @@ async function imageFor (setUp: SetUp, index: number): Promise<string> {
   const derived = `localhost/graceful-test-setup-${index}:${tag}`
   const context = join(made.context, `setup-${index}`)
   rmSync(context, { recursive: true, force: true })
-  await run('mkdir', ['-p', context])
+  mkdirSync(context, { recursive: true })
   writeFileSync(join(context, 'Dockerfile'), [`FROM ${image}`, ...setUp.lines, ''].join('\n'))
   await podman(['build', ...LIMITS, '--pull=never', '--tag', derived, context])
   made.images.push(derived)

@@ -180,7 +180,7 @@ describe('a misspelt GRACEFUL_* variable', () => {
   })
 
   it('one edit away from a known variable, the known one is suggested; a known one is never named', () => {
-    const letter = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ_')
+    const letter = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ_'.split(''))
     fc.assert(fc.property(fc.constantFrom(...KNOWN_VARIABLES), fc.nat(), letter, fc.constantFrom('replace', 'delete', 'insert'), (known, at, char, edit) => {
       // Edits after the prefix: a name that no longer starts with GRACEFUL_ is not one of ours to judge.
       const index = 'GRACEFUL_'.length + at % (known.length - 'GRACEFUL_'.length)
