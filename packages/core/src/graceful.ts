@@ -17,7 +17,7 @@ import { Readiness, type CheckResult, type HealthResponse } from './readiness.js
 import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
 import { signalRegistry, type CrashMember, type SignalMember } from './signals.js'
-import { describe, notAnObject, validateDuration } from './validate.js'
+import { describe, notAnObject, serverHint, validateDuration } from './validate.js'
 import { budgetWarning, containerWarnings, ineffectiveOptions, SECONDS_SCALE, unitsMistake, usageWarnings, type WarningName } from './warnings.js'
 import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
 
@@ -240,7 +240,7 @@ export class Graceful implements SignalMember, CrashMember {
     // the drain.
     if (!isNetServer(server)) {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(server)}.`)
+        `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(server)}.${serverHint(server)}`)
     }
     this.#detached = false
     if (this.#connections.attach(server)) {
