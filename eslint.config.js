@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import n from 'eslint-plugin-n'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.tmp/**'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -13,7 +13,7 @@ export interface Verdict {
 }
 
 /** One start–load–SIGTERM–exit cycle of `command` under graceful-check's default load, behind its simulated balancer. */
-export async function judge (options: Pick<CheckOptions, 'command' | 'cwd' | 'env' | 'paths' | 'ready' | 'timeout' | 'startTimeout'>): Promise<Verdict> {
+export async function judge (options: Pick<CheckOptions, 'command' | 'cwd' | 'env' | 'paths' | 'ready' | 'timeout' | 'startTimeout' | 'load'>): Promise<Verdict> {
   const output: string[] = []
   const report = await checkShutdown({ signalAfter: 400, ...options, onOutput: line => { output.push(line) } })
   return { report, output }
