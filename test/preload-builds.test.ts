@@ -157,3 +157,38 @@ describe.runIf(buildsHere('nitro'))('Nitro, node-server preset', () => {
     }))
   }, 60_000)
 })
+
+// React Router 8 runs on Node 22.22+ only: .ci/run names it on the first line that has it.
+const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
+const reactRouterRuns = major > 22 || (major === 22 && minor >= 22)
+describe.runIf(buildsHere('react-router'))('React Router, server-side rendering', () => {
+  const folders: string[] = []
+  let app: string
+
+  beforeAll(async () => {
+    if (!reactRouterRuns) throw new Error(`GRACEFUL_APP_BUILDS names react-router, which needs Node 22.22+; this is ${process.version}`)
+    // Not a traced bundle: the image keeps its node_modules (npm ci --omit=dev), @graceful/core among them. So the
+    // app runs where it was built, in the repository, whose node_modules stand for the image's.
+    app = appFolder('react-router')
+    folders.push(app)
+    await run(process.execPath, [join(root, 'node_modules/@react-router/dev/bin.cjs'), 'build'], { cwd: app, timeout: 240_000 })
+  }, 300_000)
+
+  afterAll(() => {
+    for (const folder of folders) rmSync(folder, { recursive: true, force: true })
+  })
+
+  it('its custom Node.js server (Express) with --import @graceful/core/register loses no request under load: probes flip, exit 0', async () => {
+    expectNothingLost(await judge({
+      command: [process.execPath, '--import', '@graceful/core/register', 'server.js'],
+      cwd: app,
+      env: PRELOAD_ENV,
+      ready: '/healthz',
+      paths: ['GET /slow']
+    }))
+  }, 60_000)
+
+  it('its custom Node.js server without the preload, in the same harness, loses requests', async () => {
+    expectRequestsLost(await judge({ command: [process.execPath, 'server.js'], cwd: app, ready: '/slow', paths: ['GET /slow'] }))
+  }, 60_000)
+})
