@@ -1,13 +1,16 @@
 // Every Node internal graceful reads (packages/core/src/internals.ts), one test each, over real sockets: run on every
 // Node line we support, so that a change in Node fails here instead of losing requests.
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect as connectHttp2, createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createHttpsServer } from 'node:https'
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { connect as connectTls } from 'node:tls'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -23,6 +26,9 @@ import {
 } from '../packages/core/dist/internals.js'
 import { onServerListening } from '../packages/core/dist/listen-channel.js'
 import { selfSignedCertificate } from './helpers.js'
+import { root } from './packages.js'
+
+const execFileAsync = promisify(execFile)
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -254,6 +260,27 @@ describe('the listen channel the preload reads (tracing:net.server.listen:asyncE
   it('a server on a Unix socket is reported too', async () => {
     const server = createServer()
     expect(await listenRecorded(server, join(tmpdir(), `graceful-listen-${process.pid}.sock`))).toEqual([{ server, bound: true, listeningEmitted: false }])
+  })
+
+  it('a cluster worker\'s server is reported in the worker, once the primary has handed it the listener', async () => {
+    const channel = pathToFileURL(join(root, 'packages/core/dist/listen-channel.js')).href
+    const script = `
+      const cluster = require('node:cluster')
+      if (cluster.isPrimary) {
+        const worker = cluster.fork()
+        worker.on('message', (message) => { console.log(JSON.stringify(message)); worker.kill() })
+      } else {
+        import(${JSON.stringify(channel)}).then(({ onServerListening }) => {
+          onServerListening((server) => { process.send({ bound: server.address() !== null }) })
+          require('node:http').createServer().listen(0, '127.0.0.1')
+        })
+      }`
+    // A file: cluster.fork() starts the worker from the primary's script.
+    const dir = mkdtempSync(join(tmpdir(), 'graceful-cluster-'))
+    cleanup.push(() => { rmSync(dir, { recursive: true, force: true }) })
+    writeFileSync(join(dir, 'cluster.cjs'), script)
+    const { stdout } = await execFileAsync(process.execPath, [join(dir, 'cluster.cjs')], { timeout: 20_000 })
+    expect(stdout.trim()).toBe('{"bound":true}')
   })
 
   it('a listen that fails is not reported, and nothing is once the subscription is stopped', async () => {

@@ -189,6 +189,22 @@ describe('the preload on an application with no graceful in its code', () => {
     expect(service.lines).toEqual([{ listeners: 0 }])
   })
 
+  it('leaves a worker thread\'s server alone: signals reach the main thread only', async () => {
+    const script = `
+      const { Worker } = require('node:worker_threads')
+      new Worker(\`
+        const server = require('node:http').createServer((req, res) => res.writeHead(404).end('not found'))
+        server.listen(0, '127.0.0.1', () => {
+          fetch('http://127.0.0.1:' + server.address().port + '/healthz').then(async (response) => {
+            console.log(JSON.stringify({ status: response.status }))
+            server.close()
+          })
+        })\`, { eval: true })`
+    const service = start([...REQUIRE, '-e', script])
+    expect(await service.exited).toEqual([0, null])
+    expect(service.lines).toEqual([{ status: 404 }])
+  })
+
   it('refuses a malformed GRACEFUL_IGNORE_PORTS when the first HTTP server listens, naming the variable', async () => {
     const service = start([...REQUIRE, NO_GRACEFUL], { PORT: '0', GRACEFUL_IGNORE_PORTS: '9464;9229' })
     const [code] = await service.exited
