@@ -92,7 +92,7 @@ describe('public surface', () => {
     for (const name of names) expect(section, `a row for ${name}`).toMatch(new RegExp(`^\\| \`${name}`, 'm'))
   })
 
-  it('@graceful/core/register exports nothing: it is a preload, loaded for what it does', async () => {
+  it('@graceful/core/register exports nothing: it is a preload, loaded for what it does', () => {
     const manifest = JSON.parse(readFileSync(join(root, 'packages/core/package.json'), 'utf8')) as { exports: Record<string, unknown> }
     expect(manifest.exports['./register']).toEqual({ types: './dist/register.d.ts', default: './dist/register.js' })
     expect(readFileSync(join(root, 'packages/core/dist/register.d.ts'), 'utf8')).toMatch(/^export \{\};/m)

@@ -53,8 +53,8 @@ function start (args: string[], env: Record<string, string> = {}): Service {
       else waiters.push(waiter)
     }
   }
-  createInterface({ input: child.stdout! }).on('line', onLine)
-  createInterface({ input: child.stderr! }).on('line', onLine)
+  createInterface({ input: child.stdout }).on('line', onLine)
+  createInterface({ input: child.stderr }).on('line', onLine)
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
   const line = (match: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> => {
     const seen = lines.find(match)

@@ -3,12 +3,11 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { Server as NetServer } from 'node:net'
 
 /**
- * Published by `net.Server#listen` once the listener is bound, for every kind of server (http, https, http2 and plain
- * net are all net.Servers) and every way of creating one: `http.createServer()`, `new Server()` from an ESM named
- * import (Nitro's, which a patch of `http.createServer` never sees), a cluster worker's listen. A documented channel
- * (node:diagnostics_channel, "NET"), on Node 20.16+, 22.3+, 24 and 26; test/internals.test.ts runs on each line.
- * Connections are accepted on a later turn of the event loop, so a server attached here is attached before its first
- * connection. Nothing is published for a listen that fails.
+ * Published by `net.Server#listen` once the listener is bound (lib/net.js, setupListenHandle), for every server, since
+ * http, https and http2 servers are net.Servers, and however it was made: `new Server()` from an ESM named import
+ * (Nitro's), which a patch of `http.createServer` never sees, or in a cluster worker. Documented (diagnostics_channel,
+ * "NET") and read on Node 20.19, 22, 24 and 26; test/internals.test.ts runs on each. Connections are accepted on a
+ * later turn of the event loop: a server attached here is attached before its first connection.
  */
 const LISTENING = 'tracing:net.server.listen:asyncEnd'
 

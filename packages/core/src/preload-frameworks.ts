@@ -16,11 +16,7 @@ export const SIGNAL_SWITCHES: ReadonlyArray<{ framework: string, variable: strin
   { framework: 'Nitro', variable: 'NITRO_SHUTDOWN_DISABLED', value: 'true' }
 ]
 
-/**
- * Sets each switch that the environment leaves unset (a value the user chose, even an empty one, is kept) and returns
- * those it set, for the start-up log. The variables reach the processes this one starts too, which is what they are
- * meant to do: the preload reaches them through NODE_OPTIONS as well.
- */
+/** Sets each switch the environment leaves unset (a value the user chose, even an empty one, is kept). */
 export function takeOverSignals (env: NodeJS.ProcessEnv = process.env): Array<{ framework: string, variable: string, value: string }> {
   const set: Array<{ framework: string, variable: string, value: string }> = []
   for (const entry of SIGNAL_SWITCHES) {
@@ -31,16 +27,14 @@ export function takeOverSignals (env: NodeJS.ProcessEnv = process.env): Array<{ 
   return set
 }
 
-/** What the preload could read of the application behind a server. */
 export interface ApplicationRoutes {
   framework: string
   /** How its router matches paths; undefined: exactly. */
   routing: ProbeRouting | undefined
-  /** The paths of its routes that have no parameter. */
   paths: string[]
 }
 
-/** What graceful reads of an Express app (4 or 5), as @graceful/express does: its settings and its router's routes. */
+/** An Express app (4 or 5), read as @graceful/express reads it. */
 interface ExpressApp {
   request: object
   enabled: (setting: string) => boolean
@@ -55,10 +49,9 @@ function isExpressApp (value: unknown): value is ExpressApp {
 }
 
 /**
- * The routes of the application behind `server`, where they can be read when it starts listening: an Express app
- * (NestJS on Express too) is the server's request listener; a Next.js build lists its routes in
- * `.next/routes-manifest.json`, in the directory its server runs from. Anything else (Nitro, Fastify, a bundled router)
- * keeps its routes to itself: undefined.
+ * Where the routes can be read as the server starts listening: an Express app (NestJS on Express too) is its request
+ * listener; a Next.js build lists them in `.next/routes-manifest.json`, in the directory its server runs from. Nitro,
+ * Fastify and other bundled routers keep theirs to themselves.
  */
 export function applicationRoutes (server: NetServer, cwd: string = process.cwd()): ApplicationRoutes | undefined {
   for (const listener of server.listeners('request')) {

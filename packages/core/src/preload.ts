@@ -12,14 +12,10 @@ import { fallbackLogger, type GracefulLogger } from './logger.js'
 import { applicationRoutes, takeOverSignals } from './preload-frameworks.js'
 import { attachedByApplication, claimForPreload } from './server-claims.js'
 
-/**
- * The opt-out, per server: the ports whose servers the preload leaves alone (a metrics or debug server that must
- * answer to the end, or one whose own /healthz means something else). The preload's one variable of its own: it is
- * no option of an instance.
- */
+/** The opt-out per server, and the preload's one variable of its own: no option of an instance matches it. */
 export const IGNORE_PORTS_VARIABLE = 'GRACEFUL_IGNORE_PORTS'
 
-/** Only what serves HTTP is attached: a net.Server of a database proxy or a raw TCP service has no probes to answer. */
+// A net.Server of a database proxy or a raw TCP service has no probes to answer and no requests to drain.
 function servesHttp (server: NetServer): boolean {
   return server instanceof HttpServer || server instanceof HttpsServer || isHttp2Server(server)
 }
@@ -46,12 +42,9 @@ function describeAddress (address: string | AddressInfo | null): string {
 }
 
 /**
- * Starts the preload: the frameworks' own signal handlers are switched off, and each HTTP server the process starts
- * listening gets an instance of its own as it binds, before its first connection, so that it answers the probes ahead
- * of the application and drains on SIGTERM. One instance per server: each follows its own application's routing, and
- * the application's own instance can take any one of them over (server-claims.ts). The signal registry serves them
- * all and exits once, when the last is done. Nothing is attached, logged or listened to in a process that serves no
- * HTTP (a build, a migration, a worker thread), which NODE_OPTIONS reaches as well.
+ * One instance per server, so that each follows its own application's routing and the application's own instance can
+ * take any one over (server-claims.ts); the signal registry exits once, when the last is done. A process that serves
+ * no HTTP (a build, a migration, a worker thread: NODE_OPTIONS reaches them too) gets no listener and no line.
  */
 export function startPreload (): void {
   if (!isMainThread) return
