@@ -16,6 +16,7 @@ import { METHOD_NOT_ALLOWED, NOT_A_PROBE, probeMatcher, ProbeRoutes, READINESS, 
 import { Readiness, type CheckResult, type HealthResponse } from './readiness.js'
 import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
+import { claimServer } from './server-claims.js'
 import { signalRegistry, type CrashMember, type SignalMember } from './signals.js'
 import { describe, notAnObject, serverHint, validateDuration } from './validate.js'
 import { budgetWarning, containerWarnings, ineffectiveOptions, SECONDS_SCALE, unitsMistake, usageWarnings, type WarningName } from './warnings.js'
@@ -243,6 +244,8 @@ export class Graceful implements SignalMember, CrashMember {
         `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(server)}.${serverHint(server)}`)
     }
     this.#detached = false
+    // A server the preload attached is handed over to this instance, which knows the application's hooks and options.
+    claimServer(server, this)
     if (this.#connections.attach(server)) {
       this.#routes.install(server)
       this.#appCloses.install(server)
