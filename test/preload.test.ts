@@ -55,7 +55,8 @@ function start (args: string[], env: Record<string, string> = {}): Service {
   }
   createInterface({ input: child.stdout }).on('line', onLine)
   createInterface({ input: child.stderr }).on('line', onLine)
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  // 'close', not 'exit': the child's stdout and stderr have ended too, so every line it wrote has been read.
+  const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>
   const line = (match: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>> => {
     const seen = lines.find(match)
     if (seen !== undefined) return Promise.resolve(seen)
@@ -112,9 +113,10 @@ describe('the preload on an application with no graceful in its code', () => {
   it('drains every HTTP server of the process (an app and a metrics server), each named in its report, and leaves a raw TCP server alone', async () => {
     const service = start([...REQUIRE, NO_GRACEFUL], { PORT: '0', METRICS_PORT: '0', TCP_PORT: '0' })
     const [app, metrics, tcp] = [await listening(service, 'app'), await listening(service, 'metrics'), await listening(service, 'tcp')]
-    const attached = service.lines.filter(line => String(line['msg']).startsWith('graceful: attached to the HTTP server')).map(line => line['server'])
-    expect(attached.sort()).toEqual([`127.0.0.1:${app}`, `127.0.0.1:${metrics}`].sort())
-    expect(JSON.stringify(service.lines)).not.toContain(`127.0.0.1:${tcp}`)
+    // graceful's lines go to stderr, the app's to stdout: two pipes, read in either order, so each is waited for.
+    for (const port of [app, metrics]) {
+      await service.line(line => String(line['msg']).startsWith('graceful: attached to the HTTP server') && line['server'] === `127.0.0.1:${port}`, `attached to ${port}`)
+    }
     for (const port of [app, metrics]) expect(await get(port, '/healthz')).toMatchObject({ status: 200, body: '{"status":"ok","phase":"running"}' })
 
     // In flight on each server when the signal comes (or on the wire, which the lame duck serves as well): both are
@@ -129,6 +131,9 @@ describe('the preload on an application with no graceful in its code', () => {
     ])
     expect(await service.exited).toEqual([0, null])
     expect(reports(service).map(report => [report['server'], report['exitCode']]).sort()).toEqual([[`127.0.0.1:${app}`, 0], [`127.0.0.1:${metrics}`, 0]].sort())
+    const attached = service.lines.filter(line => String(line['msg']).startsWith('graceful: attached to the HTTP server')).map(line => line['server'])
+    expect(attached.sort()).toEqual([`127.0.0.1:${app}`, `127.0.0.1:${metrics}`].sort())
+    expect(JSON.stringify(service.lines)).not.toContain(`127.0.0.1:${tcp}`)
   })
 
   it('leaves a server on a port GRACEFUL_IGNORE_PORTS lists to the application: its probes reach the app, and only the other drains', async () => {
@@ -136,7 +141,7 @@ describe('the preload on an application with no graceful in its code', () => {
     const service = start([...REQUIRE, NO_GRACEFUL], { PORT: '0', METRICS_PORT: String(metrics), GRACEFUL_IGNORE_PORTS: ` 9, ${metrics}` })
     const app = await listening(service, 'app')
     await listening(service, 'metrics')
-    expect(service.lines).toContainEqual(expect.objectContaining({ server: `127.0.0.1:${metrics}`, msg: `graceful: the server on 127.0.0.1:${metrics} is left alone (GRACEFUL_IGNORE_PORTS)` }))
+    await service.line(line => line['server'] === `127.0.0.1:${metrics}` && line['msg'] === `graceful: the server on 127.0.0.1:${metrics} is left alone (GRACEFUL_IGNORE_PORTS)`, 'left alone')
     expect(await get(metrics!, '/healthz')).toMatchObject({ status: 404, body: 'not found\n' })
     service.child.kill('SIGTERM')
     await service.line(line => line['msg'] === 'graceful: shutdown started', 'the shutdown')
@@ -149,7 +154,9 @@ describe('the preload on an application with no graceful in its code', () => {
   it('names the application\'s own route on a probe path, and answers every variant of that path that Express would route to it', async () => {
     const service = start([...REQUIRE, NO_GRACEFUL], { PORT: '0', OWN_HEALTHZ: '1' })
     const app = await listening(service, 'app')
-    expect(service.lines).toContainEqual(expect.objectContaining({ warning: 'shadowed-route', path: '/healthz', server: `127.0.0.1:${app}` }))
+    // The warning goes to stderr, the app's line to stdout: two pipes, read in either order.
+    const warning = await service.line(entry => entry['warning'] === 'shadowed-route', 'the shadowed-route warning')
+    expect(warning).toMatchObject({ path: '/healthz', server: `127.0.0.1:${app}` })
     // Express routes /HEALTHZ and /healthz/ to the app's /healthz: none of them reaches it while graceful answers.
     for (const path of ['/healthz', '/HEALTHZ', '/healthz/']) expect(await get(app, path), path).toMatchObject({ status: 200, body: '{"status":"ok","phase":"running"}' })
   })
@@ -161,7 +168,7 @@ describe('the preload on an application with no graceful in its code', () => {
     const service = start([...REQUIRE, NO_GRACEFUL], { PORT: '0', ...env })
     expect(await service.line(line => line['event'] === 'switches', 'the switches')).toEqual({ event: 'switches', ...seen })
     await listening(service, 'app')
-    const announced = service.lines.find(line => line['preload'] === true && 'set' in line)
+    const announced = await service.line(line => line['preload'] === true && 'set' in line, 'the switches announced')
     expect(Object.keys(announced!['set'] as object)).toEqual(said)
     for (const variable of said) expect(announced!['msg']).toContain(`${variable}=true`)
   })
