@@ -4,42 +4,13 @@ import { RawConnection, type Exchange } from './connection.js'
 import type { Random } from './random.js'
 import { processAlive, type Recorder } from './recorder.js'
 import type { ClientKind, RequestSpec } from './types.js'
+import { contentType, errorCode, isRefused, isTimeout, requestText } from './wire.js'
 
 export interface Target {
   host: string
   port: number
   requests: RequestSpec[]
   requestTimeout: number
-}
-
-function errorCode (err: unknown): string {
-  const e = err as { code?: string, cause?: { code?: string }, name?: string }
-  return e.cause?.code ?? e.code ?? e.name ?? 'error'
-}
-
-function isRefused (err: unknown): boolean {
-  const e = err as { code?: string, syscall?: string, cause?: { code?: string, syscall?: string } }
-  return e.code === 'ECONNREFUSED' || e.cause?.code === 'ECONNREFUSED'
-}
-
-function isTimeout (code: string): boolean {
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'timeout'
-}
-
-function contentType (body: string): string {
-  try {
-    JSON.parse(body)
-    return 'application/json'
-  } catch {
-    return 'text/plain'
-  }
-}
-
-/** The text of one request on the wire. */
-export function requestText (spec: RequestSpec, host: string, id: number): string {
-  const body = spec.body ?? ''
-  const bodyHeaders = spec.body === undefined ? '' : `content-type: ${contentType(body)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
-  return `${spec.method} ${spec.path} HTTP/1.1\r\nhost: ${host}\r\nuser-agent: graceful-check\r\nx-check-id: ${id}\r\n${bodyHeaders}\r\n${body}`
 }
 
 /** A new connection's opening failed: refused (or reset in its handshake), which no byte of a request crossed. */

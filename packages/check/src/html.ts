@@ -18,7 +18,9 @@ h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 16px; margin: 0 0 6px; 
 .cycle { border: 1px solid #ddd; border-radius: 6px; padding: 10px; }
 svg { display: block; width: 100%; height: auto; } svg text { font-size: 10px; fill: #444; }
 .req { stroke-width: 1.4; } .lostmark { cursor: pointer; } .lostmark:hover circle, .lostmark:focus circle { stroke: #000; stroke-width: 1.5; }
-ol.lost li { margin: 4px 0; padding: 2px 4px; } ol.lost li:target { background: #ffe3e3; outline: 2px solid ${LOST}; }
+.detail { min-height: 3.2em; margin: 6px 0; padding: 6px 8px; background: #f6f6f6; border-left: 4px solid #ccc; }
+.detail.shown { background: #ffecec; border-left-color: ${LOST}; }
+table.causes { border-collapse: collapse; margin-top: 6px; } table.causes td { border-top: 1px solid #eee; padding: 3px 6px; vertical-align: top; }
 .muted { color: #666; } code { font-size: 12px; }
 `
 
@@ -95,7 +97,7 @@ function chart (cycle: CycleReport): string {
   for (const band of phases(cycle)) {
     if (band.to <= band.from) continue
     parts.push(`<rect class="phase" data-phase="${band.name}" x="${scale.x(band.from).toFixed(1)}" y="${rowsTop - 2}" width="${(scale.x(band.to) - scale.x(band.from)).toFixed(1)}" height="${bottom - rowsTop + 2}" fill="${band.fill}"><title>${band.name}: ${signed(band.from)} to ${signed(band.to)} ms</title></rect>`,
-      `<text x="${scale.x(band.from) + 2}" y="${bottom + 12}">${band.name}</text>`)
+      scale.x(band.to) - scale.x(band.from) < 44 ? '' : `<text x="${scale.x(band.from) + 2}" y="${bottom + 12}">${band.name}</text>`)
   }
   parts.push(`<text x="4" y="${laneTop + 8}">readiness</text>`, readinessLane(cycle, scale, laneTop),
     `<text x="4" y="${laneTop + 22}">balancer</text>`, balancerLane(cycle, scale, laneTop + 14))
@@ -113,7 +115,7 @@ function chart (cycle: CycleReport): string {
     const x2 = Math.max(scale.x(doneMs), x1 + 1)
     parts.push(`<line class="req ${kind}" data-client="${client}" x1="${x1.toFixed(1)}" x2="${x2.toFixed(1)}" y1="${y}" y2="${y}" stroke="${colour}"/>`)
     if (failure !== undefined && failure.lost) {
-      lostMarks.push(`<a class="lostmark" href="#c${cycle.cycle}-f${index!}" data-failure="${index!}"><circle cx="${x2.toFixed(1)}" cy="${y}" r="4" fill="${LOST}"/><title>${escape(`${failure.kind}: ${failure.method} ${failure.path}, failed ${signed(failure.failedMs)} ms. Click for the cause and the fix.`)}</title></a>`)
+      lostMarks.push(`<g class="lostmark" tabindex="0" role="button" data-failure="${index!}"><circle cx="${x2.toFixed(1)}" cy="${y}" r="4" fill="${LOST}"/><title>${escape(`${failure.kind}: ${failure.method} ${failure.path}, failed ${signed(failure.failedMs)} ms. Click for the cause and the fix.`)}</title></g>`)
     }
   }
   parts.push(...lostMarks)
@@ -126,26 +128,59 @@ function chart (cycle: CycleReport): string {
   return `<svg viewBox="0 0 ${left + width + 10} ${bottom + 18}" role="img" aria-label="cycle ${cycle.cycle + 1}: requests on a time axis, ms from the signal">${parts.join('')}</svg>`
 }
 
+/** What a click on a lost request shows: the request, its cause and its fix. */
+function detail (failure: FailedRequest): { what: string, cause: string, fix: string } {
+  return {
+    what: `${failure.kind}: ${failure.client} ${failure.method} ${failure.path}${failure.idempotent ? '' : ' (not idempotent)'}, ${failure.connection} connection, ` +
+      `sent ${signed(failure.sentMs)} ms, failed ${signed(failure.failedMs)} ms in ${failure.phase}${failure.error === null ? '' : ` (${failure.error})`}`,
+    cause: failure.cause,
+    fix: failure.fix
+  }
+}
+
 function panel (report: CheckReport, cycle: CycleReport): string {
   const r = cycle.requests
-  const lost = cycle.failures.map((failure, index) => ({ failure, index })).filter(entry => entry.failure.lost)
-  const items = lost.map(({ failure, index }) => `<li id="c${cycle.cycle}-f${index}"><b>${escape(failure.kind)}</b>: ${escape(failure.client)} ${escape(failure.method)} ${escape(failure.path)}` +
-    `${failure.idempotent ? '' : ' <b>(not idempotent)</b>'}, ${failure.connection} connection, sent ${signed(failure.sentMs)} ms, failed ${signed(failure.failedMs)} ms in ${failure.phase}` +
-    `<br><span class="cause">${escape(failure.cause)}</span><br><span class="fix muted">fix: ${escape(failure.fix)}</span></li>`)
+  const lost = Object.fromEntries(cycle.failures.flatMap((failure, index) => failure.lost ? [[index, detail(failure)]] : []))
+  const kinds = new Map<string, { count: number, failure: FailedRequest }>()
+  for (const failure of cycle.failures.filter(candidate => candidate.lost)) kinds.set(failure.kind, { count: (kinds.get(failure.kind)?.count ?? 0) + 1, failure })
+  const causes = [...kinds].map(([kind, { count, failure }]) => `<tr><td>${count} × <b>${escape(kind)}</b></td><td>${escape(failure.cause)}<br><span class="muted">fix: ${escape(failure.fix)}</span></td></tr>`)
   const propagation = cycle.balancer.propagationMs === null ? 'no balancer' : `${escape(cycle.balancer.model)}, propagation ${cycle.balancer.propagationMs} ms`
+  // Inside a script element only `</` could end it early.
+  const data = JSON.stringify(lost).replace(/</g, '\\u003c')
   return `<section class="cycle" data-cycle="${cycle.cycle}" data-answered="${r.answered}" data-lost="${r.lost}" data-excused="${r.excused}">
 <h2>cycle ${cycle.cycle + 1}: <span class="verdict ${r.lost === 0 ? 'pass' : 'fail'}">${r.lost} lost</span> of ${r.sent}</h2>
 <div class="muted">${escape(report.signal)} after ${cycle.signalAfterMs} ms of load; ${propagation}; exit ${cycle.times.exitMs === null ? 'not seen' : `${signed(cycle.times.exitMs)} ms`}${cycle.servicePhases === null ? '' : '; phases as the service reported them'}</div>
 ${chart(cycle)}
 <div>${r.answered} answered, ${r.lost} lost${r.lostNotIdempotent > 0 ? ` (${r.lostNotIdempotent} not idempotent)` : ''}, ${r.excused} failed but not counted</div>
-${items.length === 0 ? '' : `<ol class="lost" start="1">${items.join('\n')}</ol>`}
+<div class="detail">${r.lost === 0 ? 'Nothing lost in this cycle.' : 'Click a red mark (a lost request) for its cause and its fix.'}</div>
+${causes.length === 0 ? '' : `<table class="causes">${causes.join('')}</table>`}
+<script type="application/json" class="lost-requests">${data}</script>
 </section>`
 }
+
+// The one script of the page: a click (or Enter) on a lost request's mark shows it in its cycle's detail box.
+const SCRIPT = `
+function show (mark) {
+  const section = mark.closest('section.cycle')
+  const lost = JSON.parse(section.querySelector('script.lost-requests').textContent)
+  const entry = lost[mark.dataset.failure]
+  const box = section.querySelector('.detail')
+  box.replaceChildren()
+  for (const [text, tag] of [[entry.what, 'b'], [entry.cause, 'div'], ['fix: ' + entry.fix, 'div']]) {
+    const element = document.createElement(tag)
+    element.textContent = text
+    box.append(element)
+  }
+  box.classList.add('shown')
+}
+document.addEventListener('click', event => { const mark = event.target.closest('.lostmark'); if (mark) show(mark) })
+document.addEventListener('keydown', event => { const mark = event.target.closest && event.target.closest('.lostmark'); if (mark && event.key === 'Enter') show(mark) })
+`
 
 /**
  * The shutdown drawn, one self-contained HTML page (inline CSS and SVG, nothing fetched): per cycle, each request as a
  * mark from sent to answered or failed, coloured by outcome and client, the phases as bands, readiness and the
- * balancer as lanes, and each lost request a link to its cause and fix. Cycles side by side.
+ * balancer as lanes, and a click on a lost request shows its cause and fix. Cycles side by side.
  */
 export function formatHtml (report: CheckReport): string {
   const t = report.totals
@@ -161,6 +196,7 @@ export function formatHtml (report: CheckReport): string {
 <div class="muted"><code>${escape(target)}</code>; ${escape(report.balancer.model)} in front, propagation ${report.balancer.propagation.min}–${report.balancer.propagation.max} ms; seed ${report.seed} (<code>--seed ${report.seed}</code> replays it); ms from the signal</div>
 <div class="legend">${legend}</div>
 <div class="cycles">${report.cycles.map(cycle => panel(report, cycle)).join('\n')}</div>
+<script>${SCRIPT}</script>
 </body></html>
 `
 }

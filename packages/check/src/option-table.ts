@@ -85,11 +85,11 @@ const rows = [
 
 // Every field of checkShutdown()'s options has its row (or is named by one): this fails to compile otherwise.
 type Named = Extract<(typeof rows)[number], { key: string }>['key'] | 'env' | 'redispatch' | 'haproxy' | 'abortSignal' | 'onProgress'
-const everyOptionHasARow: [OptionKey] extends [Named] ? true : never = true
-void everyOptionHasARow
+type Assert<T extends true> = T
+type EveryOptionHasARow = Assert<[OptionKey] extends [Named] ? true : false>
 
 /** Every option, in the order of the help and the docs. */
-export const OPTION_ROWS: readonly OptionRow[] = rows
+export const OPTION_ROWS: readonly OptionRow[] = rows satisfies (EveryOptionHasARow extends true ? readonly OptionRow[] : never)
 
 export const SECTIONS: readonly Section[] = ['the service', 'the load', 'the balancer', 'the signal', 'the verdict and the output']
 

@@ -1,7 +1,4 @@
-/**
- * The version of the report's shape: a field is only ever added within a version. 2: the balancer is a propagation
- * window (`balancer`, `times.routingEndedMs`), `retried-elsewhere`, `marks`, `servicePhases`, `lostNotIdempotent`.
- */
+/** The version of the report's shape: a field is only ever added within a version (docs/check.md says what 2 changed). */
 export const SCHEMA_VERSION = 2
 
 /**
@@ -198,12 +195,7 @@ export interface TimelineEvent {
   what: string
 }
 
-export interface ClientCounts {
-  sent: number
-  completed: number
-  failed: number
-  lost: number
-}
+export interface ClientCounts { sent: number, completed: number, failed: number, lost: number }
 
 /** Something about the service as a whole (not one request) that a person must act on. */
 export interface Finding {
@@ -218,9 +210,8 @@ export interface CycleReport {
   cycle: number
   /** This cycle's own seed, derived from the report's `seed` (which is the one to give `--seed` to replay). */
   seed: number
-  /** Where the service was reached. */
+  /** Where the service was reached, and after how many ms of load the signal went. */
   url: string
-  /** ms of load before the signal. */
   signalAfterMs: number
   /** ms from the signal, null when not seen. */
   times: {
