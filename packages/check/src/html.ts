@@ -118,13 +118,14 @@ function chart (cycle: CycleReport): string {
       lostMarks.push(`<g class="lostmark" tabindex="0" role="button" data-failure="${index!}"><circle cx="${x2.toFixed(1)}" cy="${y}" r="4" fill="${LOST}"/><title>${escape(`${failure.kind}: ${failure.method} ${failure.path}, failed ${signed(failure.failedMs)} ms. Click for the cause and the fix.`)}</title></g>`)
     }
   }
-  parts.push(...lostMarks)
   const line = (ms: number | null, label: string, colour: string): void => {
     if (ms === null) return
     parts.push(`<line class="moment" data-moment="${label}" x1="${scale.x(ms).toFixed(1)}" x2="${scale.x(ms).toFixed(1)}" y1="${laneTop - 6}" y2="${bottom}" stroke="${colour}" stroke-dasharray="3 2"><title>${label} at ${signed(ms)} ms</title></line>`)
   }
   line(0, 'signal', '#333')
   line(cycle.times.exitMs, 'exit', '#000')
+  // Last, so that a lost request is on top of the moments' lines and can be clicked.
+  parts.push(...lostMarks)
   return `<svg viewBox="0 0 ${left + width + 10} ${bottom + 18}" role="img" aria-label="cycle ${cycle.cycle + 1}: requests on a time axis, ms from the signal">${parts.join('')}</svg>`
 }
 
