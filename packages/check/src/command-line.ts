@@ -131,7 +131,7 @@ export function parseCommandLine (argv: string[]): CommandLine {
 /** The default as a person reads it: no Markdown, nothing for a default that says nothing. */
 function shownDefault (row: OptionRow): string {
   const text = row.shown.replace(/`/g, '')
-  return text === '' || text === '—' || text === 'off' ? '' : ` (default ${text})`
+  return row.kind === 'switch' || text === '' || text === '—' ? '' : ` (default ${text})`
 }
 
 /** `graceful-check --help`, from the option table. */
@@ -146,7 +146,7 @@ export function helpText (): string {
     lines.push('', section)
     for (const row of OPTION_ROWS.filter(candidate => candidate.section === section && (candidate.flag !== undefined || candidate.display !== undefined))) {
       const left = `  ${row.short === undefined && row.display === undefined ? '    ' : ''}${spelling(row)}`
-      lines.push(`${left.padEnd(28)}${left.length >= 28 ? ' ' : ''}${row.help}${row.multiple === true ? '' : shownDefault(row)}`)
+      lines.push(`${left.padEnd(28)}${left.length >= 28 ? ' ' : ''}${row.help}${shownDefault(row)}`)
     }
   }
   lines.push('', 'exit codes: 0 nothing lost, 1 something lost (or the service did not stop), 2 bad usage or a service that does not start.',
