@@ -66,6 +66,6 @@ describe('the npx lines of the docs', () => {
     const guide = read('docs/getting-started.md')
     const install = /### Install\n([\s\S]*?)\n### /.exec(guide)?.[1] ?? ''
     expect(install).toContain('"$GRACEFUL/tarballs/graceful-check.tgz"')
-    expect(JSON.parse(read('package.json')).scripts['pack:tarballs']).toContain('--out tarballs/%s.tgz')
+    expect((JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts['pack:tarballs']).toContain('--out tarballs/%s.tgz')
   })
 })

@@ -63,7 +63,7 @@ const browserRuns = process.env.CI === 'true' && process.env.GRACEFUL_BROWSER !=
 const screenshot = join(root, 'artifacts', 'check-html.png')
 
 describe.runIf(browserRuns)('--html, opened in Chromium', () => {
-  let browser: Browser
+  let browser: Browser | undefined
   beforeAll(async () => {
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -74,7 +74,7 @@ describe.runIf(browserRuns)('--html, opened in Chromium', () => {
   afterAll(async () => { await browser?.close() })
 
   it('draws every request of every cycle as the report counts it, the phases and the lanes, fetches nothing, and a click on a lost request shows its cause and fix', async () => {
-    const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } })
+    const page = await browser!.newPage({ viewport: { width: 1500, height: 1000 } })
     const requested: string[] = []
     page.on('request', request => { requested.push(request.url()) })
     await page.goto(pathToFileURL(html).href)

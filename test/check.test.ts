@@ -39,6 +39,10 @@ describe('graceful-check judges a service by its requests alone', () => {
     expect(lostKinds(report).every(kind => ['exited-in-flight', 'routed-to-closed-listener'].includes(kind)), lostKinds(report).join()).toBe(true)
     expect(report.cycles[0]!.exit.signal).toBe('SIGTERM')
     expect(report.findings.map(finding => finding.kind)).toContain('exit-code')
+    // Gone at once while the balancer still routes here: what it sends until it lets go is refused, and lost.
+    const afterExit = report.lost.filter(failure => failure.kind === 'routed-to-closed-listener' && failure.phase === 'after-exit')
+    expect(afterExit.length).toBeGreaterThan(0)
+    expect(Math.max(...afterExit.map(failure => failure.sentMs))).toBeGreaterThan(report.cycles[0]!.times.exitMs!)
     const [exited] = report.lost.filter(failure => failure.kind === 'exited-in-flight')
     expect(exited).toMatchObject({ lost: true, cause: 'the process exited with the request in flight', phase: 'after-exit' })
   })
