@@ -43,6 +43,8 @@ describe('the default balancer, a Kubernetes Service, fails a service that stops
       expect(cycle.balancer.propagationMs).toBeGreaterThanOrEqual(1_000)
       expect(cycle.balancer.propagationMs).toBeLessThanOrEqual(3_000)
       for (const failure of routed) expect(failure.sentMs).toBeLessThanOrEqual(cycle.balancer.propagationMs!)
+      // Refused up to the end of the window, not only at the signal: the balancer did not let go any earlier.
+      expect(Math.max(...routed.map(failure => failure.sentMs))).toBeGreaterThan(cycle.balancer.propagationMs! - 400)
       expect(cycle.requests.lostNotIdempotent).toBe(cycle.failures.filter(failure => failure.lost && failure.method === 'POST').length)
     }
     // Three cycles, three draws.
@@ -79,6 +81,8 @@ describe('the balancer presets re-send what their balancers re-send, and never a
     const failures = failuresOf(await run('nginx'))
     expect(failures.filter(failure => failure.kind === 'retried-elsewhere').length).toBeGreaterThan(0)
     expect(failures.filter(failure => failure.kind === 'routed-to-closed-listener')).toEqual([])
+    // The POSTs in flight at the signal reached the instance: lost, and no balancer may send them again.
+    expect(failures.some(failure => failure.lost && failure.method === 'POST')).toBe(true)
     for (const failure of failures.filter(candidate => candidate.lost)) expect(failure.method).toBe('POST')
   }, 30_000)
 
