@@ -154,7 +154,7 @@ export const sabotages = [
     file: 'packages/check/src/recorder.ts',
     find: 'return this.direct || this.routingEndsAt === undefined || performance.now() < this.routingEndsAt',
     replace: 'return this.direct || this.signalAt === undefined',
-    tests: [['test/check-balancer.test.ts', 'a drain without a lame duck (the listener closes at SIGTERM): in every one of three seeded cycles']]
+    tests: [['test/check-balancer.test.ts', 'in every one of three seeded cycles, connections refused while the balancer still routes here are lost']]
   },
   {
     mechanism: 'graceful-check: after an early exit the load goes on until the balancer lets go',
