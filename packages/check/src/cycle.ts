@@ -49,8 +49,9 @@ export async function runCycle (settings: Settings, cycle: number): Promise<Cycl
       sent: recorder === undefined ? 0 : Object.values(recorder.byClient).reduce((sum, counts) => sum + counts.sent, 0),
       completed: recorder?.answered ?? 0,
       failed: failures.length,
-      // A provisional count, from what the clients see: refusals while routed and anything written and not answered.
-      lost: failures.filter(o => o.what === 'refused' ? o.routed : true).length,
+      // A provisional count, from what the clients see: refusals while routed that the balancer does not re-send, and
+      // anything written and not answered.
+      lost: failures.filter(o => o.what === 'refused' ? o.routed && !settings.balancerModel.retriesRefused : true).length,
       readiness: recorder?.readiness ?? 'unknown',
       exit: exit ?? null
     })
