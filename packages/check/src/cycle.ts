@@ -53,6 +53,7 @@ export async function runCycle (settings: Settings, cycle: number): Promise<Cycl
       // anything written and not answered.
       lost: failures.filter(o => o.what === 'refused' ? o.routed && !settings.balancerModel.retriesRefused : true).length,
       readiness: recorder?.readiness ?? 'unknown',
+      routingLeftMs: recorder?.routingEndsAt === undefined ? null : Math.max(0, Math.round(recorder.routingEndsAt - now)),
       exit: exit ?? null
     })
   }

@@ -137,6 +137,8 @@ export interface Progress {
   failed: number
   lost: number
   readiness: string
+  /** ms the balancer still routes new connections here; 0 once it let go; null without a balancer or before the signal. */
+  routingLeftMs: number | null
   exit: string | null
 }
 
