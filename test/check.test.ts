@@ -3,6 +3,7 @@
 // over 127.0.0.1; the assertions are about the classification, not about timing figures.
 import { describe, expect, it } from 'vitest'
 import { reportSchema } from '@graceful/check'
+import { notDeliveredFix } from '../packages/check/src/cycle.js'
 import { check, checkJson, lostKinds, validate } from './check-helpers.js'
 
 describe('graceful-check judges a service by its requests alone', () => {
@@ -112,6 +113,19 @@ describe('graceful-check judges a service by its requests alone', () => {
     expect(finding).toMatchObject({ fails: true })
     expect(finding!.fix).toMatch(/the signal never reached node: exec-form CMD/)
     expect(lostKinds(report).every(kind => kind === 'killed-in-flight')).toBe(true)
+  })
+})
+
+describe('the fix for a signal that never reached the service', () => {
+  it.each([
+    [['sh', '-c', 'node server.js; echo done'], 'node', 'CMD ["node", "server.js"]'],
+    [['node_modules/.bin/deno', 'run', '-A', 'main.ts'], 'deno', 'CMD ["deno", "run", "main.ts"]'],
+    [['sh', '-c', 'bun server.ts'], 'bun', 'CMD ["bun", "server.ts"]'],
+    [['./service', '--port', '3000'], 'the service', 'CMD ["your-program", …]']
+  ])('for %j names %s and its exec form', (command, runtime, cmd) => {
+    const fix = notDeliveredFix(command)
+    expect(fix).toContain(`the signal never reached ${runtime}: exec-form CMD (\`${cmd}\`)`)
+    if (runtime !== 'node') expect(fix).not.toMatch(/\bnode\b/)
   })
 })
 

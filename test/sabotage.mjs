@@ -150,6 +150,34 @@ export const sabotages = [
     tests: [['test/drain.test.ts', 'a request whose headers are still arriving when the quiet window ends is waited for and served']]
   },
   {
+    mechanism: 'a shell above node that will not hand it the stop signal is named (shell-parent)',
+    file: 'packages/core/src/shell-parent.ts',
+    find: "    if (!SHELLS.has(shell)) return undefined\n",
+    replace: '    if (shell !== \'none\') return undefined\n',
+    tests: [['test/warnings.test.ts', 'a shell as PID 1 above node is named'], ['test/warnings.test.ts', 'a shell that is the container\'s main process behind an init is named']]
+  },
+  {
+    mechanism: 'a process npx started is no run script',
+    file: 'packages/core/src/warnings.ts',
+    find: "  if (event === undefined || event === '' || event === 'npx') return undefined\n",
+    replace: "  if (event === undefined || event === '') return undefined\n",
+    tests: [['test/warnings.test.ts', 'is not taken for a run script']]
+  },
+  {
+    mechanism: 'a misspelt GRACEFUL_* variable is named with the closest known one',
+    file: 'packages/core/src/environment.ts',
+    find: '    if (suggestion !== undefined) found.push({ variable, suggestion: PREFIX + suggestion })\n',
+    replace: '',
+    tests: [['test/warnings.test.ts', 'is named with the closest known variable, and the service starts'], ['test/warnings.test.ts', 'one edit away from a known variable']]
+  },
+  {
+    mechanism: 'a blank GRACEFUL_* variable counts as unset',
+    file: 'packages/core/src/environment.ts',
+    find: "  return raw === undefined || raw.trim() === '' ? undefined : raw\n",
+    replace: "  return raw === undefined || raw === '' ? undefined : raw\n",
+    tests: [['test/warnings.test.ts', 'is ignored, as if unset']]
+  },
+  {
     mechanism: 'graceful-check: the balancer routes new connections here for the propagation delay after the signal, whatever the service answers',
     file: 'packages/check/src/recorder.ts',
     find: 'return this.direct || this.routingEndsAt === undefined || performance.now() < this.routingEndsAt',
