@@ -8,6 +8,12 @@ fastify.get('/', async (request) => {
   await new Promise(resolve => setTimeout(resolve, Number(request.query.ms ?? 20)))
   return 'hello\n'
 })
+// An order: a POST with a JSON body, which no client or balancer may send twice.
+fastify.post('/orders', async (request, reply) => {
+  await new Promise(resolve => setTimeout(resolve, Number(request.query.ms ?? 20)))
+  reply.code(201)
+  return { id: request.body?.id ?? null }
+})
 if (process.env.ON_SIGTERM === 'close') {
   process.once('SIGTERM', () => {
     fastify.close().then(() => process.exit(0), () => process.exit(1))

@@ -5,9 +5,9 @@ import { checkShutdown } from '@graceful/check'
 test('SIGTERM under load loses no request', async () => {
   const report = await checkShutdown({
     command: ['node', 'examples/express.mjs'], // gets its port as PORT
-    env: { GRACEFUL_PRE_STOP_DELAY: '1000ms' },
+    env: { GRACEFUL_PRE_STOP_DELAY: '5s' }, // outlasts the balancer's propagation delay (1 to 3 s by default)
     ready: '/healthz',
-    paths: ['GET /', 'GET /?ms=150'],
+    paths: ['GET /', 'GET /?ms=150', 'POST /orders {"id":1}'],
     signalAfter: 400
   })
   expect(report.lost).toEqual([])

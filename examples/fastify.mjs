@@ -15,6 +15,12 @@ fastify.get('/', async (request) => {
   await new Promise(resolve => setTimeout(resolve, Number(request.query.ms ?? 20)))
   return 'hello\n'
 })
+// An order: a POST with a JSON body, which no client or balancer may send twice.
+fastify.post('/orders', async (request, reply) => {
+  await new Promise(resolve => setTimeout(resolve, Number(request.query.ms ?? 20)))
+  reply.code(201)
+  return { id: request.body?.id ?? null }
+})
 fastify.addHook('onClose', async () => {
   // Fastify's own onClose hooks run after the drain, on a server with no connection left.
 })

@@ -2,9 +2,11 @@
 // examples/check.test.mjs, which vitest.config.ts includes; here, what the library promises around it.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { checkShutdown, isCheckError, SCHEMA_VERSION } from '@graceful/check'
 import config from '../vitest.config.js'
+import { BALANCERS } from '../packages/check/src/balancer.js'
 import { classify } from '../packages/check/src/classify.js'
 import { freePorts } from '../packages/check/src/service.js'
 import { root } from './packages.js'
@@ -72,7 +74,7 @@ describe('how a failure is classified', () => {
     method: 'GET', path: '/', connection: 'fresh', localPort: 40_000, sentAt: 1_000, failedAt: 1_001, what: 'no-response',
     error: 'ECONNRESET', status: null, idleMs: 0, finFirst: false, behindClose: false, routed: false, serviceAlive: true
   } as const
-  const facts = { signalAt: 400, listenerRefusedAt: 1_003, exitAt: 1_300, killedAt: undefined, idleGrace: 100, accepted: undefined }
+  const facts = { signalAt: 400, listenerRefusedAt: 1_003, exitAt: 1_300, killedAt: undefined, idleGrace: 100, accepted: undefined, balancer: BALANCERS['kube-proxy'] }
 
   it('a readiness probe that got no answer is named, and is not a lost request: no user sent it', () => {
     const probe = classify({ ...reset, client: 'prober' }, facts)
@@ -80,5 +82,51 @@ describe('how a failure is classified', () => {
     expect(probe.cause).toMatch(/not a user's/)
     // The same reset on a client's request is a loss.
     expect(classify({ ...reset, client: 'new-connection' }, facts)).toMatchObject({ kind: 'reset-fresh-connection', lost: true })
+  })
+})
+
+describe('what a balancer re-sends', () => {
+  const kinds = ['refused', 'no-response', 'mid-response', 'status', 'timeout'] as const
+  const observed = fc.record({
+    client: fc.constantFrom('keep-alive', 'new-connection', 'slow', 'pipelined'),
+    method: fc.constantFrom('GET', 'HEAD', 'PUT', 'DELETE', 'POST', 'PATCH'),
+    path: fc.constant('/'),
+    connection: fc.constantFrom('fresh', 'reused'),
+    localPort: fc.constantFrom(40_000, null),
+    sentAt: fc.integer({ min: 0, max: 3_000 }),
+    what: fc.constantFrom(...kinds),
+    error: fc.constantFrom('ECONNRESET', 'ECONNREFUSED', 'closed'),
+    status: fc.constantFrom(null, 503),
+    idleMs: fc.integer({ min: 0, max: 500 }),
+    finFirst: fc.boolean(),
+    behindClose: fc.boolean(),
+    routed: fc.boolean(),
+    serviceAlive: fc.boolean()
+  }).map(o => ({ ...o, failedAt: o.sentAt + 5 }))
+  const facts = (balancer: keyof typeof BALANCERS) => ({ signalAt: 400, listenerRefusedAt: 1_003, exitAt: 2_500, killedAt: undefined, idleGrace: 100, accepted: undefined, balancer: BALANCERS[balancer] })
+
+  it.each(Object.keys(BALANCERS) as Array<keyof typeof BALANCERS>)('%s never re-sends a non-idempotent request once a byte of it went out, and loses nothing the plain Service would not', (balancer) => {
+    fc.assert(fc.property(observed, o => {
+      const failure = classify(o, facts(balancer))
+      const plain = classify(o, facts('kube-proxy'))
+      if (failure.kind === 'retried-elsewhere') {
+        // Re-sent: either no byte went out (a refusal), or the method is idempotent and no answer had begun.
+        expect(o.what === 'refused' || (failure.idempotent && o.what === 'no-response')).toBe(true)
+        expect(plain.lost).toBe(true)
+      } else {
+        expect(failure).toEqual(plain)
+      }
+      if (!failure.idempotent && o.what !== 'refused') expect(failure.kind).not.toBe('retried-elsewhere')
+    }), { numRuns: 500 })
+  })
+
+  it('a refusal while the balancer routes here is lost behind kube-proxy and Caddy, re-sent by nginx and HAProxy with redispatch, whatever the method', () => {
+    const refused = { client: 'new-connection', method: 'POST', path: '/orders', connection: 'fresh', localPort: null, sentAt: 1_010, failedAt: 1_011, what: 'refused',
+      error: 'ECONNREFUSED', status: null, idleMs: 0, finFirst: false, behindClose: false, routed: true, serviceAlive: true } as const
+    // (Without a balancer no request is sent as routed: the clients stop at the first refusal.)
+    const models = ['kube-proxy', 'nginx', 'haproxy-redispatch', 'caddy'] as const
+    expect(Object.fromEntries(models.map(name => [name, classify(refused, facts(name)).kind]))).toEqual({
+      'kube-proxy': 'routed-to-closed-listener', 'nginx': 'retried-elsewhere', 'haproxy-redispatch': 'retried-elsewhere', 'caddy': 'routed-to-closed-listener'
+    })
   })
 })

@@ -1,84 +1,15 @@
 // graceful-check against services it knows nothing about: the examples with graceful, the same apps bare, a Python
 // server, a service behind a shell that keeps the signal to itself, and bad command lines. Each run is one short cycle
 // over 127.0.0.1; the assertions are about the classification, not about timing figures.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
-import { type CheckReport, reportSchema } from '@graceful/check'
+import { describe, expect, it } from 'vitest'
+import { reportSchema } from '@graceful/check'
 import { notDeliveredFix } from '../packages/check/src/cycle.js'
-
-const root = fileURLToPath(new URL('..', import.meta.url))
-const cli = fileURLToPath(new URL('../packages/check/dist/cli.js', import.meta.url))
-const children = new Set<ReturnType<typeof spawn>>()
-afterEach(() => {
-  for (const child of children) child.kill('SIGKILL')
-  children.clear()
-})
-
-interface Run { code: number | null, stdout: string, stderr: string }
-
-/** graceful-check on the command line, as a user or a CI job runs it. */
-async function check (args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(child)
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const [code] = await once(child, 'close') as [number | null]
-  children.delete(child)
-  return { code, stdout, stderr }
-}
-
-async function checkJson (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, report: CheckReport, stderr: string }> {
-  const run = await check(['--json', ...args], env)
-  let report: CheckReport
-  try {
-    report = JSON.parse(run.stdout) as CheckReport
-  } catch {
-    throw new Error(`no JSON report (exit ${run.code}):\n${run.stdout}\n${run.stderr}`)
-  }
-  return { code: run.code, report, stderr: run.stderr }
-}
-
-/** The kinds of the lost requests, once each. */
-const lostKinds = (report: CheckReport): string[] => [...new Set(report.lost.map(failure => failure.kind))].sort()
-
-// A few keywords of JSON Schema, enough for the report's schema: a test that the schema and the report agree.
-function validate (schema: Record<string, unknown>, value: unknown, path = '$'): string[] {
-  const errors: string[] = []
-  const type = schema.type as string | string[] | undefined
-  if (type !== undefined) {
-    const types = Array.isArray(type) ? type : [type]
-    const actual = value === null ? 'null' : Array.isArray(value) ? 'array' : Number.isInteger(value) ? 'integer' : typeof value
-    if (!types.includes(actual) && !(actual === 'integer' && types.includes('number'))) return [`${path}: ${actual}, expected ${types.join(' or ')}`]
-  }
-  if ('const' in schema && value !== schema.const) errors.push(`${path}: ${String(value)}, expected ${String(schema.const)}`)
-  if (Array.isArray(schema.enum) && !schema.enum.includes(value)) errors.push(`${path}: ${String(value)} not in ${schema.enum.join(', ')}`)
-  if (Array.isArray(schema.oneOf)) {
-    const matching = (schema.oneOf as Array<Record<string, unknown>>).filter(option => validate(option, value, path).length === 0)
-    if (matching.length !== 1) errors.push(`${path}: matches ${matching.length} of oneOf`)
-  }
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const record = value as Record<string, unknown>
-    for (const key of (schema.required as string[] | undefined) ?? []) if (!(key in record)) errors.push(`${path}.${key}: missing`)
-    const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>
-    for (const [key, item] of Object.entries(record)) {
-      if (properties[key] !== undefined) errors.push(...validate(properties[key], item, `${path}.${key}`))
-      else if (typeof schema.additionalProperties === 'object') errors.push(...validate(schema.additionalProperties as Record<string, unknown>, item, `${path}.${key}`))
-      else if (schema.properties !== undefined) errors.push(`${path}.${key}: not in the schema`)
-    }
-  }
-  if (Array.isArray(value) && schema.items !== undefined) {
-    value.forEach((item, index) => errors.push(...validate(schema.items as Record<string, unknown>, item, `${path}[${index}]`)))
-  }
-  return errors
-}
+import { check, checkJson, lostKinds, validate } from './check-helpers.js'
 
 describe('graceful-check judges a service by its requests alone', () => {
-  it('examples/fastify.mjs with a lame duck loses nothing behind a balancer: exit 0, and the report fits its schema', async () => {
-    const { code, report } = await checkJson(['--ready', '/healthz', '--signal-after', '400', '--timeout', '15000', '--', 'node', 'examples/fastify.mjs'], { GRACEFUL_PRE_STOP_DELAY: '1000ms' })
+  it('examples/fastify.mjs with the 5 s lame duck of docs/kubernetes.md loses nothing behind the default balancer: exit 0, and the report fits its schema', async () => {
+    const { code, report } = await checkJson(['--ready', '/healthz', '--signal-after', '400', '--timeout', '15000', '--path', 'GET /', '--path', 'POST /orders {"id":1}',
+      '--', 'node', 'examples/fastify.mjs'], { GRACEFUL_PRE_STOP_DELAY: '5s' })
     expect(validate(reportSchema, report)).toEqual([])
     expect(report.lost).toEqual([])
     expect(report.ok).toBe(true)
@@ -90,6 +21,10 @@ describe('graceful-check judges a service by its requests alone', () => {
     expect(cycle!.times.readinessFailedMs).not.toBeNull()
     expect(cycle!.connectionClose['lame-duck']).toBeGreaterThan(0)
     expect(cycle!.requests.answered).toBe(cycle!.requests.sent)
+    // The balancer routed new connections here for its whole propagation delay, and they were served.
+    expect(cycle!.balancer.model).toBe('kube-proxy')
+    expect(cycle!.times.routingEndedMs).toBe(cycle!.balancer.propagationMs)
+    expect(cycle!.servicePhases!.lameDuckMs).toBeGreaterThanOrEqual(5_000)
     // Its readiness route failed after the signal: nothing to say about readiness.
     expect(report.findings.map(finding => finding.kind)).not.toContain('readiness-never-failed')
     for (const client of ['keep-alive', 'new-connection', 'slow', 'pipelined', 'prober'] as const) {
@@ -105,20 +40,25 @@ describe('graceful-check judges a service by its requests alone', () => {
     expect(lostKinds(report).every(kind => ['exited-in-flight', 'routed-to-closed-listener'].includes(kind)), lostKinds(report).join()).toBe(true)
     expect(report.cycles[0]!.exit.signal).toBe('SIGTERM')
     expect(report.findings.map(finding => finding.kind)).toContain('exit-code')
+    // Gone at once while the balancer still routes here: what it sends until it lets go is refused, and lost.
+    const afterExit = report.lost.filter(failure => failure.kind === 'routed-to-closed-listener' && failure.phase === 'after-exit')
+    expect(afterExit.length).toBeGreaterThan(0)
+    expect(Math.max(...afterExit.map(failure => failure.sentMs))).toBeGreaterThan(report.cycles[0]!.times.exitMs!)
     const [exited] = report.lost.filter(failure => failure.kind === 'exited-in-flight')
     expect(exited).toMatchObject({ lost: true, cause: 'the process exited with the request in flight', phase: 'after-exit' })
   })
 
   it('bare Express with server.close() on SIGTERM refuses what the balancer still routes to it, and its keep-alive sockets keep it running: exit 1', async () => {
-    // The balancer lets go after three failed probes, 100 ms apart, as a real one takes a few probe periods: the
-    // listener is closed for that long while traffic still comes.
+    // The balancer goes on routing new connections here for the propagation delay after the signal, whatever the
+    // service says: the listener is closed for that long while traffic still comes.
     const { code, report } = await checkJson(['--signal-after', '400', '--timeout', '3000', '--', 'node', 'examples/bare-express.mjs'], { ON_SIGTERM: 'close' })
     expect(code).toBe(1)
     expect(lostKinds(report)).toContain('routed-to-closed-listener')
     const routed = report.lost.find(failure => failure.kind === 'routed-to-closed-listener')!
-    expect(routed.cause).toBe('the listener closed while the balancer still routed here')
-    expect(routed.fix).toMatch(/fail readiness first and keep serving .* for `preStopDelay`/)
+    expect(routed.cause).toMatch(/^refused while the balancer still routed new connections here/)
+    expect(routed.fix).toMatch(/keep the listener open and serving after the signal for longer than the balancer takes to stop routing here/)
     expect(routed.phase).toBe('drain')
+    expect(routed.failedMs).toBeLessThanOrEqual(report.cycles[0]!.balancer.propagationMs!)
     // Nothing told the keep-alive clients.
     expect(report.cycles[0]!.connectionClose['lame-duck'] + report.cycles[0]!.connectionClose.drain).toBe(0)
     // Up to Node 24, server.close() leaves the sockets that never sent a byte open, and the process runs until the
@@ -191,13 +131,15 @@ describe('the fix for a signal that never reached the service', () => {
 
 describe('the command line', () => {
   it('prints a report a person reads, and Markdown for a CI summary, without colour when not on a terminal', async () => {
-    const text = await check(['--signal-after', '300', '--', 'node', 'examples/express.mjs'], { GRACEFUL_PRE_STOP_DELAY: '1000ms' })
+    // A short propagation delay, and a lame duck that outlasts it: this test is about the text.
+    const text = await check(['--signal-after', '300', '--propagation', '300-600', '--', 'node', 'examples/express.mjs'], { GRACEFUL_PRE_STOP_DELAY: '1000ms' })
     // The report (stdout) names each lost request with its cause: in the message, so that a failure says why.
     expect(text.code, text.stderr + text.stdout).toBe(0)
     expect(text.stdout).toMatch(/timeline, ms from the signal:/)
     expect(text.stdout).toMatch(/^ +0 {2}SIGTERM sent$/m)
     expect(text.stdout).toMatch(/the process exited \(code 0\)/)
     expect(text.stdout).toMatch(/^PASS: 0 of \d+ requests lost$/m)
+    expect(text.stdout).toMatch(/^SIGTERM after 300 ms of load, kube-proxy routing here for \d+ ms after it \(replay: --seed \d+\), http:/m)
     // No --ready: the probe went to GET /, which a graceful service answers through its lame duck. The report says
     // what to give instead, and the verdict stands.
     expect(text.stdout).toMatch(/^readiness-never-failed: no --ready was given, so readiness was probed on the first load path, GET \/, which answered 2xx to three or more probes sent after the signal/m)
@@ -220,7 +162,12 @@ describe('the command line', () => {
     [['--json', '--markdown', '--', 'node', 'x.js'], /--json and --markdown both print the report: choose one/],
     [['node', 'server.js'], /put the service's command after --/],
     [[], /give the command that starts the service after --/],
-    [['--lb', 'nginx', '--', 'node', 'x.js'], /--lb takes "haproxy"/]
+    [['--lb', 'nginx', '--', 'node', 'x.js'], /--lb takes "haproxy"/],
+    [['--balancer', 'ngnix', '--', 'node', 'x.js'], /--balancer takes "kube-proxy", "nginx", "haproxy-redispatch", "caddy", "none"; got "ngnix": did you mean "nginx"\?/],
+    [['--propagation', 'soon', '--', 'node', 'x.js'], /--propagation takes ms or a range of ms, like 2000 or 1000-3000; got "soon"/],
+    [['--port', '--json', '--', 'node', 'x.js'], /--port needs a value: -p, --port <n>/],
+    [['--cycles', '0', '--', 'node', 'x.js'], /--cycles takes a whole number from 1 to 10000; got 0/],
+    [['--json=yes', '--', 'node', 'x.js'], /--json takes no value; got "yes"/]
   ])('%j is refused with exit 2 and one line that says what was expected', async (args, message) => {
     const run = await check(args)
     expect(run.code).toBe(2)

@@ -1,7 +1,7 @@
 // The examples and the demo cannot rot: each runs here for real, with a real SIGTERM.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { connect as connectHttp2 } from 'node:http2'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -128,12 +128,14 @@ describe('examples', () => {
   })
 
   it.each(['express', 'fastify'])('the demo (%s) loses no request with graceful, and finds what the hand-written handler and no handler lose', async (framework) => {
-    const demo = start('examples/demo.mjs', [...(framework === 'fastify' ? ['--fastify'] : []), '--load-before-signal', '500', '--pre-stop-delay', '1000'])
+    // A short propagation delay, drawn from 300 to 700 ms, and a lame duck of 1 s that outlasts it: the demo's own
+    // defaults (1 to 3 s, and 5 s) take longer to the same effect.
+    const demo = start('examples/demo.mjs', [...(framework === 'fastify' ? ['--fastify'] : []), '--load-before-signal', '500', '--pre-stop-delay', '1000', '--propagation', '300-700'])
     const [code] = await demo.exited
     expect(code, demo.output.join('\n')).toBe(0)
     const result = demo.output.find(line => line.startsWith('RESULT '))
     expect(result).toBeDefined()
-    const [graceful, close, none] = JSON.parse(result!.slice('RESULT '.length)) as Array<{ variant: string, ok: boolean, sent: number, answered: number, lost: number, lostKinds: string[], findings: string[], exit: { code: number | null, signal: string | null }, connectionClose: number }>
+    const [graceful, close, none] = JSON.parse(result!.slice('RESULT '.length)) as Array<{ variant: string, ok: boolean, sent: number, answered: number, lost: number, lostNotIdempotent: number, html: string, lostKinds: string[], findings: string[], exit: { code: number | null, signal: string | null }, connectionClose: number }>
     expect(graceful).toMatchObject({ variant: `${framework} + graceful`, ok: true, lost: 0, exit: { code: 0 } })
     expect(graceful!.answered).toBe(graceful!.sent)
     // The lame duck at work: responses told the clients to go while the listener still served.
@@ -145,6 +147,13 @@ describe('examples', () => {
     // No handler: the process dies with requests in flight.
     expect(none).toMatchObject({ ok: false, exit: { signal: 'SIGTERM' } })
     expect(none!.lostKinds).toContain('exited-in-flight')
+    // The load sends orders: a POST lost is named as not idempotent.
+    expect(none!.lostNotIdempotent).toBeGreaterThan(0)
+    // Each variant drawn to a page of its own, and the demo says where.
+    for (const variant of [graceful!, close!, none!]) {
+      expect(readFileSync(variant.html, 'utf8')).toMatch(/^<!doctype html>[\s\S]*<svg /)
+      expect(demo.output).toContainEqual(expect.stringMatching(new RegExp(`^ +${variant.variant.replace(/[().+]/g, '\\$&')}: artifacts/demo/[a-z-]+\\.html$`)))
+    }
     // Not a terminal: the three reports and the table, without colour.
     expect(demo.output).toContainEqual(expect.stringMatching(new RegExp(`^ +${framework} \\+ graceful +${framework}, \\w+\\.close\\(\\) +${framework}, no handler$`)))
     expect(demo.output).toContainEqual(expect.stringMatching(new RegExp(`^lost +0 +${close!.lost} +${none!.lost}$`)))
@@ -154,7 +163,7 @@ describe('examples', () => {
   it('the demo draws graceful-check\'s live view on a terminal', async () => {
     // util-linux `script` gives the demo a pseudo-terminal, as a person's terminal would, of a terminal's size
     // (log-update draws only what fits in the window's rows).
-    const command = `stty rows 40 cols 120; '${process.execPath}' examples/demo.mjs --clients 4 --load-before-signal 400 --pre-stop-delay 600`
+    const command = `stty rows 40 cols 120; '${process.execPath}' examples/demo.mjs --clients 4 --load-before-signal 400 --pre-stop-delay 600 --propagation 200-400`
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: root, env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] })
     children.add(child)
     let screen = ''

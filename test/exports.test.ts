@@ -68,6 +68,8 @@ describe('public surface', () => {
         "SCHEMA_VERSION",
         "checkShutdown",
         "findHaproxy",
+        "formatHtml",
+        "formatJunit",
         "formatMarkdown",
         "formatText",
         "haproxyCheck",

@@ -221,6 +221,48 @@ export const sabotages = [
     find: '    claimServer(server, this)\n',
     replace: '',
     tests: [['test/preload.test.ts', 'steps aside for the application\'s own graceful when it attaches the server on its first request']]
+  },
+  {
+    mechanism: 'graceful-check: the balancer routes new connections here for the propagation delay after the signal, whatever the service answers',
+    file: 'packages/check/src/recorder.ts',
+    find: 'return this.direct || this.routingEndsAt === undefined || performance.now() < this.routingEndsAt',
+    replace: 'return this.direct || this.signalAt === undefined',
+    tests: [['test/check-balancer.test.ts', 'in every one of three seeded cycles, connections refused while the balancer still routes here are lost']]
+  },
+  {
+    mechanism: 'graceful-check: after an early exit the load goes on until the balancer lets go',
+    file: 'packages/check/src/cycle.ts',
+    find: '    if (routingLeft > 0 && aborted?.aborted !== true && !service.groupAlive()) await recorder.pause(routingLeft)\n',
+    replace: '',
+    tests: [['test/check.test.ts', 'bare Express with no SIGTERM handler loses the requests in flight when the process dies']]
+  },
+  {
+    mechanism: 'graceful-check: no balancer preset re-sends a non-idempotent request once a byte of it went out',
+    file: 'packages/check/src/balancer.ts',
+    find: 'return model.retriesUnansweredIdempotent && idempotent && !responseStarted',
+    replace: 'return model.retriesUnansweredIdempotent && !responseStarted',
+    tests: [['test/check-api.test.ts', 'never re-sends a non-idempotent request once a byte of it went out'], ['test/check-balancer.test.ts', 'nginx re-sends every refused request']]
+  },
+  {
+    mechanism: 'graceful-check: the seed a report prints is the run\'s, which replays it',
+    file: 'packages/check/src/render.ts',
+    find: 'const replay = `--seed ${report.seed}',
+    replace: 'const replay = `--seed ${cycle.seed}',
+    tests: [['test/check-balancer.test.ts', 'each cycle of a text report names the --seed']]
+  },
+  {
+    mechanism: 'graceful-check: the docs\' options table is the option table\'s',
+    file: 'packages/check/src/option-table.ts',
+    find: "key: 'load.keepAlive', min: 0, max: 256, initial: 8, shown: '8'",
+    replace: "key: 'load.keepAlive', min: 0, max: 256, initial: 8, shown: '16'",
+    tests: [['test/check-docs.test.ts', 'holds the options table that the option table generates']]
+  },
+  {
+    mechanism: 'graceful-check --html: each lost request drawn as a mark that shows its cause',
+    file: 'packages/check/src/html.ts',
+    find: '  parts.push(...lostMarks)\n',
+    replace: '',
+    tests: [['test/check-outputs.test.ts', 'draws every request of every cycle as the report counts it']]
   }
 ]
 

@@ -65,6 +65,7 @@ export async function cycle (framework, seed, idleGrace = 100) {
     signalAfter,
     idleGrace,
     timeout: 30_000,
+    balancer: 'none',
     load: {
       keepAlive: choose(seed, 3, 8, 16),
       newConnection: 0,
@@ -73,7 +74,6 @@ export async function cycle (framework, seed, idleGrace = 100) {
       splitPipelines: true,
       slow: choose(seed, 5, 2, 6),
       slowPaths: [`POST /upload?ms=5 ${'x'.repeat(4_000)}`],
-      balancer: false,
       pauseMs: 20,
       longPauseMs: Math.round(idleGrace * 2.5)
     }

@@ -3,6 +3,7 @@ import { KINDS } from './classify.js'
 import { runCycle } from './cycle.js'
 import { checkRolloutCycle } from './haproxy.js'
 import { settle } from './options.js'
+import { derive } from './random.js'
 import { SCHEMA_VERSION, type CheckOptions, type CheckReport, type CycleReport, type Distribution, type FailureKind } from './types.js'
 
 /** This package's version, read when first asked for: nothing runs at import time. */
@@ -16,7 +17,7 @@ function distribution (values: number[]): Distribution {
 }
 
 /** The cycles' reports as one: totals, the distribution, each cause once, and the verdict. */
-export function summarize (cycles: CycleReport[], context: { seed: number, signal: string, maxLost: number, target: CheckReport['target'] }): CheckReport {
+export function summarize (cycles: CycleReport[], context: { seed: number, signal: string, maxLost: number, target: CheckReport['target'], balancer: CheckReport['balancer'] }): CheckReport {
   const lost = cycles.flatMap(cycle => cycle.failures.filter(failure => failure.lost))
   const counts = new Map<FailureKind, number>()
   for (const failure of cycles.flatMap(cycle => cycle.failures)) counts.set(failure.kind, (counts.get(failure.kind) ?? 0) + 1)
@@ -25,7 +26,7 @@ export function summarize (cycles: CycleReport[], context: { seed: number, signa
   const findings = cycles.flatMap(cycle => cycle.findings)
   const unique = findings.filter((finding, index) => findings.findIndex(other => other.kind === finding.kind && other.cause === finding.cause) === index)
   const exits = cycles.map(cycle => cycle.times.exitMs).filter((ms): ms is number => ms !== null)
-  const sum = (key: 'sent' | 'answered' | 'failed' | 'lost' | 'excused'): number => cycles.reduce((total, cycle) => total + cycle.requests[key], 0)
+  const sum = (key: 'sent' | 'answered' | 'failed' | 'lost' | 'excused' | 'lostNotIdempotent'): number => cycles.reduce((total, cycle) => total + cycle.requests[key], 0)
   return {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'graceful-check', version: version() },
@@ -34,8 +35,9 @@ export function summarize (cycles: CycleReport[], context: { seed: number, signa
     seed: context.seed,
     signal: context.signal,
     target: context.target,
+    balancer: context.balancer,
     lost,
-    totals: { sent: sum('sent'), answered: sum('answered'), failed: sum('failed'), lost: sum('lost'), excused: sum('excused') },
+    totals: { sent: sum('sent'), answered: sum('answered'), failed: sum('failed'), lost: sum('lost'), excused: sum('excused'), lostNotIdempotent: sum('lostNotIdempotent') },
     distribution: { lost: distribution(cycles.map(cycle => cycle.requests.lost)), exitMs: exits.length === 0 ? null : distribution(exits) },
     causes,
     findings: unique,
@@ -53,12 +55,13 @@ export async function checkShutdown (options: CheckOptions): Promise<CheckReport
   const cycles: CycleReport[] = []
   for (let cycle = 0; cycle < settings.cycles; cycle++) {
     if (settings.abortSignal?.aborted === true) break
-    cycles.push(settings.lb === 'haproxy' ? await checkRolloutCycle({ ...settings, seed: settings.seed + cycle }) : await runCycle(settings, cycle))
+    cycles.push(settings.lb === 'haproxy' ? await checkRolloutCycle({ ...settings, seed: derive(settings.seed, cycle) }, cycle) : await runCycle(settings, cycle))
   }
   return summarize(cycles, {
     seed: settings.seed,
     signal: settings.signal,
     maxLost: settings.maxLost,
+    balancer: { model: settings.lb === 'haproxy' ? 'none' : settings.balancer, propagation: settings.propagation },
     target: {
       command: settings.command ?? null,
       url: cycles[0]?.url ?? `http://${settings.host}${settings.port === undefined ? '' : `:${settings.port}`}`,

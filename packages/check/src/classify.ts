@@ -1,3 +1,4 @@
+import { retriedElsewhere, type BalancerModel } from './balancer.js'
 import type { ClientKind, FailedRequest, FailureKind, RequestPhase } from './types.js'
 
 /** A failure as a client saw it, before the cycle's end tells what it means. Times are performance.now(). */
@@ -18,7 +19,7 @@ export interface Observed {
   finFirst: boolean
   /** Pipelined behind a response that said `Connection: close`. */
   behindClose: boolean
-  /** A balancer still routed here when it sent the request. */
+  /** A balancer still routed new connections here when the request went out. */
   routed: boolean
   /** Whether the service's process was still alive when the failure was seen. */
   serviceAlive: boolean
@@ -35,6 +36,8 @@ export interface CycleFacts {
   idleGrace: number
   /** The client ports the service said it accepted, when it said. */
   accepted: Set<number> | undefined
+  /** What the balancer in front re-sends elsewhere. */
+  balancer: BalancerModel
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
@@ -52,8 +55,8 @@ export const KINDS: Record<FailureKind, { lost: boolean, cause: string, fix: str
   },
   'routed-to-closed-listener': {
     lost: true,
-    cause: 'the listener closed while the balancer still routed here',
-    fix: 'fail readiness first and keep serving (each response with `Connection: close`) for `preStopDelay`, longer than the balancer takes to notice'
+    cause: 'refused while the balancer still routed new connections here: endpoints take a while to propagate after the signal, whatever readiness says',
+    fix: 'keep the listener open and serving after the signal for longer than the balancer takes to stop routing here (a lame duck: graceful\'s preStopDelay, or its adaptive default on Kubernetes), each response with `Connection: close`'
   },
   'never-accepted': {
     lost: false,
@@ -105,6 +108,11 @@ export const KINDS: Record<FailureKind, { lost: boolean, cause: string, fix: str
     cause: 'no full answer within the request timeout',
     fix: 'bound the drain below the grace period, and end long requests when it starts (an AbortSignal)'
   },
+  'retried-elsewhere': {
+    lost: false,
+    cause: 'the balancer sent it to another instance: no byte of it had reached this one (refused), or it is idempotent and no byte of an answer had come back',
+    fix: 'nothing lost here, but a retry costs the client time and a non-idempotent request is never retried: keep the listener open through a lame duck'
+  },
   'probe-failed': {
     lost: false,
     cause: 'the readiness probe got no answer: a probe is the balancer\'s or the kubelet\'s own request, not a user\'s, and a failed one only says "not ready"',
@@ -140,8 +148,12 @@ function kindOf (o: Observed, facts: CycleFacts): FailureKind {
 }
 
 export function classify (o: Observed, facts: CycleFacts): FailedRequest {
-  const kind = kindOf(o, facts)
-  const { lost, cause, fix } = KINDS[kind]
+  const seen = kindOf(o, facts)
+  // What the client met, then what the balancer in front would have done with it: sent it to another instance.
+  const retried = KINDS[seen].lost && retriedElsewhere(facts.balancer, seen, idempotent(o.method), o.what === 'mid-response')
+  const kind = retried ? 'retried-elsewhere' : seen
+  const { lost, fix } = KINDS[kind]
+  const cause = retried ? `${facts.balancer.title} sent it to another instance after this one failed it: ${KINDS[seen].cause}` : KINDS[kind].cause
   return {
     client: o.client,
     method: o.method,
@@ -151,7 +163,7 @@ export function classify (o: Observed, facts: CycleFacts): FailedRequest {
     localPort: o.localPort,
     sentMs: Math.round(o.sentAt - facts.signalAt),
     failedMs: Math.round(o.failedAt - facts.signalAt),
-    phase: kind === 'exited-in-flight' ? 'after-exit' : phaseAt(o.failedAt, facts, o.serviceAlive),
+    phase: seen === 'exited-in-flight' ? 'after-exit' : phaseAt(o.failedAt, facts, o.serviceAlive),
     kind,
     status: o.status,
     error: o.error,

@@ -4,42 +4,13 @@ import { RawConnection, type Exchange } from './connection.js'
 import type { Random } from './random.js'
 import { processAlive, type Recorder } from './recorder.js'
 import type { ClientKind, RequestSpec } from './types.js'
+import { contentType, errorCode, isRefused, isTimeout, requestText } from './wire.js'
 
 export interface Target {
   host: string
   port: number
   requests: RequestSpec[]
   requestTimeout: number
-}
-
-function errorCode (err: unknown): string {
-  const e = err as { code?: string, cause?: { code?: string }, name?: string }
-  return e.cause?.code ?? e.code ?? e.name ?? 'error'
-}
-
-function isRefused (err: unknown): boolean {
-  const e = err as { code?: string, syscall?: string, cause?: { code?: string, syscall?: string } }
-  return e.code === 'ECONNREFUSED' || e.cause?.code === 'ECONNREFUSED'
-}
-
-function isTimeout (code: string): boolean {
-  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'timeout'
-}
-
-function contentType (body: string): string {
-  try {
-    JSON.parse(body)
-    return 'application/json'
-  } catch {
-    return 'text/plain'
-  }
-}
-
-/** The text of one request on the wire. */
-export function requestText (spec: RequestSpec, host: string, id: number): string {
-  const body = spec.body ?? ''
-  const bodyHeaders = spec.body === undefined ? '' : `content-type: ${contentType(body)}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n`
-  return `${spec.method} ${spec.path} HTTP/1.1\r\nhost: ${host}\r\nuser-agent: graceful-check\r\nx-check-id: ${id}\r\n${bodyHeaders}\r\n${body}`
 }
 
 /** A new connection's opening failed: refused (or reset in its handshake), which no byte of a request crossed. */
@@ -62,7 +33,7 @@ function settle (recorder: Recorder, client: ClientKind, spec: RequestSpec, conn
       })
       return false
     }
-    recorder.answer(client, exchange.status, exchange.close)
+    recorder.answer(client, exchange.status, exchange.close, context.sentAt)
     return true
   }
   recorder.fail({
@@ -77,7 +48,7 @@ function settle (recorder: Recorder, client: ClientKind, spec: RequestSpec, conn
 /** Opens a raw connection; undefined (and the refusal recorded) when it could not be opened. */
 async function open (recorder: Recorder, target: Target, client: ClientKind, spec: RequestSpec): Promise<RawConnection | undefined> {
   const sentAt = recorder.sent(client)
-  const routed = recorder.balancer && !recorder.unrouted
+  const routed = !recorder.direct && recorder.routesNewConnections
   const connection = new RawConnection(target.host, target.port)
   if (await connection.opened()) {
     // Counted again when its request is written.
@@ -97,9 +68,10 @@ function withTimeout (connection: RawConnection, ms: number): () => void {
   return () => { clearTimeout(timer) }
 }
 
-/** Whether to go on: routed here, not stopped. */
-function going (recorder: Recorder): boolean {
-  return recorder.routed
+/** Whether a client goes on: the load is on, and its connection is open or the balancer still sends new ones here. */
+function going (recorder: Recorder, connection: RawConnection | undefined): boolean {
+  if (recorder.stopped) return false
+  return (connection !== undefined && connection.usable) || recorder.routesNewConnections
 }
 
 /**
@@ -129,17 +101,22 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
     }
   })
   let lastDoneAt = performance.now()
+  // The last answer said `Connection: close`: undici closes that socket, perhaps a moment after the answer is read.
+  let toldClose = false
   try {
-    while (going(recorder)) {
+    while (!recorder.stopped) {
       const spec = target.requests[rng.int(0, target.requests.length - 1)]!
-      const open = tracker.socket !== undefined && !tracker.socket.destroyed && tracker.socket.readyState === 'open'
+      const open = !toldClose && tracker.socket !== undefined && !tracker.socket.destroyed && tracker.socket.readyState === 'open'
+      // Its connection closed (or told to close): a new one goes here only while the balancer still routes here.
+      if (!open && !recorder.routesNewConnections) break
       const connectsBefore = tracker.connects
       const idleMs = open ? performance.now() - lastDoneAt : 0
-      const routed = recorder.balancer && !recorder.unrouted
+      const routed = !recorder.direct && recorder.routesNewConnections
       const sentAt = recorder.sent('keep-alive')
       const id = recorder.ids++
       let stage: 'head' | 'body' = 'head'
       let told = false
+      toldClose = false
       try {
         const res = await client.request({
           method: spec.method,
@@ -155,6 +132,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
         await res.body.arrayBuffer()
         const connection = res.headers.connection
         told = typeof connection === 'string' && /\bclose\b/i.test(connection)
+        toldClose = told
         const fresh = !open || tracker.connects > connectsBefore
         if (res.statusCode >= 500) {
           recorder.fail({
@@ -162,7 +140,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
             sentAt, what: 'status', error: null, status: res.statusCode, idleMs, finFirst: false, behindClose: false, routed, id
           })
         } else {
-          recorder.answer('keep-alive', res.statusCode, told)
+          recorder.answer('keep-alive', res.statusCode, told, sentAt)
         }
       } catch (err) {
         const code = errorCode(err)
@@ -170,7 +148,7 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
         if (isRefused(err)) {
           refusedAt(recorder, 'keep-alive', spec, sentAt, code, routed)
           // The listener is closed: nothing more to learn here, unless a balancer still sends traffic this way.
-          if (!recorder.balancer) return
+          if (recorder.direct) return
           await recorder.pause(20)
         } else {
           recorder.fail({
@@ -191,12 +169,12 @@ export async function keepAliveClient (recorder: Recorder, target: Target, rng: 
 
 /** A client that opens a new connection for every request. */
 export async function newConnectionClient (recorder: Recorder, target: Target, rng: Random): Promise<void> {
-  while (going(recorder)) {
+  while (going(recorder, undefined)) {
     const spec = target.requests[rng.int(0, target.requests.length - 1)]!
-    const routed = recorder.balancer && !recorder.unrouted
+    const routed = !recorder.direct && recorder.routesNewConnections
     const connection = await open(recorder, target, 'new-connection', spec)
     if (connection === undefined) {
-      if (!recorder.balancer) return
+      if (recorder.direct) return
       await recorder.pause(20)
       continue
     }
@@ -220,15 +198,15 @@ export async function newConnectionClient (recorder: Recorder, target: Target, r
 export async function slowClient (recorder: Recorder, target: Target, rng: Random, slowMs: number): Promise<void> {
   let connection: RawConnection | undefined
   try {
-    while (going(recorder)) {
+    while (going(recorder, connection)) {
       const spec = target.requests[rng.int(0, target.requests.length - 1)]!
-      const routed = recorder.balancer && !recorder.unrouted
+      const routed = !recorder.direct && recorder.routesNewConnections
       let fresh = false
       if (connection === undefined || !connection.usable) {
         connection?.destroy()
         connection = await open(recorder, target, 'slow', spec)
         if (connection === undefined) {
-          if (!recorder.balancer) return
+          if (recorder.direct) return
           await recorder.pause(20)
           continue
         }
@@ -260,14 +238,14 @@ export async function slowClient (recorder: Recorder, target: Target, rng: Rando
 export async function pipeliningClient (recorder: Recorder, target: Target, rng: Random, split: boolean): Promise<void> {
   let connection: RawConnection | undefined
   try {
-    while (going(recorder)) {
-      const routed = recorder.balancer && !recorder.unrouted
+    while (going(recorder, connection)) {
+      const routed = !recorder.direct && recorder.routesNewConnections
       let fresh = false
       if (connection === undefined || !connection.usable) {
         connection?.destroy()
         connection = await open(recorder, target, 'pipelined', target.requests[0]!)
         if (connection === undefined) {
-          if (!recorder.balancer) return
+          if (recorder.direct) return
           await recorder.pause(20)
           continue
         }

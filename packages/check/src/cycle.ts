@@ -1,11 +1,17 @@
-import { classify, type CycleFacts, type Observed } from './classify.js'
 import { idleSocket, keepAliveClient, newConnectionClient, pipeliningClient, slowClient, type Target } from './clients.js'
+import { cycleReport, readinessFinding } from './cycle-report.js'
 import type { Settings } from './options.js'
 import { probe } from './prober.js'
 import { derive, random } from './random.js'
 import { Recorder } from './recorder.js'
 import { startService, type Exit, type Service } from './service.js'
-import type { CycleReport, FailedRequest, Finding, Progress } from './types.js'
+import type { CycleReport, Finding, Progress } from './types.js'
+
+/** This cycle's propagation delay, drawn from its own stream: the same whether or not the signal's moment was given. */
+export function propagationOf (settings: Pick<Settings, 'balancer' | 'propagation'>, seed: number): number | null {
+  if (settings.balancer === 'none') return null
+  return random(derive(seed, 0xB1)).int(settings.propagation.min, settings.propagation.max)
+}
 
 function describeExit (exit: Exit): string {
   return exit.code !== null ? `code ${exit.code}` : exit.signal !== null ? `killed by ${exit.signal}` : 'gone'
@@ -43,27 +49,30 @@ export async function runCycle (settings: Settings, cycle: number): Promise<Cycl
       sent: recorder === undefined ? 0 : Object.values(recorder.byClient).reduce((sum, counts) => sum + counts.sent, 0),
       completed: recorder?.answered ?? 0,
       failed: failures.length,
-      // A provisional count, from what the clients see: refusals while routed and anything written and not answered.
-      lost: failures.filter(o => o.what === 'refused' ? o.routed : true).length,
+      // A provisional count, from what the clients see: refusals while routed that the balancer does not re-send, and
+      // anything written and not answered.
+      lost: failures.filter(o => o.what === 'refused' ? o.routed && !settings.balancerModel.retriesRefused : true).length,
       readiness: recorder?.readiness ?? 'unknown',
+      routingLeftMs: recorder?.routingEndsAt === undefined ? null : Math.max(0, Math.round(recorder.routingEndsAt - now)),
       exit: exit ?? null
     })
   }
   progress('starting')
   const service = await startService(settings)
   try {
-    return await loadAndSignal(settings, cycle, seed, signalAfter, service, progress)
+    return await loadAndSignal(settings, { cycle, seed, signalAfter, propagation: propagationOf(settings, seed) }, service, progress)
   } finally {
     service.kill()
   }
 }
 
-async function loadAndSignal (settings: Settings, cycle: number, seed: number, signalAfter: number, service: Service,
+async function loadAndSignal (settings: Settings, drawn: { cycle: number, seed: number, signalAfter: number, propagation: number | null }, service: Service,
   progress: (stage: Progress['stage'], recorder?: Recorder, exit?: string) => void): Promise<CycleReport> {
+  const { cycle, seed, signalAfter, propagation } = drawn
   let exitText: string | undefined
   let stage: Progress['stage'] = 'load'
   let drawPending = false
-  const recorder: Recorder = new Recorder(() => service.pid, settings.load.balancer, () => {
+  const recorder: Recorder = new Recorder(() => service.pid, propagation === null, () => {
     // Coalesced: a burst of failures draws once.
     if (drawPending || settings.onProgress === undefined) return
     drawPending = true
@@ -110,6 +119,8 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
     stage = 'signalled'
     recorder.note(`${settings.signal} sent`, recorder.signalAt)
     service.signal(settings.signal)
+    // Endpoints leave on the signal; the balancer learns it `propagation` ms later, whatever the service does.
+    if (propagation !== null) recorder.routingEndsAt = recorder.signalAt + propagation
     // Bounded: a service that does not exit is killed, as a kubelet kills it at the end of the grace period.
     const timeout = setTimeout(() => {
       state.killedAfterTimeout = true
@@ -128,6 +139,9 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
     clearTimeout(timeout)
     aborted?.removeEventListener('abort', abort)
     stage = 'exited'
+    // A service gone before the balancer let go: the balancer still sends new connections here, and they are refused.
+    const routingLeft = recorder.routingEndsAt === undefined ? 0 : recorder.routingEndsAt - performance.now()
+    if (routingLeft > 0 && aborted?.aborted !== true && !service.groupAlive()) await recorder.pause(routingLeft)
     if (service.groupAlive()) {
       // The process that got the signal is gone and left what it started running: a shell or npm that did not pass
       // the signal on. The service is still serving, so it is ended here and its requests in flight are lost.
@@ -186,6 +200,9 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
   return cycleReport(settings, recorder, {
     cycle,
     seed,
+    balancer: settings.balancer,
+    propagationMs: propagation,
+    output: service.output,
     url: `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}`,
     signalAfter,
     exit,
@@ -196,109 +213,6 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
     instances: [],
     proxyLog: {}
   })
-}
-
-/**
- * The readiness path still answered 2xx to several probes after the signal and never failed: from outside, the
- * service never asked to leave the rotation. Without --ready the probe went to the first load path, which a graceful
- * service keeps answering through its lame duck: the user most likely meant its readiness route. Three probes, so that
- * one that reached the service before it handled the signal does not count; a failure later on (a readiness route
- * that flips late) is an answer, and then there is nothing to say.
- */
-function readinessFinding (settings: Pick<Settings, 'ready' | 'readyGiven'>, recorder: Pick<Recorder, 'readyAfterSignal' | 'notReadyAt'>): Finding | undefined {
-  if (recorder.readyAfterSignal < 3 || recorder.notReadyAt !== undefined) return undefined
-  // No count in the text: the findings of several cycles are told once each, by their text.
-  const probes = 'three or more probes sent after the signal'
-  if (!settings.readyGiven) {
-    return {
-      kind: 'readiness-never-failed',
-      fails: false,
-      cause: `no --ready was given, so readiness was probed on the first load path, GET ${settings.ready}, which answered 2xx to ${probes} and never failed: this check could not see the service ask to leave the rotation`,
-      fix: 'give the service\'s readiness path with --ready (a graceful service: --ready /healthz), as its readiness probe or balancer health check is configured'
-    }
-  }
-  return {
-    kind: 'readiness-never-failed',
-    fails: false,
-    cause: `the readiness path GET ${settings.ready} answered 2xx to ${probes} and never failed: a balancer or kubelet probing it goes on routing new connections here until the listener closes`,
-    fix: 'fail readiness (503) as soon as the signal comes, then keep serving for a few probe periods before closing the listener (graceful: the /healthz route and preStopDelay)'
-  }
-}
-
-export interface CycleContext {
-  cycle: number
-  seed: number
-  url: string
-  signalAfter: number
-  exit: Exit | undefined
-  killedAfterTimeout: boolean
-  findings: Finding[]
-  idle: Array<{ opened: boolean, closedAt: number | undefined, serviceAlive: boolean }>
-  accepted: Set<number> | undefined
-  instances: CycleReport['instances']
-  proxyLog: Record<string, number>
-  /** A second look at a failure, with what only the caller knows (a proxy's log). */
-  refine?: (failure: FailedRequest, observed: Observed) => FailedRequest
-}
-
-/** What the recorder saw, classified, as the report's cycle. */
-export function cycleReport (settings: Settings, recorder: Recorder, context: CycleContext): CycleReport {
-  const { cycle, seed, signalAfter, exit, findings } = context
-  const idleResults = context.idle
-  const signalAt = recorder.signalAt ?? recorder.startedAt
-  const facts: CycleFacts = {
-    signalAt: signalAt,
-    listenerRefusedAt: recorder.listenerRefusedAt,
-    exitAt: recorder.exitAt,
-    killedAt: recorder.killedAt,
-    idleGrace: settings.idleGrace,
-    accepted: context.accepted
-  }
-  const failures = recorder.observed.map(observed => {
-    const failure = classify(observed, facts)
-    return context.refine === undefined ? failure : context.refine(failure, observed)
-  }).sort((a, b) => a.failedMs - b.failedMs)
-  for (const failure of failures) if (failure.lost) recorder.byClient[failure.client].lost++
-  const since = (at: number | undefined): number | null => at === undefined ? null : Math.round(at - signalAt)
-  const sent = Object.values(recorder.byClient).reduce((sum, counts) => sum + counts.sent, 0)
-  const lost = failures.filter(failure => failure.lost).length
-  const timeline = [...recorder.timeline, ...recorder.probeChanges.map(change => ({ at: change.at, what: `readiness: ${change.what}` }))]
-    .sort((a, b) => a.at - b.at)
-    .map(event => ({ atMs: Math.round(event.at - signalAt), what: event.what }))
-  return {
-    cycle,
-    seed,
-    url: context.url,
-    signalAfterMs: signalAfter,
-    times: {
-      readinessFailedMs: since(recorder.readinessFailedAt),
-      listenerRefusedMs: since(recorder.listenerRefusedAt),
-      lastResponseMs: since(recorder.lastResponseAt),
-      exitMs: since(recorder.exitAt)
-    },
-    exit: { code: exit?.code ?? null, signal: exit?.signal ?? null, killedAfterTimeout: context.killedAfterTimeout },
-    requests: {
-      sent,
-      answered: recorder.answered,
-      failed: failures.length,
-      lost,
-      excused: failures.length - lost,
-      byClient: recorder.byClient
-    },
-    connectionClose: recorder.connectionClose,
-    statuses: recorder.statuses,
-    idleSockets: {
-      opened: idleResults.filter(result => result.opened).length,
-      closedByServiceMs: idleResults.flatMap(result => result.closedAt !== undefined && result.serviceAlive ? [Math.round(result.closedAt - signalAt)] : []),
-      openAtExit: idleResults.filter(result => result.opened && (result.closedAt === undefined || !result.serviceAlive)).length
-    },
-    probes: { sent: recorder.probes, changes: recorder.probeChanges.map(change => ({ atMs: Math.round(change.at - signalAt), what: change.what })) },
-    timeline,
-    failures,
-    findings,
-    instances: context.instances,
-    proxyLog: context.proxyLog
-  }
 }
 
 /** The group's processes have no exit event to wait for here: their liveness is read every 20 ms, for 2 s at most. */

@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline'
 import type { Observed } from './classify.js'
 import { KINDS } from './classify.js'
 import type { Target } from './clients.js'
-import { cycleReport, startLoad } from './cycle.js'
+import { startLoad } from './cycle.js'
+import { cycleReport } from './cycle-report.js'
 import { CheckError } from './errors.js'
 import type { Settings } from './options.js'
 import { Recorder } from './recorder.js'
@@ -128,7 +129,7 @@ function kindFromProxy (state: string, instance: Instance | undefined, failedAt:
  * started on a new port, and once HAProxy's own health check sees it UP, the old one gets the signal. Nothing else
  * tells HAProxy. The load goes through HAProxy the whole time.
  */
-export async function checkRolloutCycle (settings: Settings): Promise<CycleReport> {
+export async function checkRolloutCycle (settings: Settings, cycle = 0): Promise<CycleReport> {
   const haproxy = settings.haproxy ?? findHaproxy()
   if (haproxy === undefined) throw new CheckError('CHECK_ERR_HAPROXY', 'HAProxy is not installed: apt-get install -y haproxy (Debian, Ubuntu), brew install haproxy (macOS)')
   const slots = 2
@@ -139,7 +140,8 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
   const proxyLog: Record<string, number> = {}
   const byId = new Map<string, { status: number, state: string, server: string }>()
   let clients: Array<Promise<void>> = []
-  const recorder = new Recorder(() => undefined, false, () => {})
+  // The clients reach HAProxy itself, the real balancer: nothing of it is simulated.
+  const recorder = new Recorder(() => undefined, true, () => {})
   try {
     const ports = await freePorts(settings.host, slots * (settings.rounds + 1) + 1)
     const frontPort = ports.pop()!
@@ -231,8 +233,11 @@ export async function checkRolloutCycle (settings: Settings): Promise<CycleRepor
       return { ...failure, kind, lost: KINDS[kind].lost, cause: `${KINDS[kind].cause} (HAProxy: ${logged.status} ${logged.state} on ${logged.server})`, fix: KINDS[kind].fix, error: `HAProxy ${logged.state}` }
     }
     return cycleReport(settings, recorder, {
-      cycle: 0,
+      cycle,
       seed: settings.seed,
+      balancer: 'none',
+      propagationMs: null,
+      output: [],
       url: `http://${settings.host}:${frontPort}`,
       signalAfter: settings.signalAfter ?? 500,
       exit: retired.at(-1)?.exit,

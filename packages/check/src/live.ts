@@ -17,6 +17,12 @@ export interface LiveViewOptions {
   live: boolean
 }
 
+/** The balancer's view: still routing new connections here (and for how long), or let go. */
+function balancer (progress: Progress): string {
+  if (progress.routingLeftMs === null) return ''
+  return `balancer ${progress.routingLeftMs > 0 ? `routes here ${(progress.routingLeftMs / 1000).toFixed(1)} s more` : 'let go'}`.padEnd(30)
+}
+
 function lines (progress: Progress, paint: (style: Style, text: string) => string): string[] {
   const width = 24
   const fraction = Math.min(1, progress.elapsedMs / Math.max(progress.signalAfterMs, 1))
@@ -28,7 +34,7 @@ function lines (progress: Progress, paint: (style: Style, text: string) => strin
   const lost = progress.lost === 0 ? paint('green', '0') : paint('red', String(progress.lost))
   return [
     `${paint('bold', 'graceful-check')} cycle ${progress.cycle + 1}/${progress.cycles} ${bar} ${progress.stage === 'starting' ? 'starting the service' : when}`,
-    `  readiness ${progress.readiness.padEnd(20)} exit ${progress.exit ?? '—'}`,
+    `  readiness ${progress.readiness.padEnd(20)} ${balancer(progress)}exit ${progress.exit ?? '—'}`,
     `  requests  sent ${progress.sent}  answered ${progress.completed}  failed ${progress.failed}  lost ${lost}`
   ]
 }
@@ -59,7 +65,7 @@ export function liveView (options: LiveViewOptions): LiveView {
       lastAt = now
       const p = progress
       options.stream.write(`graceful-check: cycle ${p.cycle + 1}/${p.cycles} ${p.stage}${p.sinceSignalMs === null ? '' : ` +${p.sinceSignalMs} ms`}: ` +
-        `readiness ${p.readiness}, sent ${p.sent}, answered ${p.completed}, failed ${p.failed}, lost ${p.lost}${p.exit === null ? '' : `, exit ${p.exit}`}\n`)
+        `readiness ${p.readiness}, ${p.routingLeftMs === null ? '' : `${balancer(p).trim()}, `}sent ${p.sent}, answered ${p.completed}, failed ${p.failed}, lost ${p.lost}${p.exit === null ? '' : `, exit ${p.exit}`}\n`)
     },
     done: () => {}
   }

@@ -1,5 +1,7 @@
+import { BALANCERS, DEFAULT_PROPAGATION, type BalancerModel } from './balancer.js'
 import { CheckError } from './errors.js'
-import type { AcceptedPorts, CheckOptions, Progress, RequestSpec } from './types.js'
+import { OPTION_ROWS, rowOf, type OptionKey } from './option-table.js'
+import type { AcceptedPorts, BalancerName, CheckOptions, Progress, RequestSpec } from './types.js'
 
 /** The options with every default filled in. */
 export interface Settings {
@@ -24,6 +26,10 @@ export interface Settings {
   probeInterval: number
   idleGrace: number
   maxLost: number
+  balancer: BalancerName
+  balancerModel: BalancerModel
+  /** The range each cycle draws its propagation delay from (ms). */
+  propagation: { min: number, max: number }
   load: {
     keepAlive: number
     newConnection: number
@@ -32,7 +38,6 @@ export interface Settings {
     slowMs: number
     pipelining: number
     splitPipelines: boolean
-    balancer: boolean
     pauseMs: number
     longPauseMs: number
   }
@@ -58,20 +63,34 @@ export function parseRequest (text: string): RequestSpec {
   return spec
 }
 
-const SIGNALS = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'])
+export const SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'])
 
-function whole (value: unknown, name: string, min: number, max: number): number {
+function checkWhole (value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     throw new CheckError('CHECK_ERR_USAGE', `${name} takes a whole number from ${min} to ${max}; got ${String(value)}`)
   }
   return value
 }
 
-const KNOWN = new Set(['command', 'cwd', 'env', 'port', 'url', 'pid', 'ready', 'paths', 'signal', 'signalAfter', 'seed', 'cycles',
-  'startTimeout', 'timeout', 'requestTimeout', 'probeInterval', 'idleGrace', 'maxLost', 'load', 'acceptedPorts',
-  'acceptedFromOutput', 'onOutput', 'onProgress', 'abortSignal', 'lb', 'rounds', 'haproxy', 'redispatch'])
-const KNOWN_LOAD = new Set(['keepAlive', 'newConnection', 'idleSockets', 'slow', 'slowMs', 'slowPaths', 'pipelining', 'splitPipelines', 'balancer', 'pauseMs', 'longPauseMs'])
+/** A whole-number option checked against its row's bounds, its row's default when not given. */
+function whole (key: OptionKey, value: unknown): number {
+  const row = rowOf(key)
+  return checkWhole(value ?? row.initial, key.replace(/^load\./, ''), row.min ?? 0, row.max ?? Number.MAX_SAFE_INTEGER)
+}
 
+/** The names checkShutdown() knows, from the option table: its fields, and those of `load`. */
+const names = OPTION_ROWS.flatMap(row => [row.key, ...(row.alsoKeys?.split(', ') ?? [])]).filter((key): key is string => key !== undefined)
+const KNOWN = new Set(['load', ...names.filter(key => !key.startsWith('load.'))])
+const KNOWN_LOAD = new Set(names.filter(key => key.startsWith('load.')).map(key => key.slice('load.'.length)))
+
+function propagationRange (value: CheckOptions['propagation']): { min: number, max: number } {
+  const row = rowOf('propagation')
+  const range = value === undefined ? DEFAULT_PROPAGATION : typeof value === 'number' ? { min: value, max: value } : value
+  const min = checkWhole(range.min, 'propagation', row.min!, row.max!)
+  const max = checkWhole(range.max, 'propagation', row.min!, row.max!)
+  if (min > max) throw new CheckError('CHECK_ERR_USAGE', `propagation takes a range from low to high; got ${min}-${max}`)
+  return { min, max }
+}
 /** The closest name within two edits, for "did you mean". */
 export function closest (name: string, names: Iterable<string>): string | undefined {
   let best: string | undefined
@@ -122,7 +141,7 @@ export function settle (options: CheckOptions): Settings {
   if (command === undefined && options.url === undefined) throw new CheckError('CHECK_ERR_USAGE', 'give a command to start the service, or the url of one already running')
   if (command !== undefined && options.url !== undefined) throw new CheckError('CHECK_ERR_USAGE', 'give a command or a url, not both')
   let host = '127.0.0.1'
-  let port = options.port === undefined ? undefined : whole(options.port, 'port', 1, 65_535)
+  let port = options.port === undefined ? undefined : whole('port', options.port)
   if (options.url !== undefined) {
     let url: URL
     try {
@@ -143,16 +162,20 @@ export function settle (options: CheckOptions): Settings {
     throw new CheckError('CHECK_ERR_USAGE', `signal takes one of ${[...SIGNALS].join(', ')}; got "${signal}"${near === undefined ? '' : `: did you mean "${near}"?`}`)
   }
   const counts = {
-    keepAlive: whole(load.keepAlive ?? 8, 'keep-alive clients', 0, 256),
-    newConnection: whole(load.newConnection ?? 2, 'new-connection clients', 0, 256),
-    idleSockets: whole(load.idleSockets ?? 2, 'idle sockets', 0, 256),
-    slow: whole(load.slow ?? 2, 'slow clients', 0, 256),
-    slowMs: whole(load.slowMs ?? 300, 'slowMs', 1, 60_000),
-    pipelining: whole(load.pipelining ?? 2, 'pipelining clients', 0, 256),
+    keepAlive: whole('load.keepAlive', load.keepAlive),
+    newConnection: whole('load.newConnection', load.newConnection),
+    idleSockets: whole('load.idleSockets', load.idleSockets),
+    slow: whole('load.slow', load.slow),
+    slowMs: whole('load.slowMs', load.slowMs),
+    pipelining: whole('load.pipelining', load.pipelining),
     splitPipelines: load.splitPipelines ?? false,
-    balancer: load.balancer ?? true,
-    pauseMs: whole(load.pauseMs ?? 0, 'pauseMs', 0, 60_000),
-    longPauseMs: whole(load.longPauseMs ?? 0, 'longPauseMs', 0, 60_000)
+    pauseMs: whole('load.pauseMs', load.pauseMs),
+    longPauseMs: whole('load.longPauseMs', load.longPauseMs)
+  }
+  const balancer = options.balancer ?? 'kube-proxy'
+  if (!Object.hasOwn(BALANCERS, balancer)) {
+    const near = closest(balancer, Object.keys(BALANCERS))
+    throw new CheckError('CHECK_ERR_USAGE', `balancer takes one of ${Object.keys(BALANCERS).join(', ')}; got "${balancer}"${near === undefined ? '' : `: did you mean "${near}"?`}`)
   }
   if (counts.keepAlive + counts.newConnection + counts.slow + counts.pipelining === 0) {
     throw new CheckError('CHECK_ERR_USAGE', 'no load: at least one keep-alive, new-connection, slow or pipelining client is needed')
@@ -163,21 +186,24 @@ export function settle (options: CheckOptions): Settings {
     env: options.env ?? {},
     host,
     port,
-    pid: options.pid === undefined ? undefined : whole(options.pid, 'pid', 1, 2 ** 31),
+    pid: options.pid === undefined ? undefined : whole('pid', options.pid),
     ready: options.ready ?? requests.find(spec => spec.method === 'GET')?.path ?? '/',
     readyGiven: options.ready !== undefined,
     requests,
     slowRequests: load.slowPaths === undefined ? requests : load.slowPaths.map(spec => typeof spec === 'string' ? parseRequest(spec) : spec),
     signal,
-    signalAfter: options.signalAfter === undefined ? undefined : whole(options.signalAfter, 'signalAfter', 0, 3_600_000),
-    seed: options.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : whole(options.seed, 'seed', 0, 2 ** 32 - 1),
-    cycles: whole(options.cycles ?? 1, 'cycles', 1, 10_000),
-    startTimeout: whole(options.startTimeout ?? 15_000, 'startTimeout', 1, 3_600_000),
-    timeout: whole(options.timeout ?? 30_000, 'timeout', 1, 3_600_000),
-    requestTimeout: whole(options.requestTimeout ?? 10_000, 'requestTimeout', 1, 3_600_000),
-    probeInterval: whole(options.probeInterval ?? 100, 'probeInterval', 1, 60_000),
-    idleGrace: whole(options.idleGrace ?? 100, 'idleGrace', 0, 3_600_000),
-    maxLost: whole(options.maxLost ?? 0, 'maxLost', 0, Number.MAX_SAFE_INTEGER),
+    signalAfter: options.signalAfter === undefined ? undefined : whole('signalAfter', options.signalAfter),
+    seed: options.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : whole('seed', options.seed),
+    cycles: whole('cycles', options.cycles),
+    startTimeout: whole('startTimeout', options.startTimeout),
+    timeout: whole('timeout', options.timeout),
+    requestTimeout: whole('requestTimeout', options.requestTimeout),
+    probeInterval: whole('probeInterval', options.probeInterval),
+    idleGrace: whole('idleGrace', options.idleGrace),
+    maxLost: whole('maxLost', options.maxLost),
+    balancer,
+    balancerModel: BALANCERS[balancer],
+    propagation: propagationRange(options.propagation),
     load: counts,
     acceptedPorts: options.acceptedPorts,
     acceptedFromOutput: options.acceptedFromOutput ?? false,
@@ -185,7 +211,7 @@ export function settle (options: CheckOptions): Settings {
     onProgress: options.onProgress,
     abortSignal: options.abortSignal,
     lb: options.lb,
-    rounds: whole(options.rounds ?? 2, 'rounds', 1, 100),
+    rounds: whole('rounds', options.rounds),
     haproxy: options.haproxy,
     redispatch: options.redispatch ?? false
   }

@@ -59,6 +59,7 @@ export async function probe (recorder: Recorder, options: ProberOptions): Promis
     if (exchange!.answered) {
       recorder.byClient.prober.completed++
       recorder.answered++
+      recorder.marks.push(['prober', sentAt, performance.now(), -1])
       const status = exchange!.status
       const afterSignal = recorder.signalAt !== undefined && sentAt >= recorder.signalAt
       if (status >= 200 && status <= 299) {

@@ -39,10 +39,12 @@ export class Recorder {
   killedAt: number | undefined
   /** Set when the load must end: the service is gone, or the run's bound passed. */
   stopped = false
-  /** The balancer has stopped routing here. */
-  unrouted = false
+  /** When the balancer stops routing new connections here (the signal + the propagation delay). */
+  routingEndsAt: number | undefined
   readiness = 'unknown'
   readonly observed: Observed[] = []
+  /** Every request: client, sent, done (performance.now()), and the index of its failure in `observed` (-1: answered). */
+  readonly marks: Array<[ClientKind, number, number, number]> = []
   readonly byClient = Object.fromEntries(kinds.map(kind => [kind, { sent: 0, completed: 0, failed: 0, lost: 0 }])) as Record<ClientKind, ClientCounts>
   readonly connectionClose: Record<RequestPhase, number> = { 'before-signal': 0, 'lame-duck': 0, 'drain': 0, 'after-exit': 0 }
   readonly statuses: Record<string, number> = {}
@@ -57,7 +59,11 @@ export class Recorder {
   /** Resolves when the load is stopped. */
   readonly whenStopped: Promise<void> = new Promise(resolve => { this.#resolveStopped = resolve })
 
-  constructor (readonly pid: () => number | undefined, readonly balancer: boolean, readonly onChange: () => void = () => {}, readonly fall: number = 3) {}
+  /**
+   * `direct`: no balancer, the clients connect straight to the service and stop at its first refusal. `fall`: failed
+   * probes in a row after which the prober stops writing requests and only opens connections.
+   */
+  constructor (readonly pid: () => number | undefined, readonly direct: boolean, readonly onChange: () => void = () => {}, readonly fall: number = 3) {}
 
   get signalled (): boolean {
     return this.signalAt !== undefined
@@ -73,19 +79,17 @@ export class Recorder {
     return performance.now()
   }
 
-  /** A full answer. 5xx answers are failures and go through `fail`. */
-  answer (client: ClientKind, status: number, close: boolean): void {
+  /** A full answer to a request sent at `sentAt`. 5xx answers are failures and go through `fail`. */
+  answer (client: ClientKind, status: number, close: boolean, sentAt: number): void {
     const now = performance.now()
     this.answered++
+    this.marks.push([client, sentAt, now, -1])
     this.byClient[client].completed++
     if (status < 200 || status > 299) this.statuses[status] = (this.statuses[status] ?? 0) + 1
     if (this.signalAt !== undefined) {
       this.lastResponseAt = now
-      if (close) {
-        this.connectionClose[this.phase(now)]++
-        // A balancer lets go of a backend whose answers say so once it is shutting down.
-        if (this.balancer && !this.unrouted) this.unroute('a response said `Connection: close`')
-      }
+      // A balancer goes on routing here whatever the answers say: `Connection: close` only ends that connection.
+      if (close) this.connectionClose[this.phase(now)]++
     } else if (close) {
       this.connectionClose['before-signal']++
     }
@@ -98,7 +102,7 @@ export class Recorder {
     }
   }
 
-  /** A probe failed after the signal; the balancer lets go after `fall` of them in a row. */
+  /** A probe failed after the signal. It tells the timeline, not the balancer: endpoints leave on the signal itself. */
   readinessFailed (what: string): void {
     if (this.signalAt === undefined) return
     this.readinessFailures++
@@ -106,24 +110,17 @@ export class Recorder {
       this.readinessFailedAt = performance.now()
       this.note(`readiness fails (${what})`)
     }
-    if (this.balancer && !this.unrouted && this.readinessFailures >= this.fall) {
-      this.unroute(`readiness failed ${this.fall === 1 ? 'once' : `${this.fall} times in a row`}`)
-    }
   }
 
   readinessOk (): void {
     this.readinessFailures = 0
   }
 
-  unroute (why: string): void {
-    this.unrouted = true
-    this.note(`the balancer stops routing here: ${why}`)
-  }
-
   fail (observed: Omit<Observed, 'failedAt' | 'serviceAlive'>): void {
     const now = performance.now()
     this.byClient[observed.client].failed++
     if (observed.what === 'refused') this.refusedSeen(now)
+    this.marks.push([observed.client, observed.sentAt, now, this.observed.length])
     this.observed.push({ ...observed, failedAt: now, serviceAlive: this.exitAt === undefined && processAlive(this.pid()) })
     this.onChange()
   }
@@ -135,9 +132,14 @@ export class Recorder {
     return 'lame-duck'
   }
 
-  /** Whether a client may send another request here. */
-  get routed (): boolean {
-    return !this.stopped && !this.unrouted
+  /**
+   * Whether the balancer sends a new connection here now: until the propagation delay after the signal has passed,
+   * whatever readiness and the responses said. A connection already open carries on after that until the service
+   * closes it or says `Connection: close`, as a client's pool does. Without a balancer, until the load stops.
+   */
+  get routesNewConnections (): boolean {
+    if (this.stopped) return false
+    return this.direct || this.routingEndsAt === undefined || performance.now() < this.routingEndsAt
   }
 
   stop (): void {

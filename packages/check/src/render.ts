@@ -30,7 +30,10 @@ export function formatText (report: CheckReport, options: TextOptions = {}): str
   const many = report.cycles.length > 1
   for (const cycle of report.cycles) {
     const requests = cycle.requests
-    lines.push(paint('bold', `${many ? `cycle ${cycle.cycle + 1} of ${report.cycles.length}: ` : ''}${report.signal} after ${number(cycle.signalAfterMs)} ms of load (seed ${cycle.seed}), ${cycle.url}`))
+    // The run's own seed, which replays it: a cycle's derived seed given to --seed would draw other moments.
+    const replay = `--seed ${report.seed}${cycle.cycle > 0 ? ` --cycles ${cycle.cycle + 1}` : ''}`
+    const balancer = cycle.balancer.propagationMs === null ? '' : `, ${cycle.balancer.model} routing here for ${number(cycle.balancer.propagationMs)} ms after it`
+    lines.push(paint('bold', `${many ? `cycle ${cycle.cycle + 1} of ${report.cycles.length}: ` : ''}${report.signal} after ${number(cycle.signalAfterMs)} ms of load${balancer} (replay: ${replay}), ${cycle.url}`))
     lines.push('  timeline, ms from the signal:')
     const width = Math.max(...cycle.timeline.map(event => signed(event.atMs).length), 1)
     if (!many || requests.lost > 0) {
@@ -42,7 +45,7 @@ export function formatText (report: CheckReport, options: TextOptions = {}): str
     const byClient = Object.entries(requests.byClient).filter(([, counts]) => counts.sent > 0)
       .map(([client, counts]) => `${client} ${number(counts.completed)}/${number(counts.sent)}${counts.lost > 0 ? paint('red', ` (${counts.lost} lost)`) : ''}`)
     lines.push(`  requests: ${number(requests.sent)} sent, ${number(requests.answered)} answered, ${number(requests.failed)} failed ` +
-      `(${requests.lost === 0 ? paint('green', '0 lost') : paint('red', `${number(requests.lost)} lost`)}, ${number(requests.excused)} not counted)`)
+      `(${requests.lost === 0 ? paint('green', '0 lost') : paint('red', `${number(requests.lost)} lost`)}${requests.lostNotIdempotent > 0 ? `, ${requests.lostNotIdempotent} of them not idempotent` : ''}, ${number(requests.excused)} not counted)`)
     lines.push(`    answered/sent: ${byClient.join(' · ')}`)
     const statuses = Object.entries(cycle.statuses).map(([status, count]) => `${status} × ${count}`)
     if (statuses.length > 0) lines.push(`    answers other than 2xx: ${statuses.join(', ')}`)
@@ -64,7 +67,7 @@ export function formatText (report: CheckReport, options: TextOptions = {}): str
   }
   if (many) {
     const d = report.distribution
-    lines.push(`${report.cycles.length} cycles, seed ${report.seed}: lost per cycle min ${d.lost.min}, median ${d.lost.median}, max ${d.lost.max}` +
+    lines.push(`${report.cycles.length} cycles, --seed ${report.seed}: lost per cycle min ${d.lost.min}, median ${d.lost.median}, max ${d.lost.max}` +
       (d.exitMs === null ? '' : `; signal to exit min ${number(d.exitMs.min)}, median ${number(d.exitMs.median)}, max ${number(d.exitMs.max)} ms`))
   }
   if (report.causes.length > 0) {
@@ -80,6 +83,12 @@ export function formatText (report: CheckReport, options: TextOptions = {}): str
     lines.push(`  fix: ${finding.fix}`)
   }
   const t = report.totals
+  if (t.lostNotIdempotent > 0) {
+    // A refused one never reached the service; any other may have been acted on, so nothing may send it again.
+    const reached = report.lost.filter(failure => !failure.idempotent && failure.kind !== 'routed-to-closed-listener').length
+    lines.push(paint('red', `${number(t.lostNotIdempotent)} of the lost requests are not idempotent (POST, PATCH…)` +
+      (reached > 0 ? `; ${number(reached)} of them reached the service, which may have acted on them: no balancer sends those again, and a client that does may do the action twice` : '')))
+  }
   const verdict = report.ok
     ? paint('green', `PASS: ${number(t.lost)} of ${number(t.sent)} requests lost${report.maxLost > 0 ? ` (${report.maxLost} allowed)` : ''}`)
     : paint('red', `FAIL: ${number(t.lost)} of ${number(t.sent)} requests lost${report.maxLost > 0 ? ` (${report.maxLost} allowed)` : ''}` +
@@ -96,7 +105,7 @@ export function formatMarkdown (report: CheckReport): string {
   const lines = [
     `## graceful-check: ${report.ok ? '✅ nothing lost' : `❌ ${t.lost} lost`}`,
     '',
-    `${report.cycles.length} cycle${report.cycles.length === 1 ? '' : 's'}, seed \`${report.seed}\`, signal ${report.signal}` +
+    `${report.cycles.length} cycle${report.cycles.length === 1 ? '' : 's'}, seed \`${report.seed}\`, signal ${report.signal}, balancer ${report.balancer.model}` +
       (report.target.command === null ? `, ${report.target.url}` : `, \`${cell(report.target.command.join(' '))}\``) + '.',
     '',
     '| cycle | sent | answered | lost | not counted | readiness failed | listener refused | last response | exit | exit code |',

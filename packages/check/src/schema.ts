@@ -1,4 +1,4 @@
-// The JSON Schema (draft 2020-12) of `graceful-check --json` and of checkShutdown()'s report, version 1. Within a
+// The JSON Schema (draft 2020-12) of `graceful-check --json` and of checkShutdown()'s report, version 2. Within a
 // version fields are only added; a field removed or changed in meaning makes a new version.
 type Schema = Record<string, unknown>
 
@@ -11,9 +11,12 @@ const phase: Schema = { enum: ['before-signal', 'lame-duck', 'drain', 'after-exi
 const clientKinds = ['keep-alive', 'new-connection', 'slow', 'pipelined', 'prober']
 const failureKind: Schema = {
   enum: ['refused', 'routed-to-closed-listener', 'never-accepted', 'reset-fresh-connection', 'reset-reused-connection', 'idle-closed',
-    'pipelined-behind-close', 'closed-mid-response', 'exited-in-flight', 'killed-in-flight', 'server-error', 'timed-out', 'probe-failed']
+    'pipelined-behind-close', 'closed-mid-response', 'exited-in-flight', 'killed-in-flight', 'server-error', 'timed-out', 'probe-failed', 'retried-elsewhere']
 }
 const event = object({ atMs: integer, what: text })
+const balancerName: Schema = { enum: ['kube-proxy', 'nginx', 'haproxy-redispatch', 'caddy', 'none'] }
+// [client, sentMs, doneMs, index in failures or null]
+const mark: Schema = { type: 'array', prefixItems: [{ enum: clientKinds }, integer, integer, msOrNull], minItems: 4, maxItems: 4 }
 const counts = object({ sent: integer, completed: integer, failed: integer, lost: integer })
 const distribution = object({ min: integer, median: integer, max: integer })
 const finding = object({
@@ -44,7 +47,10 @@ const cycle = object({
   seed: integer,
   url: text,
   signalAfterMs: integer,
-  times: object({ readinessFailedMs: msOrNull, listenerRefusedMs: msOrNull, lastResponseMs: msOrNull, exitMs: msOrNull }),
+  times: object({ readinessFailedMs: msOrNull, listenerRefusedMs: msOrNull, lastResponseMs: msOrNull, exitMs: msOrNull, routingEndedMs: msOrNull }),
+  balancer: object({ model: balancerName, propagationMs: msOrNull }),
+  servicePhases: { oneOf: [object({ lameDuckMs: integer, drainMs: integer, hooksMs: integer }), { type: 'null' }] },
+  marks: array(mark),
   exit: object({ code: msOrNull, signal: { type: ['string', 'null'] }, killedAfterTimeout: { type: 'boolean' } }),
   requests: object({
     sent: integer,
@@ -52,6 +58,7 @@ const cycle = object({
     failed: integer,
     lost: integer,
     excused: integer,
+    lostNotIdempotent: integer,
     byClient: object(Object.fromEntries(clientKinds.map(kind => [kind, counts])))
   }),
   connectionClose: object({ 'before-signal': integer, 'lame-duck': integer, 'drain': integer, 'after-exit': integer }),
@@ -65,21 +72,22 @@ const cycle = object({
   proxyLog: { type: 'object', additionalProperties: integer }
 })
 
-/** The JSON Schema of the report (`schemaVersion` 1). */
+/** The JSON Schema of the report (`schemaVersion` 2). */
 export const reportSchema: Readonly<Record<string, unknown>> = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
   $id: 'https://github.com/graceful-js/graceful/blob/main/docs/check.md#the-json-report',
   title: 'graceful-check report',
   ...object({
-    schemaVersion: { const: 1 },
+    schemaVersion: { const: 2 },
     tool: object({ name: { const: 'graceful-check' }, version: text }),
     ok: { type: 'boolean' },
     maxLost: integer,
     seed: integer,
     signal: text,
     target: object({ command: { type: ['array', 'null'], items: text }, url: text, pid: msOrNull }),
+    balancer: object({ model: balancerName, propagation: object({ min: integer, max: integer }) }),
     lost: array(failed),
-    totals: object({ sent: integer, answered: integer, failed: integer, lost: integer, excused: integer }),
+    totals: object({ sent: integer, answered: integer, failed: integer, lost: integer, excused: integer, lostNotIdempotent: integer }),
     distribution: object({ lost: distribution, exitMs: { oneOf: [distribution, { type: 'null' }] } }),
     causes: array(object({ kind: failureKind, count: integer, lost: { type: 'boolean' }, cause: text, fix: text })),
     findings: array(finding),

@@ -1,5 +1,11 @@
-/** The version of the report's shape: a field is only ever added within a version. */
-export const SCHEMA_VERSION = 1
+/** The version of the report's shape: a field is only ever added within a version (docs/check.md says what 2 changed). */
+export const SCHEMA_VERSION = 2
+
+/**
+ * What sits in front of the service, simulated: each keeps routing new connections here for the endpoint-propagation
+ * delay after the signal, and differs in what it re-sends to another instance (docs/check.md, "The balancer").
+ */
+export type BalancerName = 'kube-proxy' | 'nginx' | 'haproxy-redispatch' | 'caddy' | 'none'
 
 /** A request the load sends: `GET /` or `POST /orders` with a body. */
 export interface RequestSpec {
@@ -27,13 +33,6 @@ export interface LoadOptions {
   pipelining?: number
   /** Whether a pipelined batch may be written in two parts, split inside a request. @default false */
   splitPipelines?: boolean
-  /**
-   * The clients reach the service through a load balancer that stops routing here once the readiness prober has seen
-   * readiness fail three times in a row, or a response after the signal says `Connection: close`; a connection refused
-   * before that is lost ("nothing stopped routing"). With `false` the clients connect directly and keep coming until
-   * refused, which is then safe to retry. @default true
-   */
-  balancer?: boolean
   /**
    * Pauses between a keep-alive client's requests: 0 to `pauseMs`, and one in ten `longPauseMs`, so that sockets turn
    * idle under the clients. @default 0 (ms, no pauses)
@@ -84,6 +83,18 @@ export interface CheckOptions {
    * the race every keep-alive client meets at the server's idle timeout; it is counted, not lost. @default 100 (ms)
    */
   idleGrace?: number
+  /**
+   * What sits in front of the service. Every balancer goes on routing new connections here for `propagation` ms after
+   * the signal, whatever readiness and the responses say, and a connection refused or reset meanwhile is lost, unless
+   * this balancer re-sends it elsewhere. `none`: the clients connect directly and stop at the first refusal, which is
+   * then safe to retry. @default 'kube-proxy'
+   */
+  balancer?: BalancerName
+  /**
+   * How long after the signal the balancer goes on routing new connections here (endpoint propagation): a number, or
+   * a range that each cycle draws its own delay from, by the seed. @default { min: 1_000, max: 3_000 } (ms)
+   */
+  propagation?: number | { min: number, max: number }
   /** Lost requests allowed before the verdict fails. @default 0 */
   maxLost?: number
   /** The kinds of load and their sizes. */
@@ -126,6 +137,8 @@ export interface Progress {
   failed: number
   lost: number
   readiness: string
+  /** ms the balancer still routes new connections here; 0 once it let go; null without a balancer or before the signal. */
+  routingLeftMs: number | null
   exit: string | null
 }
 
@@ -147,6 +160,7 @@ export type FailureKind =
   | 'server-error'
   | 'timed-out'
   | 'probe-failed'
+  | 'retried-elsewhere'
 
 /** One request that did not get a full answer, or got a 5xx. */
 export interface FailedRequest {
@@ -183,12 +197,7 @@ export interface TimelineEvent {
   what: string
 }
 
-export interface ClientCounts {
-  sent: number
-  completed: number
-  failed: number
-  lost: number
-}
+export interface ClientCounts { sent: number, completed: number, failed: number, lost: number }
 
 /** Something about the service as a whole (not one request) that a person must act on. */
 export interface Finding {
@@ -201,10 +210,10 @@ export interface Finding {
 
 export interface CycleReport {
   cycle: number
+  /** This cycle's own seed, derived from the report's `seed` (which is the one to give `--seed` to replay). */
   seed: number
-  /** Where the service was reached. */
+  /** Where the service was reached, and after how many ms of load the signal went. */
   url: string
-  /** ms of load before the signal. */
   signalAfterMs: number
   /** ms from the signal, null when not seen. */
   times: {
@@ -212,7 +221,21 @@ export interface CycleReport {
     listenerRefusedMs: number | null
     lastResponseMs: number | null
     exitMs: number | null
+    /** When the balancer stopped routing new connections here: the signal + the propagation delay. */
+    routingEndedMs: number | null
   }
+  /** The balancer simulated in this cycle, and its propagation delay (null without one). */
+  balancer: { model: BalancerName, propagationMs: number | null }
+  /**
+   * The shutdown's phases as the service itself reported them (graceful's `shutdown complete` line), ms from the
+   * signal; null when the service wrote no such report.
+   */
+  servicePhases: { lameDuckMs: number, drainMs: number, hooksMs: number } | null
+  /**
+   * Every request of the cycle, in the order sent: its client, when it was sent and when it was answered or failed (ms
+   * from the signal), and the index of its entry in `failures` (null: answered).
+   */
+  marks: RequestMark[]
   exit: { code: number | null, signal: string | null, killedAfterTimeout: boolean }
   /** Requests by outcome; `answered` counts every full response, 2xx or not. */
   requests: {
@@ -220,8 +243,10 @@ export interface CycleReport {
     answered: number
     failed: number
     lost: number
-    /** Failed but not lost: refused before sending, never accepted, idle race. */
+    /** Failed but not lost: refused before sending, never accepted, idle race, re-sent elsewhere by the balancer. */
     excused: number
+    /** Lost requests whose method is not idempotent (POST, PATCH…): no client or balancer may safely send them again. */
+    lostNotIdempotent: number
     byClient: Record<ClientKind, ClientCounts>
   }
   /** Responses that carried `Connection: close`, by phase. */
@@ -239,6 +264,9 @@ export interface CycleReport {
   proxyLog: Record<string, number>
 }
 
+/** `[client, sentMs, doneMs, failure]`: one request, `failure` the index of its entry in the cycle's `failures`, or null. */
+export type RequestMark = [client: ClientKind, sentMs: number, doneMs: number, failure: number | null]
+
 export interface Distribution {
   min: number
   median: number
@@ -251,12 +279,15 @@ export interface CheckReport {
   /** True when no more than `maxLost` requests were lost and no finding fails. */
   ok: boolean
   maxLost: number
+  /** Every choice drawn at random replays from it: `--seed` with this value (and `--cycles` up to the cycle). */
   seed: number
   signal: string
   target: { command: string[] | null, url: string, pid: number | null }
+  /** The balancer simulated, and the range its propagation delay was drawn from. */
+  balancer: { model: BalancerName, propagation: { min: number, max: number } }
   /** The lost requests of every cycle. */
   lost: FailedRequest[]
-  totals: { sent: number, answered: number, failed: number, lost: number, excused: number }
+  totals: { sent: number, answered: number, failed: number, lost: number, excused: number, lostNotIdempotent: number }
   /** Lost requests and exit times over the cycles (one cycle: min = median = max). */
   distribution: { lost: Distribution, exitMs: Distribution | null }
   /** Each kind of loss once, with its count, cause and fix: what to read first. */
