@@ -169,8 +169,8 @@ describe('the preload on an application with no graceful in its code', () => {
     expect(await service.line(line => line['event'] === 'switches', 'the switches')).toEqual({ event: 'switches', ...seen })
     await listening(service, 'app')
     const announced = await service.line(line => line['preload'] === true && 'set' in line, 'the switches announced')
-    expect(Object.keys(announced!['set'] as object)).toEqual(said)
-    for (const variable of said) expect(announced!['msg']).toContain(`${variable}=true`)
+    expect(Object.keys(announced['set'] as object)).toEqual(said)
+    for (const variable of said) expect(announced['msg']).toContain(`${variable}=true`)
   })
 
   it.each([
