@@ -110,3 +110,35 @@ describe('openSockets after a forced drain', () => {
     }
   })
 })
+
+describe("a writeHead the application wrapped before the signal (on-headers: compression, morgan, sessions)", () => {
+  it('still runs when the response is told to close', async () => {
+    const g = createTestGraceful()
+    let started: () => void = () => {}
+    const arrived = new Promise<void>(resolve => { started = resolve })
+    let finish: () => void = () => {}
+    const { port } = await serveInProcess(g, (_req, res) => {
+      // What on-headers does: wrap writeHead on the response, to act just before the head goes out.
+      const own = res.writeHead
+      res.writeHead = function (this: typeof res, ...args: unknown[]) {
+        this.setHeader('x-wrapped', 'yes')
+        return Reflect.apply(own, this, args) as typeof res
+      } as typeof res.writeHead
+      finish = () => { res.end('ok') }
+      started()
+    })
+    const client = new Client(`http://127.0.0.1:${port}`)
+    try {
+      const response = client.request({ method: 'GET', path: '/' })
+      await arrived
+      const report = g.shutdown()
+      await untilPhase(g, 'draining')
+      finish()
+      const res = await response
+      expect([res.headers['x-wrapped'], res.headers['connection'], await res.body.text()]).toEqual(['yes', 'close', 'ok'])
+      await report
+    } finally {
+      await client.destroy()
+    }
+  })
+})

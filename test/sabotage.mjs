@@ -263,6 +263,62 @@ export const sabotages = [
     find: '  parts.push(...lostMarks)\n',
     replace: '',
     tests: [['test/check-outputs.test.ts', 'draws every request of every cycle as the report counts it']]
+  },
+  {
+    mechanism: "the application's own signal listeners run once the shutdown is over, not at the signal",
+    file: 'packages/core/src/competing-listeners.ts',
+    find: '  #defer (signal: NodeJS.Signals, listener: Listener, origin: string | undefined): void {\n',
+    replace: '  #defer (signal: NodeJS.Signals, listener: Listener, origin: string | undefined): void {\n    if (Number.isFinite(0)) return\n',
+    tests: [
+      ['test/own-stop.test.ts', 'loses nothing during the lame duck'],
+      ['test/competing-listeners.test.ts', 'runs once the shutdown is over']
+    ]
+  },
+  {
+    mechanism: 'a signal raised again by a listener run after the shutdown (NestJS) ends the process with graceful\'s code',
+    file: 'packages/core/src/signals.ts',
+    find: '    if (this.#finishing) {\n      // Graceful',
+    replace: '    if (this.#finishing && Number.isNaN(0)) {\n      // Graceful',
+    tests: [['test/own-stop.test.ts', 'nest-express, closing itself on SIGTERM the way its documentation shows, next to graceful loses nothing']]
+  },
+  {
+    mechanism: "an attached server's own close() during a shutdown leaves the listener to the drain",
+    file: 'packages/core/src/app-close.ts',
+    find: "    if (state === 'stopping' || state === 'draining') return true\n",
+    replace: '',
+    tests: [['test/app-close.test.ts', 'during the lame duck leaves the listener open']]
+  },
+  {
+    mechanism: "fastify.close() called by the application joins the sequence: no 503 during the lame duck",
+    file: 'packages/fastify/src/index.ts',
+    find: '  ;(fastify as unknown as { close: Close }).close = joinedClose\n',
+    replace: '',
+    tests: [['test/fastify-paths.test.ts', 'never 503']]
+  },
+  {
+    mechanism: "Connection: close wins over a Connection header the application passes to writeHead",
+    file: 'packages/core/src/http1.ts',
+    find: "        return this.writeHead(...(withoutConnection(args) as Parameters<ServerResponse['writeHead']>))\n",
+    replace: "        return this.writeHead(...(args as Parameters<ServerResponse['writeHead']>))\n",
+    tests: [
+      ['test/own-stop.test.ts', 'a Connection: keep-alive in the list is replaced by close'],
+      ['test/own-stop.test.ts', '^express, closing itself.*keep-alive says close'],
+      ['test/own-stop.test.ts', '^hono, closing itself.*keep-alive says close']
+    ]
+  },
+  {
+    mechanism: 'a writeHead the application wrapped before the signal still runs on a told response',
+    file: 'packages/core/src/http1.ts',
+    find: "    if (Object.hasOwn(told, 'writeHead') && told[kOwnWriteHead] === undefined) told[kOwnWriteHead] = told.writeHead\n",
+    replace: '',
+    tests: [['test/app-close.test.ts', 'still runs when the response is told to close']]
+  },
+  {
+    mechanism: 'a socket destroyed at the deadline is closed at once: openSockets is 0 when the report is out',
+    file: 'packages/core/src/drain.ts',
+    find: '      this.#connections.release(record)\n    }\n    // Requests without a socket',
+    replace: '    }\n    // Requests without a socket',
+    tests: [['test/app-close.test.ts', 'is 0 when shutdown\\(\\) resolves']]
   }
 ]
 
