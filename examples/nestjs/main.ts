@@ -22,7 +22,7 @@ const graceful = createGraceful({
   // Your @nestjs/terminus indicators feed readiness: /healthz answers 503 while one is down.
   checks: { database: () => health.check([() => database.isHealthy()]) }
 })
-// graceful owns SIGTERM and SIGINT: no app.enableShutdownHooks(), whose listener would close the app at once.
+// graceful owns SIGTERM and SIGINT: no app.enableShutdownHooks() needed (kept, graceful runs it after its shutdown).
 graceful.attach(app.getHttpServer())
 
 await app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1')
