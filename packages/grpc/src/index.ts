@@ -70,7 +70,11 @@ export function gracefulGrpc (graceful: Graceful | { readonly graceful: Graceful
   let shuttingDown = false
   let attached: Server | undefined
 
+  let current: ServingStatus = 'SERVING'
+  // Only a change is set: the health service tells its watchers of every status it is given, changed or not.
   const setStatus = (serving: ServingStatus): void => {
+    if (serving === current) return
+    current = serving
     for (const service of services) health?.setStatus(service, serving)
   }
   // Asked when a health call arrives, as the HTTP readiness route asks: checks cached and coalesced by the core.
