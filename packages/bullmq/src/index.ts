@@ -16,7 +16,7 @@ export interface BullmqWorkSourceOptions {
 /**
  * A work source for `addWorkSource(name, bullmqWorkSource(worker))`. At the signal, `worker.close()`: no job is taken
  * from then on, and the jobs in flight run to their end. At the drain deadline, each job still running is moved back
- * to `wait` (at the front, with its lock released: the next worker takes it at once), then cancelled through BullMQ's
+ * to `wait` (its lock released: the next worker takes it at once), then cancelled through BullMQ's
  * own job cancellation, so that the processor's `signal` (its third argument) aborts.
  *
  * A job handed back runs again on the next worker. It runs only once if its processor honours the abort before its
