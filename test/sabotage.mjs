@@ -166,7 +166,7 @@ export const sabotages = [
     find: '      this.#forced.push(...forced)\n',
     replace: '',
     tests: [
-      ['test/work.test.ts', 'at the drain deadline the work is named (source, id, name, age)'],
+      ['test/work.test.ts', 'at the drain deadline the work is named'],
       ['test/work-recipes.test.ts', 'a run still going at the drain deadline is named in the report'],
       ['test/grpc.test.ts', 'at the deadline the calls still open end with UNAVAILABLE, not CANCELLED, and each is named in the report']
     ]
