@@ -85,15 +85,21 @@ function unary (call: Unary, request: object): Promise<{ text?: string, status?:
 }
 
 /** Every message of a server stream, and how it ended: its status code and details. */
-function collect (stream: grpc.ClientReadableStream<{ text?: string, status?: string }>): { messages: string[], first: Promise<unknown>, ended: Promise<{ code: number, details: string }> } {
+function collect (stream: grpc.ClientReadableStream<{ text?: string, status?: string }>): { messages: string[], first: Promise<unknown>, next: () => Promise<string | undefined>, ended: Promise<{ code: number, details: string }> } {
   const messages: string[] = []
   const first = new Promise(resolve => { stream.once('data', resolve) })
   stream.on('data', (message: { text?: string, status?: string }) => { messages.push(message.text ?? message.status ?? '') })
+  // The next message, or undefined when the stream ends first.
+  const next = (): Promise<string | undefined> => new Promise(resolve => {
+    const onData = (message: { text?: string, status?: string }): void => { stream.off('end', onEnd); resolve(message.text ?? message.status) }
+    const onEnd = (): void => { stream.off('data', onData); resolve(undefined) }
+    stream.once('data', onData).once('end', onEnd)
+  })
   const ended = new Promise<{ code: number, details: string }>(resolve => {
     stream.on('status', (status: grpc.StatusObject) => { resolve({ code: status.code, details: status.details }) })
     stream.on('error', () => {}) // the status carries it
   })
-  return { messages, first, ended }
+  return { messages, first, next, ended }
 }
 
 const check = async (served: Served, service = ''): Promise<string | undefined> => (await unary(served.health.check.bind(served.health), { service })).status
@@ -113,7 +119,9 @@ describe('@graceful/grpc', () => {
     const watch = collect(served.health.watch({ service: '' }))
     await watch.first
     const shutdown = g.shutdown()
-    await untilPhase(g, 'stopping')
+    // Heard from the signal on, without any check asking: a watcher is told, during the lame duck.
+    expect(await watch.next()).toBe('NOT_SERVING')
+    expect(g.state).toBe('stopping')
     expect(await check(served)).toBe('NOT_SERVING')
     const ended = await watch.ended
     expect(watch.messages).toEqual(['SERVING', 'NOT_SERVING'])

@@ -260,16 +260,19 @@ describe('the flush tier', () => {
     const { logger, lines } = recorder()
     const order: string[] = []
     const g = createGraceful({ signals: [], exit: false, logger })
-    g.onFlush('logs', () => { order.push(`logs, report logged: ${lines.some(line => line.msg === 'graceful: shutdown complete')}`) })
+    const logged = (): boolean => lines.some(line => line.msg === 'graceful: shutdown complete')
+    g.onFlush('logs', () => { order.push(`logs in ${g.state}, report logged: ${logged()}`) })
     g.onFlush('traces', async () => {
+      order.push(`traces in ${g.state}, report logged: ${logged()}`)
       await new Promise(resolve => setTimeout(resolve, 50))
-      order.push(`traces, busy: ${g.busy}`)
+      order.push(`traces done, busy: ${g.busy}`)
     })
     g.onShutdown('db', () => { order.push('hook db') })
     g.on('shutdown:end', () => { order.push('shutdown:end') })
     const report = await g.shutdown()
     order.push('resolved')
-    expect(order).toEqual(['hook db', 'shutdown:end', 'traces, busy: true', 'logs, report logged: true', 'resolved'])
+    expect(order).toEqual(['hook db', 'shutdown:end', 'traces in stopped, report logged: true', 'traces done, busy: true',
+      'logs in stopped, report logged: true', 'resolved'])
     expect(report.flush!.map(step => [step.name, step.status])).toEqual([['traces', 'ok'], ['logs', 'ok']])
     expect(g.busy).toBe(false)
     // Written before the flush: the logged report cannot hold it.
