@@ -65,8 +65,8 @@ async function serve (g: Graceful): Promise<Served> {
   })
   cleanups.push(() => { server.forceShutdown() })
   const address = `127.0.0.1:${port}`
-  const demoClient = new demo.Demo(address, grpc.credentials.createInsecure()) as Served['demo']
-  const health = new Health(address, grpc.credentials.createInsecure()) as Served['health']
+  const demoClient = new demo.Demo(address, grpc.credentials.createInsecure()) as unknown as Served['demo']
+  const health = new Health(address, grpc.credentials.createInsecure()) as unknown as Served['health']
   cleanups.push(() => { demoClient.close(); health.close() })
   return {
     port,
@@ -155,7 +155,7 @@ describe('@graceful/grpc', () => {
   it('at the deadline the calls still open end with UNAVAILABLE, not CANCELLED, and each is named in the report', async () => {
     const g = createGraceful({ signals: [], exit: false, logger: false, drainTimeout: 400 })
     const served = await serve(g)
-    const held = unary(served.demo.wait.bind(served.demo), { ms: -1 }).then(() => undefined, (err: grpc.ServiceError) => err)
+    const held = unary(served.demo.wait.bind(served.demo), { ms: -1 }).then(() => undefined, (err: unknown) => err as grpc.ServiceError)
     const stream = collect(served.demo.ticks({ count: 1_000, ms: 50 }))
     await served.arrived(1)
     const report = await g.shutdown()
@@ -183,8 +183,8 @@ describe('examples/grpc.mjs', () => {
     const app = new ExampleProcess('examples/grpc.mjs', { PORT: '0', GRPC_PORT: '0', GRACEFUL_PRE_STOP_DELAY: '600ms' })
     const { port, grpcPort } = await app.until(line => line.msg === 'listening') as unknown as { port: number, grpcPort: number }
     const address = `127.0.0.1:${grpcPort}`
-    const client = new demo.Demo(address, grpc.credentials.createInsecure()) as Served['demo']
-    const health = new Health(address, grpc.credentials.createInsecure()) as Served['health']
+    const client = new demo.Demo(address, grpc.credentials.createInsecure()) as unknown as Served['demo']
+    const health = new Health(address, grpc.credentials.createInsecure()) as unknown as Served['health']
     const http = new Client(`http://127.0.0.1:${port}`)
     cleanups.push(async () => { client.close(); health.close(); await http.close() })
     expect((await unary(health.check.bind(health), { service: '' })).status).toBe('SERVING')

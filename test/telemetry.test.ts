@@ -31,7 +31,7 @@ async function receiver (): Promise<{ endpoint: string, spans: string[] }> {
   return { endpoint: `http://127.0.0.1:${(server.address() as { port: number }).port}/v1/traces`, spans }
 }
 
-async function client (port: number): Promise<Client> {
+function client (port: number): Client {
   const http = new Client(`http://127.0.0.1:${port}`)
   cleanups.push(() => http.close())
   return http
@@ -48,10 +48,10 @@ describe('examples/opentelemetry-sdk.mjs', () => {
       OTEL_BSP_SCHEDULE_DELAY: '600000'
     })
     const { port } = await app.until(line => line.msg === 'listening') as unknown as { port: number }
-    const inFlight = await (await client(port)).request({ method: 'GET', path: '/in-flight?ms=1200' })
+    const inFlight = await client(port).request({ method: 'GET', path: '/in-flight?ms=1200' })
     app.child.kill('SIGTERM')
     await app.until(shutdownStarted)
-    const duringLameDuck = await (await client(port)).request({ method: 'GET', path: '/lame-duck' })
+    const duringLameDuck = await client(port).request({ method: 'GET', path: '/lame-duck' })
     expect(await duringLameDuck.body.text()).toBe('ok\n')
     expect(await inFlight.body.text()).toBe('ok\n')
     const { code } = await app.exited
@@ -68,7 +68,7 @@ describe('examples/pino.mjs', () => {
     const file = join(dir, 'app.log')
     const app = new ExampleProcess('examples/pino.mjs', { PORT: '0', LOG_FILE: file, PINO_TRANSPORT: transport })
     const { port } = await app.until(line => line.msg === 'listening') as unknown as { port: number }
-    const inFlight = await (await client(port)).request({ method: 'GET', path: '/slow?ms=500' })
+    const inFlight = await client(port).request({ method: 'GET', path: '/slow?ms=500' })
     app.child.kill('SIGTERM')
     expect(await inFlight.body.text()).toBe('ok\n')
     const { code } = await app.exited
