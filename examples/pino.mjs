@@ -2,8 +2,8 @@
 // the process exits, so the last lines (the report's included) are in the log, whether pino writes through a
 // transport (a worker thread) or straight to a file with pino.destination().
 //
-//   LOG_FILE=/tmp/app.log node examples/pino.mjs                      pino.destination (asynchronous writes)
-//   LOG_FILE=/tmp/app.log PINO_TRANSPORT=1 node examples/pino.mjs     the pino/file transport
+//   LOG_FILE=app.log node examples/pino.mjs                      pino.destination (asynchronous writes)
+//   LOG_FILE=app.log PINO_TRANSPORT=1 node examples/pino.mjs     the pino/file transport
 import { createServer } from 'node:http'
 import pino from 'pino'
 import { createGraceful } from '@graceful/core'
