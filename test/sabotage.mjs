@@ -208,6 +208,13 @@ export const sabotages = [
     find: '          await job.moveToWait(job.token)\n',
     replace: '',
     tests: [['test/work-bullmq.test.ts', 'the one cut at the deadline is back in wait at once']]
+  },
+  {
+    mechanism: 'a BullMQ worker takes no job once stopped, even one that wakes its blocking wait (needs Redis: REDIS_URL)',
+    file: 'packages/bullmq/src/index.ts',
+    find: '      if (typeof fetching.moveToActive === \'function\') fetching.moveToActive = () => Promise.resolve(undefined)\n',
+    replace: '',
+    tests: [['test/work-bullmq.test.ts', 'a job added as the worker stops, while it waits for one, is not taken']]
   }
 ]
 

@@ -3,6 +3,7 @@
 import { Queue, Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it } from 'vitest'
+import { bullmqWorkSource } from '@graceful/bullmq'
 import { ExampleProcess, shutdownStarted } from './example-process.js'
 import { available } from './helpers.js'
 
@@ -34,6 +35,45 @@ function connection (): { host: string, port: number } {
   const { hostname, port } = new URL(url!)
   return { host: hostname, port: Number(port) }
 }
+
+describe.runIf(runs)('bullmqWorkSource on a real Redis', () => {
+  it('a job added as the worker stops, while it waits for one, is not taken', async () => {
+    // Without the adapter's guard, BullMQ's fetch loop takes such a job (every try here, once the wait is seen).
+    // Redis's MONITOR tells when the worker's blocking wait for a job has reached the server.
+    const watcher = new Redis(url!)
+    const monitor = await watcher.monitor()
+    cleanups.push(async () => {
+      monitor.disconnect()
+      await watcher.quit()
+    })
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const name = `graceful-race-${process.pid}-${Date.now()}-${attempt}`
+      const queue = new Queue(name, { connection: connection() })
+      const taken: string[] = []
+      const blocked = new Promise<void>(resolve => {
+        const onCommand = (_time: string, args: string[]): void => {
+          if (args[0]?.toLowerCase() !== 'bzpopmin' || args[1]?.includes(name) !== true) return
+          monitor.off('monitor', onCommand)
+          resolve()
+        }
+        monitor.on('monitor', onCommand)
+      })
+      const worker = new Worker(name, async job => { taken.push(job.id!) }, { connection: connection() })
+      cleanups.push(async () => {
+        await worker.close()
+        await queue.obliterate({ force: true })
+        await queue.close()
+      })
+      await blocked
+      const controller = new AbortController()
+      const stopped = bullmqWorkSource(worker).stop({ deadline: controller.signal, reason: 'SIGTERM' })
+      const job = await queue.add('late', {})
+      await stopped
+      expect(taken).toEqual([])
+      expect(await queue.getJobState(job.id!)).toBe('waiting')
+    }
+  })
+})
 
 describe.runIf(runs)('examples/bullmq.mjs on a real Redis', () => {
   it('at SIGTERM the jobs in flight finish, none is taken after it, the one cut at the deadline is back in wait at once and runs exactly once on the next worker; exit 1, not 137', async () => {

@@ -46,8 +46,15 @@ export function bullmqWorkSource (worker: Worker, options: BullmqWorkSourceOptio
 
   return {
     stopAt: 'signal',
-    // close() stops the fetch loop at once and resolves once the jobs in flight have ended and the connections closed.
-    stop: () => worker.close(),
+    stop: () => {
+      // BullMQ's fetch loop checks `closing` before it blocks waiting for a job, not after: a job added as close()
+      // begins wakes the wait and is moved to active all the same (BullMQ 6.7). From the stop on, the worker's own
+      // moveToActive (a protected method; nothing public stops it) takes nothing.
+      const fetching = worker as unknown as { moveToActive?: unknown }
+      if (typeof fetching.moveToActive === 'function') fetching.moveToActive = () => Promise.resolve(undefined)
+      // The fetch loop ends; the promise resolves once the jobs in flight have ended and the connections closed.
+      return worker.close()
+    },
     running: (): RunningWork[] => running().map(job => ({
       ...(job.id === undefined ? {} : { id: job.id }),
       name: job.name,
