@@ -58,7 +58,7 @@ describe.runIf(runs)('bullmqWorkSource on a real Redis', () => {
         }
         monitor.on('monitor', onCommand)
       })
-      const worker = new Worker(name, async job => { taken.push(job.id!) }, { connection: connection() })
+      const worker = new Worker(name, job => { taken.push(job.id!); return Promise.resolve() }, { connection: connection() })
       cleanups.push(async () => {
         await worker.close()
         await queue.obliterate({ force: true })
