@@ -129,10 +129,6 @@ export class WorkSources<G> {
     this.#events = events
   }
 
-  get size (): number {
-    return this.#entries.length
-  }
-
   /** True when a source can hand work back at the deadline: the budget counts `FORCE_TIMEOUT` for it. */
   get forces (): boolean {
     return this.#entries.some(entry => entry.source.force !== undefined)
