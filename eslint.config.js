@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import n from 'eslint-plugin-n'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '.tmp/**'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -27,7 +27,7 @@ export default tseslint.config(
   {
     files: ['**/*.{js,mjs,cjs,ts}'],
     plugins: { n },
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', Buffer: 'readonly', performance: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', Buffer: 'readonly', performance: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', fetch: 'readonly', Response: 'readonly' } },
     rules: {
       // One exit path in the whole library: the signal registry's.
       'n/no-process-exit': 'error'

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type CheckReport, reportSchema } from '@graceful/check'
+import { notDeliveredFix } from '../packages/check/src/cycle.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const cli = fileURLToPath(new URL('../packages/check/dist/cli.js', import.meta.url))
@@ -172,6 +173,19 @@ describe('graceful-check judges a service by its requests alone', () => {
     expect(finding).toMatchObject({ fails: true })
     expect(finding!.fix).toMatch(/the signal never reached node: exec-form CMD/)
     expect(lostKinds(report).every(kind => kind === 'killed-in-flight')).toBe(true)
+  })
+})
+
+describe('the fix for a signal that never reached the service', () => {
+  it.each([
+    [['sh', '-c', 'node server.js; echo done'], 'node', 'CMD ["node", "server.js"]'],
+    [['node_modules/.bin/deno', 'run', '-A', 'main.ts'], 'deno', 'CMD ["deno", "run", "main.ts"]'],
+    [['sh', '-c', 'bun server.ts'], 'bun', 'CMD ["bun", "server.ts"]'],
+    [['./service', '--port', '3000'], 'the service', 'CMD ["your-program", …]']
+  ])('for %j names %s and its exec form', (command, runtime, cmd) => {
+    const fix = notDeliveredFix(command)
+    expect(fix).toContain(`the signal never reached ${runtime}: exec-form CMD (\`${cmd}\`)`)
+    if (runtime !== 'node') expect(fix).not.toMatch(/\bnode\b/)
   })
 })
 

@@ -7,7 +7,7 @@
 //   import express from 'express'
 //   …
 //   ```
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, realpathSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -142,3 +142,103 @@ describe('diagrams in the docs', () => {
     await expect(mermaid.parse(diagram.text)).resolves.toMatchObject({ diagramType: expect.any(String) as unknown })
   })
 })
+
+// Statements that were wrong once, each checked against what it describes.
+describe('statements in the docs', () => {
+  const read = (file: string): string => readFileSync(join(root, file), 'utf8')
+  const section = (file: string, heading: string): string => {
+    const text = read(file)
+    const start = text.indexOf(`\n${heading}\n`)
+    expect(start, `"${heading}" in ${file}`).toBeGreaterThan(-1)
+    const end = text.indexOf('\n## ', start + heading.length + 2)
+    return text.slice(start, end === -1 ? undefined : end)
+  }
+
+  it('api.md names the error codes a wrong option throws, each a code graceful has', () => {
+    const { codes } = errorCodes()
+    const sentence = /a wrong one\nthrows[\s\S]*?\n\n/.exec(read('docs/reference/api.md'))?.[0] ?? ''
+    const named = [...sentence.matchAll(/`(GRACEFUL_ERR_\w+)`/g)].map(match => match[1])
+    expect(named).toEqual(expect.arrayContaining(['GRACEFUL_ERR_UNKNOWN_OPTION', 'GRACEFUL_ERR_INVALID_DURATION', 'GRACEFUL_ERR_INVALID_OPTION']))
+    for (const code of named) expect(codes).toContain(code)
+  })
+
+  it('api.md lists every warning name, in the WarningName row, the silenceWarnings row and the Warnings table', async () => {
+    const { WARNING_NAMES } = await import('../packages/core/dist/warnings.js')
+    const api = read('docs/reference/api.md')
+    const row = (name: string): string => new RegExp(`^\\| \`${name}\` \\|.*$`, 'm').exec(api)?.[0] ?? ''
+    expect([...row('WarningName').matchAll(/`'([a-z0-9-]+)'`/g)].map(match => match[1])).toEqual([...WARNING_NAMES])
+    expect(WARNING_NAMES.filter(name => !row('silenceWarnings').includes(`\`${name}\``))).toEqual([])
+    const table = section('docs/reference/api.md', '## Warnings')
+    expect([...table.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map(match => match[1]).sort()).toEqual([...WARNING_NAMES].sort())
+  })
+
+  it('express.md has one "In tests" section', () => {
+    expect(read('docs/express.md').match(/^## In tests$/gm)).toHaveLength(1)
+  })
+
+  it('getting-started step 4 leaves the lame duck to the adaptive default on Kubernetes', () => {
+    const step = section('docs/getting-started.md', '## 4. Deploy it (3 minutes)')
+    expect(step).toContain('leave `preStopDelay` unset')
+    expect(step).toContain('(kubernetes.md#the-default-on-kubernetes-an-adaptive-lame-duck)')
+    expect(step).not.toMatch(/on Kubernetes, set it/)
+  })
+
+  it('nestjs.md names the Node.js line NestJS 12\'s dependencies require', () => {
+    // The highest minimum Node.js major that @nestjs/common, @nestjs/core and their own dependencies declare.
+    // Read from the folders Node would load them from: some do not export their package.json.
+    interface Manifest { engines?: { node?: string }, dependencies?: Record<string, string> }
+    const installed = (name: string, from: string): { manifest: Manifest, dir: string } => {
+      const dir = createRequire(join(from, 'package.json')).resolve.paths(name)!.map(parent => join(parent, name))
+        .find(candidate => existsSync(join(candidate, 'package.json')))
+      expect(dir, `${name} installed, seen from ${from}`).toBeDefined()
+      return { manifest: JSON.parse(readFileSync(join(dir!, 'package.json'), 'utf8')) as Manifest, dir: realpathSync(dir!) }
+    }
+    const majors: number[] = []
+    for (const name of ['@nestjs/common', '@nestjs/core']) {
+      const { manifest, dir } = installed(name, root)
+      const engines = [manifest.engines?.node, ...Object.keys(manifest.dependencies ?? {}).map(dependency => installed(dependency, dir).manifest.engines?.node)]
+      for (const range of engines) {
+        const lowest = range === undefined ? undefined : /(\d+)/.exec(range)?.[1]
+        if (lowest !== undefined) majors.push(Number(lowest))
+      }
+    }
+    const needed = Math.max(...majors)
+    expect(needed).toBeGreaterThanOrEqual(20)
+    expect(read('docs/nestjs.md').split('\n## ')[0]).toContain(`Node.js ${needed} or later`)
+  })
+
+  it('docker.md\'s table says what test/container.test.ts asserts of each set-up', async () => {
+    const { setUps, STOP_TIMEOUT, CLIENTS, REQUEST_MS, PRE_STOP_DELAY } = await import('./container-setups.js')
+    const page = section('docs/docker.md', '## `CMD ["node", …]`, not `npm start`')
+    expect(page).toContain(`\`podman stop -t ${STOP_TIMEOUT}\`, ${CLIENTS} keep-alive clients each with a ${REQUEST_MS} ms request`)
+    expect(page).toContain(`lame duck\nset to ${PRE_STOP_DELAY / 1000} s`)
+    const rows = [...page.matchAll(/^\| (?!set-up|---)(.+) \|$/gm)].map(match => match[1]!.split(' | '))
+    expect(rows.map(row => row[0])).toEqual(setUps.map(setUp => setUp.name))
+    for (const [index, setUp] of setUps.entries()) {
+      const [, exitCode, took, complete, lost, warning] = rows[index]!
+      expect({ exitCode, tookTheTimeout: took === 'the whole timeout', complete, lost, warning }, setUp.name).toEqual({
+        exitCode: String(setUp.exitCode),
+        tookTheTimeout: setUp.killedAtTimeout,
+        complete: setUp.drains ? 'yes' : 'no',
+        lost: setUp.drains ? '0' : 'all in flight',
+        warning: setUp.warnings.length === 0 ? 'none' : setUp.warnings.map(name => `\`${name}\``).join(', ')
+      })
+    }
+  })
+
+  it('docker.md says how to build the example, with the tarballs its package.json takes', () => {
+    const build = codeBlocks('docs/docker.md').find(block => block.lang === 'sh' && block.text.includes('build'))?.text ?? ''
+    const manifest = JSON.parse(read('examples/docker/package.json')) as { dependencies: Record<string, string> }
+    const tarballs = Object.values(manifest.dependencies).filter(spec => spec.startsWith('file:')).map(spec => spec.slice('file:'.length))
+    expect(tarballs.length).toBeGreaterThan(0)
+    expect(build).toContain('pnpm pack:tarballs')
+    for (const tarball of tarballs) expect(build).toContain(`tarballs/${tarball}`)
+    expect(build).toMatch(/docker build -t shop-api examples\/docker/)
+  })
+})
+
+/** The codes of GracefulError, read from the core's source. */
+function errorCodes (): { codes: string[] } {
+  const source = readFileSync(join(root, 'packages/core/src/errors.ts'), 'utf8')
+  return { codes: [...source.matchAll(/'(GRACEFUL_ERR_\w+)'/g)].map(match => match[1]!) }
+}

@@ -110,6 +110,13 @@ describe('public surface', () => {
     for (const name of names) expect(section, `a row for ${name}`).toMatch(new RegExp(`^\\| \`${name}`, 'm'))
   })
 
+  it('@graceful/core/register exports nothing: it is a preload, loaded for what it does', () => {
+    const manifest = JSON.parse(readFileSync(join(root, 'packages/core/package.json'), 'utf8')) as { exports: Record<string, unknown> }
+    expect(manifest.exports['./register']).toEqual({ types: './dist/register.d.ts', default: './dist/register.js' })
+    expect(readFileSync(join(root, 'packages/core/dist/register.d.ts'), 'utf8')).toMatch(/^export \{\};/m)
+    expect(readFileSync(join(root, 'docs/reference/api.md'), 'utf8')).toContain('## @graceful/core/register')
+  })
+
   it('the diagnostics channel names', async () => {
     const { channels } = await import('@graceful/core')
     expect(channels).toMatchInlineSnapshot(`
@@ -194,7 +201,8 @@ describe.each(publishedPackages().map(pkg => [pkg.manifest.name, pkg] as const))
     expect(manifest.bugs?.url).toBe('https://github.com/graceful-js/graceful/issues')
     expect(manifest.files).toEqual(['dist', '!dist/.tsbuildinfo'])
     expect(manifest.engines).toEqual({ node: '>=20.19' })
-    expect(manifest.sideEffects).toBe(false)
+    // The preload is the one module that acts when it is loaded: a bundler must keep `import '@graceful/core/register'`.
+    expect(manifest.sideEffects).toEqual(name === '@graceful/core' ? ['./dist/register.js'] : false)
     expect(manifest.publishConfig).toEqual({ access: 'public' })
     expect(manifest.exports?.['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' })
     // The licence travels with the package, and it is the repository's.

@@ -76,6 +76,38 @@ describe('fastify.close() called directly', () => {
     }
   })
 
+  it('during the lame duck every request is served with 200 and Connection: close, never 503; close() resolves after the hooks', async () => {
+    const { app, origin, events } = await holdingApp({ signals: [], exit: false, preStopDelay: 3_000 })
+    const closed = app.close()
+    await untilPhase(app.graceful, 'stopping')
+    // Fastify marks itself closing the moment its own close() starts, and answers 503 from then on: graceful holds
+    // that close back until the drain is over. Fresh connections, as a balancer still routing here opens them.
+    for (let i = 0; i < 3; i++) {
+      const client = new Client(origin)
+      try {
+        const res = await client.request({ method: 'GET', path: '/' })
+        expect([res.statusCode, res.headers['connection'], await res.body.text()]).toEqual([200, 'close', 'ok'])
+      } finally {
+        await client.destroy()
+      }
+    }
+    expect(app.graceful.state).toBe('stopping')
+    await closed
+    expect(events).toEqual(['stopping', 'draining', 'cleanup', 'onClose', 'onShutdown', 'stopped'])
+  })
+
+  it('the callback form joins the same way: called once, with no error, after the hooks', async () => {
+    const { app, events } = await holdingApp({ signals: [], exit: false })
+    const returned = await new Promise<unknown>((resolve) => {
+      const instance = app.close((err?: Error) => {
+        events.push(`callback ${String(err)}`)
+        resolve(instance)
+      })
+    })
+    expect(returned).toBe(app)
+    expect(events).toEqual(['stopping', 'draining', 'cleanup', 'onClose', 'onShutdown', 'stopped', 'callback undefined'])
+  })
+
   it('leaves the process alone: a direct close is the application\'s, not a signal', async () => {
     const app = new Fixture({ framework: 'fastify', options: { exit: true }, closeDirectly: true })
     await app.ready()

@@ -19,6 +19,8 @@ export type FrameworkOnCore = typeof frameworksOnCore[number]
 
 export interface FixtureConfig {
   framework: Framework | FrameworkOnCore
+  /** A fixture of its own under test/fixtures (`own-stop/koa.mjs`), in place of the shared app.mjs or frameworks.mjs. */
+  script?: string
   options?: Record<string, unknown>
   hooks?: Array<{
     name: string
@@ -133,7 +135,9 @@ export class Fixture {
    */
   constructor (config: FixtureConfig, { tty = false }: { tty?: boolean } = {}) {
     const env = childEnv({ ...config.env, GRACEFUL_FIXTURE: JSON.stringify(config) })
-    const script = (frameworksOnCore as readonly string[]).includes(config.framework) ? frameworksFixturePath : fixturePath
+    const script = config.script !== undefined
+      ? fileURLToPath(new URL(`./fixtures/${config.script}`, import.meta.url))
+      : (frameworksOnCore as readonly string[]).includes(config.framework) ? frameworksFixturePath : fixturePath
     const [command, ...args] = [...config.wrapper ?? [], ...config.runtime ?? [process.execPath], ...config.nodeArgs ?? [], script]
     this.child = tty
       ? spawn('script', ['-qec', `${shellQuote(process.execPath)} ${shellQuote(fixturePath)}`, '/dev/null'], {
@@ -330,17 +334,19 @@ export async function serveInProcess (
  * `arrived(count)` resolves once `count` requests are waiting.
  */
 export async function holdingServer (g: { attach: (server: Server) => unknown }): Promise<{
+  server: Server
   port: number
   arrived: (count: number) => Promise<void>
   release: (count?: number) => void
 }> {
   const held: Array<() => void> = []
   let waiting: { count: number, resolve: () => void } | undefined
-  const { port } = await serveInProcess(g, (_req, res) => {
+  const { server, port } = await serveInProcess(g, (_req, res) => {
     held.push(() => res.end('done'))
     if (waiting !== undefined && held.length >= waiting.count) waiting.resolve()
   })
   return {
+    server,
     port,
     arrived: async (count) => {
       if (held.length >= count) return

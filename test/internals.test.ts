@@ -1,11 +1,16 @@
 // Every Node internal graceful reads (packages/core/src/internals.ts), one test each, over real sockets: run on every
 // Node line we support, so that a change in Node fails here instead of losing requests.
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer, Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect as connectHttp2, createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createHttpsServer } from 'node:https'
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
 import { connect as connectTls } from 'node:tls'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
@@ -19,7 +24,11 @@ import {
   receivingSockets,
   serverOf
 } from '../packages/core/dist/internals.js'
+import { onServerListening } from '../packages/core/dist/listen-channel.js'
 import { selfSignedCertificate } from './helpers.js'
+import { root } from './packages.js'
+
+const execFileAsync = promisify(execFile)
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -206,5 +215,90 @@ describe('Node internals graceful reads', () => {
     await once(request, 'close')
     if (!stream.closed) await once(stream, 'close')
     expect([...openStreams(session!)]).toEqual([])
+  })
+})
+
+// The one mechanism through which the preload (@graceful/core/register) sees the servers an application starts:
+// packages/core/src/listen-channel.ts. A documented channel, tested here on every line all the same.
+describe('the listen channel the preload reads (tracing:net.server.listen:asyncEnd)', () => {
+  const kinds: Array<[string, () => NetServer]> = [
+    ['http.createServer()', () => createServer()],
+    ['new Server() from an ESM named import (how Nitro creates its server)', () => new HttpServer()],
+    ['https.createServer()', () => createHttpsServer({ key: readFileSync(certificate().key), cert: readFileSync(certificate().cert) })],
+    ['http2.createServer()', () => createHttp2Server()],
+    ['net.createServer() (the preload leaves it alone, the channel reports it)', () => createNetServer()]
+  ]
+  let tls: ReturnType<typeof selfSignedCertificate> | undefined
+  const certificate = (): ReturnType<typeof selfSignedCertificate> => {
+    if (tls === undefined) {
+      tls = selfSignedCertificate()
+      cleanup.push(() => { tls?.dispose(); tls = undefined })
+    }
+    return tls
+  }
+
+  /** Listens `server` where `where` says, recording what the channel reported meanwhile. */
+  async function listenRecorded (server: NetServer, where: number | string): Promise<Array<{ server: NetServer, bound: boolean, listeningEmitted: boolean }>> {
+    const seen: Array<{ server: NetServer, bound: boolean, listeningEmitted: boolean }> = []
+    let listeningEmitted = false
+    server.on('listening', () => { listeningEmitted = true })
+    const stop = onServerListening(reported => { seen.push({ server: reported, bound: reported.address() !== null, listeningEmitted }) })
+    cleanup.push(stop)
+    cleanup.push(() => { server.close() })
+    if (typeof where === 'string') server.listen(where)
+    else server.listen(where, '127.0.0.1')
+    await once(server, 'listening')
+    stop()
+    return seen
+  }
+
+  it.each(kinds)('%s: reported once as it starts listening, bound already, before its listening event', async (_kind, make) => {
+    const server = make()
+    expect(await listenRecorded(server, 0)).toEqual([{ server, bound: true, listeningEmitted: false }])
+  })
+
+  it('a server on a Unix socket is reported too', async () => {
+    const server = createServer()
+    expect(await listenRecorded(server, join(tmpdir(), `graceful-listen-${process.pid}.sock`))).toEqual([{ server, bound: true, listeningEmitted: false }])
+  })
+
+  it('a cluster worker\'s server is reported in the worker, once the primary has handed it the listener', async () => {
+    const channel = pathToFileURL(join(root, 'packages/core/dist/listen-channel.js')).href
+    const script = `
+      const cluster = require('node:cluster')
+      if (cluster.isPrimary) {
+        const worker = cluster.fork()
+        worker.on('message', (message) => { console.log(JSON.stringify(message)); worker.kill() })
+      } else {
+        import(${JSON.stringify(channel)}).then(({ onServerListening }) => {
+          onServerListening((server) => { process.send({ bound: server.address() !== null }) })
+          require('node:http').createServer().listen(0, '127.0.0.1')
+        })
+      }`
+    // A file: cluster.fork() starts the worker from the primary's script.
+    const dir = mkdtempSync(join(tmpdir(), 'graceful-cluster-'))
+    cleanup.push(() => { rmSync(dir, { recursive: true, force: true }) })
+    writeFileSync(join(dir, 'cluster.cjs'), script)
+    const { stdout } = await execFileAsync(process.execPath, [join(dir, 'cluster.cjs')], { timeout: 20_000 })
+    expect(stdout.trim()).toBe('{"bound":true}')
+  })
+
+  it('a listen that fails is not reported, and nothing is once the subscription is stopped', async () => {
+    const first = createServer()
+    first.listen(0, '127.0.0.1')
+    await once(first, 'listening')
+    cleanup.push(() => { first.close() })
+    const seen: NetServer[] = []
+    const stop = onServerListening(server => { seen.push(server) })
+    cleanup.push(stop)
+    const taken = createServer()
+    taken.listen((first.address() as AddressInfo).port, '127.0.0.1')
+    expect(((await once(taken, 'error')) as [NodeJS.ErrnoException])[0].code).toBe('EADDRINUSE')
+    stop()
+    const later = createServer()
+    later.listen(0, '127.0.0.1')
+    await once(later, 'listening')
+    cleanup.push(() => { later.close() })
+    expect(seen).toEqual([])
   })
 })

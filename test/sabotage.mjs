@@ -150,6 +150,79 @@ export const sabotages = [
     tests: [['test/drain.test.ts', 'a request whose headers are still arriving when the quiet window ends is waited for and served']]
   },
   {
+    mechanism: 'a shell above node that will not hand it the stop signal is named (shell-parent)',
+    file: 'packages/core/src/shell-parent.ts',
+    find: "    if (!SHELLS.has(shell)) return undefined\n",
+    replace: '    if (shell !== \'none\') return undefined\n',
+    tests: [['test/warnings.test.ts', 'a shell as PID 1 above node is named'], ['test/warnings.test.ts', 'a shell that is the container\'s main process behind an init is named']]
+  },
+  {
+    mechanism: 'a process npx started is no run script',
+    file: 'packages/core/src/warnings.ts',
+    find: "  if (event === undefined || event === '' || event === 'npx') return undefined\n",
+    replace: "  if (event === undefined || event === '') return undefined\n",
+    tests: [['test/warnings.test.ts', 'is not taken for a run script']]
+  },
+  {
+    mechanism: 'a misspelt GRACEFUL_* variable is named with the closest known one',
+    file: 'packages/core/src/environment.ts',
+    find: '    if (suggestion !== undefined) found.push({ variable, suggestion: PREFIX + suggestion })\n',
+    replace: '',
+    tests: [['test/warnings.test.ts', 'is named with the closest known variable, and the service starts'], ['test/warnings.test.ts', 'one edit away from a known variable']]
+  },
+  {
+    mechanism: 'a blank GRACEFUL_* variable counts as unset',
+    file: 'packages/core/src/environment.ts',
+    find: "  return raw === undefined || raw.trim() === '' ? undefined : raw\n",
+    replace: "  return raw === undefined || raw === '' ? undefined : raw\n",
+    tests: [['test/warnings.test.ts', 'is ignored, as if unset']]
+  },
+  {
+    mechanism: 'the preload sees each server as it starts listening (net.server.listen channel)',
+    file: 'packages/core/src/listen-channel.ts',
+    find: '  subscribe(LISTENING, onMessage)\n',
+    replace: '',
+    tests: [
+      ['test/preload.test.ts', 'an Express app from CommonJS, with --require loses no request under load'],
+      ['test/internals.test.ts', 'reported once as it starts listening, bound already, before its listening event']
+    ]
+  },
+  {
+    mechanism: 'the preload attaches HTTP servers only (a raw TCP server is left alone)',
+    file: 'packages/core/src/preload.ts',
+    find: '    if (!servesHttp(server)) return\n',
+    replace: '',
+    tests: [['test/preload.test.ts', 'drains every HTTP server of the process']]
+  },
+  {
+    mechanism: 'the preload switches Next.js\'s and Nitro\'s own signal handlers off',
+    file: 'packages/core/src/preload-frameworks.ts',
+    find: '    env[entry.variable] = entry.value\n',
+    replace: '',
+    tests: [['test/preload.test.ts', 'sets both switches when the environment has neither, and says so']]
+  },
+  {
+    mechanism: 'the preload leaves the servers GRACEFUL_IGNORE_PORTS lists alone',
+    file: 'packages/core/src/preload.ts',
+    find: 'ignored.has(address.port)',
+    replace: 'ignored.has(-1)',
+    tests: [['test/preload.test.ts', 'leaves a server on a port GRACEFUL_IGNORE_PORTS lists to the application']]
+  },
+  {
+    mechanism: 'the preload follows an Express app\'s routing for the probe paths',
+    file: 'packages/core/src/preload.ts',
+    find: 'new Graceful({ logger }, routes?.routing)',
+    replace: 'new Graceful({ logger })',
+    tests: [['test/preload.test.ts', 'answers every variant of that path that Express would route to it']]
+  },
+  {
+    mechanism: 'the application\'s own instance takes its server over from the preload',
+    file: 'packages/core/src/graceful.ts',
+    find: '    claimServer(server, this)\n',
+    replace: '',
+    tests: [['test/preload.test.ts', 'steps aside for the application\'s own graceful when it attaches the server on its first request']]
+  },
+  {
     mechanism: 'work sources stop taking work at the signal, not after the lame duck',
     file: 'packages/core/src/sequence.ts',
     find: "    this.#parts.work.stop('signal', reason)\n",

@@ -1,8 +1,10 @@
 // Start-up warnings: each in a child process with the environment that triggers it, once per process, silenceable.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createGraceful, isGracefulError } from '@graceful/core'
+import { KNOWN_VARIABLES, misspeltVariables } from '../packages/core/dist/environment.js'
 import { childEnv, Fixture, recordingLogger, thrown, type FixtureConfig } from './helpers.js'
 
 const quiet = { signals: [], exit: false } as const
@@ -45,6 +47,13 @@ describe('container warnings', () => {
     })
     expect(names).toEqual(['run-script'])
     expect(app.events.find(e => e['warning'] === 'run-script')!.msg).toMatch(/"pnpm run start".*CMD \["node"/)
+  })
+
+  it.each(['npx', 'exec'])('a process npm started for `npm %s` (npm_lifecycle_event=npx) in a container is not taken for a run script', async (command) => {
+    // What npm sets for `npx vitest` or `npm exec graceful-check`: the lifecycle event is "npx" either way.
+    const npx = { npm_lifecycle_event: 'npx', npm_execpath: `/usr/lib/node_modules/npm/bin/${command === 'npx' ? 'npx' : 'npm'}-cli.js`, container: 'podman' }
+    expect((await warningsOf({ framework: 'node', env: npx })).names).toEqual([])
+    expect((await warningsOf({ framework: 'node', env: { ...npx, npm_lifecycle_event: 'start' } })).names).toEqual(['run-script'])
   })
 
   it('Kubernetes with preStopDelay set to 0: warned once per process; not with a lame duck, nor with the default one', async () => {
@@ -101,7 +110,86 @@ describe('container warnings', () => {
   it('rejects an unknown warning name', () => {
     const caught = thrown(() => createGraceful({ ...quiet, logger: false, silenceWarnings: ['pid-1'] as never }))
     expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_OPTION')).toBe(true)
-    expect((caught as Error).message).toMatch(/pid1, run-script, kubernetes-prestop, budget, attach, shadowed-route, units, ineffective-option, competing-listener/)
+    expect((caught as Error).message).toMatch(/pid1, run-script, kubernetes-prestop, budget, attach, shadowed-route, units, ineffective-option, competing-listener, shell-parent, unknown-variable/)
+  })
+})
+
+// A shell-form CMD: `/bin/sh -c "node server.js"` as the container's main process. The shells run "$@" and then
+// `exit`, so that even a shell that replaces itself with its last command (bash) stays node's parent, as dash does.
+const shellRuns = ['sh', '-c', '"$@"; exit $?', 'sh']
+// The shell is read from /proc, which has to be the new PID namespace's own, as a container's is.
+const unshareProc = [...unshare, '--mount-proc']
+const canMountProc = canUnshare && spawnSync(unshareProc[0]!, [...unshareProc.slice(1), 'true']).status === 0
+if (!canMountProc) console.warn('warnings.test.ts: the shell-parent tests in a PID namespace are skipped: `unshare --pid --fork --mount-proc` is not permitted here')
+
+describe('a shell that will not hand the stop signal to node', () => {
+  it.skipIf(!canMountProc)('a shell as PID 1 above node is named, with its command line; node itself is not PID 1', async () => {
+    const { names, app } = await warningsOf({ framework: 'node', instances: 2, wrapper: [...unshareProc, ...shellRuns] })
+    expect(names).toEqual(['shell-parent'])
+    const warning = app.events.find(e => e['warning'] === 'shell-parent')!
+    expect(warning).toMatchObject({ shell: 'sh', role: 'pid1' })
+    expect(warning['command']).toMatch(/^sh -c "\$@"; exit \$\? sh .*node/)
+    expect(warning.msg).toMatch(/started by a shell \(sh -c .*\) that is PID 1: .*CMD \["node", "server.js"\]/)
+  })
+
+  it.skipIf(!canMountProc)('a shell that is the container\'s main process behind an init is named', async () => {
+    // PID 1 stands for tini: a process that forwards the stop signal to its child, here the shell above node.
+    const { names, app } = await warningsOf({ framework: 'express', env: { container: 'podman' }, wrapper: [...unshareProc, ...shellRuns, ...shellRuns] })
+    expect(names).toEqual(['shell-parent'])
+    expect(app.events.find(e => e['warning'] === 'shell-parent')).toMatchObject({ role: 'main' })
+    expect(app.events.find(e => e['warning'] === 'shell-parent')!.msg).toMatch(/the container's main process/)
+  })
+
+  it.skipIf(!canMountProc)('is silenced by name', async () => {
+    expect((await warningsOf({ framework: 'node', wrapper: [...unshareProc, ...shellRuns], env: { GRACEFUL_SILENCE_WARNINGS: 'shell-parent' } })).names).toEqual([])
+  })
+
+  it.skipIf(!canMountProc)('under a package manager\'s run script, only run-script is named: the shell above node is its own', async () => {
+    const npmStart = { npm_lifecycle_event: 'start', npm_execpath: '/usr/lib/node_modules/npm/bin/npm-cli.js', container: 'podman' }
+    expect((await warningsOf({ framework: 'node', env: npmStart, wrapper: [...unshareProc, ...shellRuns, ...shellRuns] })).names).toEqual(['run-script'])
+  })
+
+  it('a shell that is neither PID 1 nor a child of it (a terminal, a script, a test runner) is not named, in a container or not', async () => {
+    expect((await warningsOf({ framework: 'node', wrapper: shellRuns })).names).toEqual([])
+    expect((await warningsOf({ framework: 'node', wrapper: shellRuns, env: { container: 'podman' } })).names).toEqual([])
+  })
+})
+
+describe('a misspelt GRACEFUL_* variable', () => {
+  it.each([
+    ['GRACEFUL_DRAIN_TIMOUT', '5s', 'GRACEFUL_DRAIN_TIMEOUT'],
+    ['GRACEFUL_PRESTOP_DELAY', '5s', 'GRACEFUL_PRE_STOP_DELAY'],
+    ['graceful_hook_timeout', '2s', 'GRACEFUL_HOOK_TIMEOUT'],
+    ['GRACEFUL_SILENCE_WARNING', 'pid1', 'GRACEFUL_SILENCE_WARNINGS']
+  ])('%s is named with the closest known variable, and the service starts', async (variable, value, suggestion) => {
+    const { names, app } = await warningsOf({ framework: 'node', env: { [variable]: value } })
+    expect(names).toEqual(['unknown-variable'])
+    const warning = app.events.find(e => e['warning'] === 'unknown-variable')!
+    expect(warning['variables']).toEqual([{ variable, suggestion }])
+    expect(warning.msg).toBe(`graceful: ${variable} is not a variable graceful reads (did you mean ${suggestion}?): it changes nothing ` +
+      '(silence with silenceWarnings: [\'unknown-variable\'] or GRACEFUL_SILENCE_WARNINGS=unknown-variable)')
+  })
+
+  it('known variables, names far from every known one (the application\'s own) and other prefixes are not named', async () => {
+    const env = { GRACEFUL_DRAIN_TIMEOUT: '5s', GRACEFUL_SILENCE_WARNINGS: 'budget', GRACEFUL_PG_DIR: '/tmp/pg', MY_GRACEFUL_DRAIN_TIMOUT: '5s' }
+    expect((await warningsOf({ framework: 'node', env })).names).toEqual([])
+  })
+
+  it('is silenced by name', async () => {
+    expect((await warningsOf({ framework: 'node', env: { GRACEFUL_DRAIN_TIMOUT: '5s', GRACEFUL_SILENCE_WARNINGS: 'unknown-variable' } })).names).toEqual([])
+  })
+
+  it('one edit away from a known variable, the known one is suggested; a known one is never named', () => {
+    const letter = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ_'.split(''))
+    fc.assert(fc.property(fc.constantFrom(...KNOWN_VARIABLES), fc.nat(), letter, fc.constantFrom('replace', 'delete', 'insert'), (known, at, char, edit) => {
+      // Edits after the prefix: a name that no longer starts with GRACEFUL_ is not one of ours to judge.
+      const index = 'GRACEFUL_'.length + at % (known.length - 'GRACEFUL_'.length)
+      const misspelt = edit === 'insert'
+        ? known.slice(0, index) + char + known.slice(index)
+        : known.slice(0, index) + (edit === 'replace' ? char : '') + known.slice(index + 1)
+      const found = misspeltVariables({ [misspelt]: '1', [known]: '1' })
+      expect(found).toEqual(KNOWN_VARIABLES.includes(misspelt) ? [] : [{ variable: misspelt, suggestion: known }])
+    }))
   })
 })
 
@@ -196,13 +284,16 @@ describe('configuration warnings', () => {
 })
 
 describe('a competing signal listener', () => {
-  it('is named at the signal: another SIGTERM listener may close the server or exit before the drain ends', async () => {
+  it('is named at start-up, and runs once the shutdown is over instead of at the signal', async () => {
     const app = new Fixture({ framework: 'node', ownSigtermHandler: true })
     await app.ready()
+    expect(app.warnings()).toEqual(['competing-listener'])
+    expect(app.events.find(event => event['warning'] === 'competing-listener')!.msg)
+      .toMatch(/another SIGTERM listener is installed \(a listener added before graceful \(an anonymous function\)\): .* graceful runs it once its own shutdown is over/)
     app.kill('SIGTERM')
     expect((await app.exited).code).toBe(0)
-    expect(app.warnings()).toEqual(['competing-listener'])
-    expect(app.events.find(event => event['warning'] === 'competing-listener')!.msg).toMatch(/1 other SIGTERM listener is installed/)
+    const reported = app.events.findIndex(event => event.msg === 'graceful: shutdown complete')
+    expect(app.events.findIndex(event => event.event === 'own-handler')).toBeGreaterThan(reported)
     const alone = new Fixture({ framework: 'node' })
     await alone.ready()
     alone.kill('SIGTERM')
@@ -234,6 +325,17 @@ describe('configuration from the environment', () => {
     const report = await g.shutdown()
     // The lame duck lasted the environment's 300 ms, not the option's 0.
     expect(report.phases.stopping).toBeGreaterThanOrEqual(290)
+  })
+
+  it.each(['', '  '])('a variable set to %j is ignored, as if unset: the option given in code stands', (blank) => {
+    const { logger, lines } = recordingLogger()
+    const env = { GRACEFUL_DRAIN_TIMEOUT: blank, GRACEFUL_READINESS_PATH: blank, TERMINATION_GRACE_PERIOD_SECONDS: blank }
+    const g = withEnv(env, () => createGraceful({ ...quiet, logger, readinessPath: '/ready', drainTimeout: 100_000, gracePeriod: 1_000 }))
+    g.dispose()
+    expect(g.readinessPath).toBe('/ready')
+    expect(lines.map(line => line.msg)).not.toContainEqual(expect.stringMatching(/configured from the environment/))
+    // The code's drainTimeout (100 s) against the code's grace period (1 s): the budget warning says the option stood.
+    expect(lines.find(line => line.obj['warning'] === 'budget')).toMatchObject({ obj: { drainTimeout: 100_000, gracePeriod: 1_000 } })
   })
 
   it('a duration without its unit, or a bad path, is refused with GRACEFUL_ERR_INVALID_ENV naming the variable', () => {

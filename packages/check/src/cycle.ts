@@ -135,7 +135,7 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
         kind: 'signal-not-delivered',
         fails: true,
         cause: 'the signal never reached the service: the process that got it exited and left the service it started running',
-        fix: 'the signal never reached node: exec-form CMD (`CMD ["node", "server.js"]`), `exec node …` in a script, or an init that forwards signals (tini)'
+        fix: notDeliveredFix(settings.command)
       })
       recorder.killedAt ??= performance.now()
       recorder.note('the service it started was still running: killed')
@@ -162,7 +162,7 @@ async function loadAndSignal (settings: Settings, cycle: number, seed: number, s
           kind: 'signal-not-delivered',
           fails: true,
           cause: `the service showed no sign of the signal: readiness, listener and responses stayed as they were for ${settings.timeout} ms`,
-          fix: 'the signal never reached node: exec-form CMD (`CMD ["node", "server.js"]`), `exec node …` in a script, or an init that forwards signals (tini); or handle the signal'
+          fix: `${notDeliveredFix(settings.command)}; or handle the signal`
         }
       : {
           kind: 'did-not-exit',
@@ -307,3 +307,13 @@ async function waitGroupGone (service: Service): Promise<void> {
   while (service.groupAlive() && performance.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
 }
 
+const EXEC_FORM: Readonly<Record<string, string>> = { node: '"node", "server.js"', deno: '"deno", "run", "main.ts"', bun: '"bun", "server.ts"' }
+
+/** The fix for a signal that never reached the service, in the terms of the runtime its command starts. */
+export function notDeliveredFix (command: readonly string[] | undefined): string {
+  // The runtime may sit behind a shell or a launcher (`sh -c "deno run …"`): the first one named anywhere is the one.
+  const runtime = /(?:^|[\s/])(node|deno|bun)(?=\s|$)/.exec(command?.join(' ') ?? '')?.[1]
+  const program = runtime ?? 'the service'
+  return `the signal never reached ${program}: exec-form CMD (\`CMD [${runtime === undefined ? '"your-program", …' : EXEC_FORM[runtime]!}]\`), ` +
+    `\`exec ${runtime ?? 'your-program'} …\` in a script, or an init that forwards signals (tini)`
+}

@@ -256,6 +256,8 @@ export class Drain {
       record.timer = undefined
       record.session?.destroy()
       record.socket.destroy()
+      // Gone now, not at its 'close' event: the report (and `openSockets` when shutdown() resolves) must not count it.
+      this.#connections.release(record)
     }
     // Requests without a socket cannot be cut: they are named, and the shutdown goes on without them.
     for (const request of this.#connections.socketless) {

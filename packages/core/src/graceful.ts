@@ -3,6 +3,8 @@ import { setMaxListeners } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Server as NetServer } from 'node:net'
+import { AppCloses } from './app-close.js'
+import type { DeferredRun } from './competing-listeners.js'
 import { Connections, isNetServer } from './connections.js'
 import { inFlight } from './drain.js'
 import { GracefulError } from './errors.js'
@@ -15,8 +17,9 @@ import { METHOD_NOT_ALLOWED, NOT_A_PROBE, probeMatcher, ProbeRoutes, READINESS, 
 import { Readiness, type CheckResult, type HealthResponse } from './readiness.js'
 import { activeResources, type Phase, type ShutdownReport } from './report.js'
 import { Sequence } from './sequence.js'
+import { claimServer } from './server-claims.js'
 import { signalRegistry, type CrashMember, type SignalMember } from './signals.js'
-import { describe, notAnObject, validateDuration } from './validate.js'
+import { describe, notAnObject, serverHint, validateDuration } from './validate.js'
 import { budgetWarning, containerWarnings, ineffectiveOptions, SECONDS_SCALE, unitsMistake, usageWarnings, type WarningName } from './warnings.js'
 import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
 import { FORCE_TIMEOUT, WorkSources, type WorkSource } from './work.js'
@@ -31,6 +34,7 @@ const EXACT: ProbeRouting = { caseSensitive: true, strict: true }
 export class Graceful implements SignalMember, CrashMember {
   readonly #options: ResolvedOptions
   readonly #connections = new Connections()
+  readonly #appCloses: AppCloses = new AppCloses(this)
   readonly #routes: ProbeRoutes
   readonly #readiness: Readiness
   readonly #hooks: Hook[] = []
@@ -60,6 +64,8 @@ export class Graceful implements SignalMember, CrashMember {
   #exitAfter: boolean | undefined
   /** A second signal is ending the process on purpose: that exit is no surprise. */
   #abandoned = false
+  /** The shutdown's report said something was forced or failed. */
+  #failed = false
   // Something other than graceful ended the process while it was shutting down: a hook's own process.exit(), an
   // uncaught exception or unhandled rejection. The report will never come, so say where it stopped, and never let
   // such an exit pass for a clean one.
@@ -68,6 +74,11 @@ export class Graceful implements SignalMember, CrashMember {
   #exitedEarly (code: number): void {
     if (this.#abandoned) return
     const { phase, hookRunning } = this.#sequence
+    // The report is out: the application's own close callback ended the process. It may not hide a failure.
+    if (phase === 'stopped') {
+      if (code === 0 && this.#failed) process.exitCode = 1
+      return
+    }
     this.#log('error', { phase, hook: hookRunning, exitCode: code, inFlight: this.inFlight },
       `graceful: the process exited during ${phase}${hookRunning === undefined ? '' : ` (hook "${hookRunning}")`}` +
       ' before the shutdown finished')
@@ -208,6 +219,11 @@ export class Graceful implements SignalMember, CrashMember {
     return this.#exitAfter ?? this.#options.exit
   }
 
+  /** @internal The bound for the application's own signal listeners, run once the shutdown is over. */
+  get hookTimeout (): number {
+    return this.#options.hookTimeout
+  }
+
   /** With `startup: 'manual'`, false until `ready()`; true otherwise. */
   get started (): boolean {
     return this.#readiness.started
@@ -239,10 +255,15 @@ export class Graceful implements SignalMember, CrashMember {
     // the drain.
     if (!isNetServer(server)) {
       throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(server)}.`)
+        `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(server)}.${serverHint(server)}`)
     }
     this.#detached = false
-    if (this.#connections.attach(server)) this.#routes.install(server)
+    // A server the preload attached is handed over to this instance, which knows the application's hooks and options.
+    claimServer(server, this)
+    if (this.#connections.attach(server)) {
+      this.#routes.install(server)
+      this.#appCloses.install(server)
+    }
     this.#sequence.drain?.closeListener(server)
     return this
   }
@@ -389,6 +410,14 @@ export class Graceful implements SignalMember, CrashMember {
   }
 
   /**
+   * @internal A framework's own close, called by the application (`fastify.close()`): a promise that settles once the
+   * shutdown it joins (or starts) is over, or undefined when the framework should close as it would without graceful.
+   */
+  closeFromApp (reason: string): Promise<void> | undefined {
+    return this.#appCloses.join(reason)
+  }
+
+  /**
    * @internal Follows a request that reaches the application without a socket (Fastify's `inject()`): it counts in
    * flight and the drain waits for it. Call the function returned when it ends.
    */
@@ -425,6 +454,7 @@ export class Graceful implements SignalMember, CrashMember {
     signalRegistry().unwatchCrashes(this)
     this.#connections.detach()
     this.#routes.uninstall()
+    this.#appCloses.uninstall()
     this.#detached = true
     this.#lastServer = undefined
     if (this.#registered) {
@@ -435,15 +465,6 @@ export class Graceful implements SignalMember, CrashMember {
 
   /** @internal The signal registry's entry: a signal this instance listens to arrived. */
   startFromSignal (signal: NodeJS.Signals): void {
-    // One listener is the registry's own; any other reacts to the same signal on its own terms (NestJS's
-    // enableShutdownHooks(), close-with-grace, a hand-written handler) and may close the server or exit mid-drain.
-    const others = process.listenerCount(signal) - 1
-    if (others > 0) {
-      this.#warn('competing-listener', signal, { signal, listeners: others },
-        `graceful: ${others} other ${signal} listener${others === 1 ? ' is' : 's are'} installed (enableShutdownHooks(), ` +
-        'close-with-grace, a handler of your own): it may close the server or exit the process before the drain ends; ' +
-        'let graceful own the signal')
-    }
     // A signal during a shutdown the application started itself: the operator wants the process gone (after a crash
     // it goes anyway).
     if (this.#sequence.crash === undefined) this.#exitAfter = undefined
@@ -472,6 +493,24 @@ export class Graceful implements SignalMember, CrashMember {
     void this.#start(kind)
   }
 
+  /** @internal The signal registry's entry: another listener of a signal this instance answers to was found. */
+  competing (signal: NodeJS.Signals, origin: string): void {
+    this.#warn('competing-listener', `${signal} ${origin}`, { signal, listener: origin },
+      `graceful: another ${signal} listener is installed (${origin}): run at the signal, it would close the ` +
+      'application or exit the process while the lame duck and the drain still need it, so graceful runs it once ' +
+      'its own shutdown is over (after the drain, the hooks and the report); move what it does into onShutdown() ' +
+      'hooks, or remove it')
+  }
+
+  /** @internal The signal registry's entry: the application's own signal listeners ran after the shutdown. */
+  ranDeferred (run: DeferredRun): void {
+    const failed = run.timedOut || run.errors.length > 0
+    this.#log(failed ? 'error' : 'info', { deferredListeners: run },
+      `graceful: the application's own ${run.signal} listener${run.listeners === 1 ? '' : 's'} ran after the shutdown` +
+      (run.timedOut ? `, still running after ${this.#options.hookTimeout} ms` : '') +
+      (run.errors.length > 0 ? `, failed: ${run.errors.join('; ')}` : ''))
+  }
+
   /** @internal The signal registry's entry: a second signal arrived and the process is about to exit. */
   abandon (signal: NodeJS.Signals): void {
     this.#abandoned = true
@@ -493,6 +532,10 @@ export class Graceful implements SignalMember, CrashMember {
     signalRegistry().watch(this.#exitWatcher)
     const report = await this.#sequence.run(reason)
     if (this.#flushes.steps.length > 0) await this.#flush(report)
+    this.#failed = report.exitCode === 1
+    // What the application's own close waits on settles now: its callback may end the process, and everything
+    // graceful owns is done and reported.
+    this.#appCloses.settle()
     signalRegistry().unwatch(this.#exitWatcher)
     signalRegistry().unwatchCrashes(this)
     if (this.#registered) {

@@ -65,13 +65,18 @@ export class Telling implements RequestObserver {
     // drop the part of it Node has read. Then the close waits for that request's response.
     this.#writeHead = function (...args) {
       const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
-      Reflect.deleteProperty(this, 'writeHead')
+      restoreWriteHead(this)
       // Node's parser counts a request as being received until its message completes, which for a response written
       // at once is after this head: only once this response's own request is complete does "receiving" mean another.
-      if (record !== undefined && record.told === this && !telling.settling && !(this.req.complete && telling.#receivingOn(record))) {
+      if (record !== undefined && record.told === this && !telling.settling && args[0] !== 101 &&
+        !(this.req.complete && telling.#receivingOn(record))) {
         this.setHeader('connection', 'close')
         record.closing = this
         ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = telling.#closeSoon
+        // A `Connection` the application passes here (keep-alive, as server-sent events handlers and proxies write)
+        // would override it: the client would keep a connection that is about to close, and be reset on its next
+        // request.
+        return this.writeHead(...(withoutConnection(args) as Parameters<ServerResponse['writeHead']>))
       }
       return this.writeHead(...(args as Parameters<ServerResponse['writeHead']>))
     }
@@ -112,10 +117,15 @@ export class Telling implements RequestObserver {
     const previous = record.told
     // A pipelined request arrived behind a response whose head has not gone out: that one must not close the socket.
     if (previous !== undefined && previous !== response && !previous.headersSent) {
-      if ((previous as ServerResponse & { writeHead: unknown }).writeHead === this.#writeHead) Reflect.deleteProperty(previous, 'writeHead')
+      if ((previous as ServerResponse & { writeHead: unknown }).writeHead === this.#writeHead) restoreWriteHead(previous)
     }
     record.told = response
-    ;(response as ServerResponse & { writeHead: unknown }).writeHead = this.#writeHead
+    const told = response as ServerResponse & { writeHead: unknown, [kOwnWriteHead]?: unknown }
+    if (told.writeHead === this.#writeHead) return
+    // A writeHead the application wrapped before the signal (on-headers: compression, morgan, sessions) still runs.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    if (Object.hasOwn(told, 'writeHead') && told[kOwnWriteHead] === undefined) told[kOwnWriteHead] = told.writeHead
+    told.writeHead = this.#writeHead
   }
 
   /** The shutdown begins: the newest response of every socket in flight tells its client to go. */
@@ -207,6 +217,46 @@ export class Telling implements RequestObserver {
     // left before the signal did not, and its socket is closed once it has been quiet.
     if (!socket.destroyed && !socket.writableEnded) this.observer?.idle(record)
   }
+}
+
+const kOwnWriteHead = Symbol('graceful.own-write-head')
+
+/** Gives a response back the writeHead it had before it was told. */
+function restoreWriteHead (response: ServerResponse): void {
+  const told = response as ServerResponse & { [kOwnWriteHead]?: ServerResponse['writeHead'] | undefined }
+  const own = told[kOwnWriteHead]
+  if (own === undefined) {
+    Reflect.deleteProperty(response, 'writeHead')
+    return
+  }
+  // Once: a wrapper the application added after the telling calls it in turn, and must then reach Node's own.
+  told[kOwnWriteHead] = undefined
+  response.writeHead = own
+}
+
+/** writeHead's arguments without the `Connection` header among them: an object, or Node's flat [name, value, …] list. */
+function withoutConnection (args: unknown[]): unknown[] {
+  const index = typeof args[1] === 'string' ? 2 : 1
+  const headers = args[index]
+  let kept: unknown
+  if (Array.isArray(headers)) {
+    const flat: unknown[] = []
+    for (let at = 0; at + 1 < headers.length; at += 2) {
+      if (!isConnection(headers[at])) flat.push(headers[at], headers[at + 1])
+    }
+    kept = flat
+  } else if (typeof headers === 'object' && headers !== null) {
+    kept = Object.fromEntries(Object.entries(headers).filter(([name]) => !isConnection(name)))
+  } else {
+    return args
+  }
+  const copy = [...args]
+  copy[index] = kept
+  return copy
+}
+
+function isConnection (name: unknown): boolean {
+  return typeof name === 'string' && name.toLowerCase() === 'connection'
 }
 
 /** How long a socket that said `Connection: close` goes on reading after its last response, at most. */

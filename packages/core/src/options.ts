@@ -1,16 +1,16 @@
 // The options of an instance: what each means (the JSDoc is the reference), their defaults, and their resolution.
-import { GracefulError } from './errors.js'
+import { environmentOptions, gracePeriodFromEnv } from './environment.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
 import type { ReadinessCheck } from './readiness.js'
 import type { SignalExitCode } from './report.js'
 import {
   invalid,
-  MAX_DELAY,
   validateBoolean,
   validateDuration,
   validateFunction,
   validateLogger,
   validateOptions,
+  validatePath,
   validateSignals,
   validateSilence,
   type Validator
@@ -153,10 +153,12 @@ export interface GracefulOptions {
    */
   gracePeriod?: number
   /**
-   * Silences start-up warnings: `true` for all, or a list of names: `'pid1'` (running as PID 1 without an init),
-   * `'run-script'` (started through npm/pnpm/yarn run in a container), `'kubernetes-prestop'` (Kubernetes with
-   * `preStopDelay` 0), `'budget'` (the shutdown does not fit in `gracePeriod`). The env variable
-   * `GRACEFUL_SILENCE_WARNINGS` (`all`, or names separated by commas) does the same.
+   * Silences warnings: `true` for all, or a list of `WarningName`s, such as `'pid1'` (running as PID 1 without an
+   * init), `'run-script'` (started through npm/pnpm/yarn run in a container), `'shell-parent'` (a shell above node
+   * that will not hand it the stop signal), `'kubernetes-prestop'` (Kubernetes with `preStopDelay` 0), `'budget'`
+   * (the shutdown does not fit in `gracePeriod`), `'unknown-variable'` (a misspelt `GRACEFUL_*` variable); every
+   * name is in docs/reference/api.md. The env variable `GRACEFUL_SILENCE_WARNINGS` (`all`, or names separated by
+   * commas) does the same.
    * @default false
    */
   silenceWarnings?: boolean | readonly WarningName[]
@@ -203,13 +205,6 @@ export interface ResolvedOptions {
   crashDrainTimeout: number
   /** The options the environment set (`GRACEFUL_*` variables), for the start-up line that says so. */
   fromEnvironment: ReadonlyArray<{ option: string, variable: string, value: string }>
-}
-
-function validatePath (value: unknown, name: string): string {
-  if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) {
-    throw invalid(name, 'a path that starts with "/" and holds no spaces, "?" or "#"', value, 'GRACEFUL_ERR_INVALID_PATH')
-  }
-  return value
 }
 
 function validateChecks (value: unknown, name: string): Readonly<Record<string, ReadinessCheck>> {
@@ -338,67 +333,4 @@ const TEST_WORKER_DEFAULTS = { signals: Object.freeze([]) as readonly NodeJS.Sig
  */
 function inTestWorker (): boolean {
   return typeof (globalThis as { __vitest_worker__?: unknown }).__vitest_worker__ === 'object'
-}
-
-/**
- * What operators tune per deployment, from the environment: each variable, when set, wins over the option the code
- * gives (the code's value is the default; the manifest has the last word), and the start-up log says so.
- */
-export const ENVIRONMENT: ReadonlyArray<{ option: 'preStopDelay' | 'drainTimeout' | 'hookTimeout' | 'preStopQuietWindow' | 'preStopMinimumDelay' | 'readinessPath' | 'livenessPath', variable: string }> = [
-  { option: 'preStopDelay', variable: 'GRACEFUL_PRE_STOP_DELAY' },
-  { option: 'drainTimeout', variable: 'GRACEFUL_DRAIN_TIMEOUT' },
-  { option: 'hookTimeout', variable: 'GRACEFUL_HOOK_TIMEOUT' },
-  { option: 'preStopQuietWindow', variable: 'GRACEFUL_PRE_STOP_QUIET_WINDOW' },
-  { option: 'preStopMinimumDelay', variable: 'GRACEFUL_PRE_STOP_MINIMUM_DELAY' },
-  { option: 'readinessPath', variable: 'GRACEFUL_READINESS_PATH' },
-  { option: 'livenessPath', variable: 'GRACEFUL_LIVENESS_PATH' }
-]
-
-const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000 }
-
-/**
- * Reads the `GRACEFUL_*` variables into `given` (they win) and returns what they set. A duration there needs its
- * unit (`5s`, `500ms`, `1m`): a bare `5` is exactly the seconds-or-milliseconds mistake this is meant to prevent.
- */
-function environmentOptions (given: Partial<GracefulOptions>): Array<{ option: string, variable: string, value: string }> {
-  const set: Array<{ option: string, variable: string, value: string }> = []
-  for (const { option, variable } of ENVIRONMENT) {
-    const raw = process.env[variable]
-    if (raw === undefined || raw === '') continue
-    if (option === 'readinessPath' || option === 'livenessPath') {
-      given[option] = withCode(() => validatePath(raw.trim(), `${variable} (env)`))
-    } else {
-      const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/.exec(raw)
-      const ms = match === null ? Number.NaN : Number(match[1]) * UNITS[match[2]!]!
-      if (!Number.isFinite(ms) || ms > MAX_DELAY) {
-        throw invalid(`${variable} (env)`, 'a duration with its unit, such as "5s", "500ms" or "1m"', raw, 'GRACEFUL_ERR_INVALID_ENV')
-      }
-      given[option] = ms
-    }
-    set.push({ option, variable, value: raw })
-  }
-  return set
-}
-
-function withCode<T> (validate: () => T): T {
-  try {
-    return validate()
-  } catch (err) {
-    if (err instanceof Error) throw new GracefulError('GRACEFUL_ERR_INVALID_ENV', err.message)
-    throw err
-  }
-}
-
-/**
- * Kubernetes cannot hand `terminationGracePeriodSeconds` to the container through the downward API, so the manifest
- * repeats it in this variable. Read when an instance is created, never at import.
- */
-function gracePeriodFromEnv (): number | undefined {
-  const raw = process.env['TERMINATION_GRACE_PERIOD_SECONDS']
-  if (raw === undefined || raw === '') return undefined
-  const seconds = Number(raw)
-  if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || seconds * 1000 > MAX_DELAY) {
-    throw invalid('TERMINATION_GRACE_PERIOD_SECONDS (env)', 'a number of seconds such as "30"', raw, 'GRACEFUL_ERR_INVALID_ENV')
-  }
-  return seconds * 1000
 }

@@ -1,5 +1,6 @@
 // One signal registry per process: one listener per signal for every instance, and the one exit path.
 import cluster from 'node:cluster'
+import { CompetingListeners, kOwnHandler, type DeferredRun } from './competing-listeners.js'
 
 /** What a cluster primary (`gracefulCluster`) sends its workers to shut them down. */
 export const SHUTDOWN_MESSAGE = 'graceful:shutdown'
@@ -14,6 +15,12 @@ export interface SignalMember {
   startFromSignal: (signal: NodeJS.Signals) => void
   /** A second signal arrived while this instance was busy: say what is being abandoned. */
   abandon: (signal: NodeJS.Signals) => void
+  /** The bound for the application's own signal listeners, run once the shutdown is over (its `hookTimeout`). */
+  readonly hookTimeout?: number
+  /** Another listener of a signal this instance answers to was found (at start-up, when it is added). */
+  competing?: (signal: NodeJS.Signals, origin: string) => void
+  /** The application's own signal listeners ran after the shutdown: what became of them. */
+  ranDeferred?: (run: DeferredRun) => void
 }
 
 /** An instance that drains when the process crashes (`onCrash: 'drain'`). */
@@ -41,6 +48,19 @@ export class SignalRegistry {
   /** The shutdown began with the primary's message: the signal that made the primary send it may still arrive here. */
   #startedByPrimary = false
   readonly #watchers = new Set<ExitWatcher>()
+  readonly #competing = new CompetingListeners((signal, origin) => {
+    for (const member of this.#members) {
+      if (member.signals.includes(signal) && member.competing !== undefined) {
+        member.competing(signal, origin)
+        return
+      }
+    }
+  })
+  /** Every busy member has reported; the application's own signal listeners run before the exit. */
+  #finishing = false
+  /** The member that speaks for the deferred listeners' run, and its bound. */
+  #reporter: SignalMember | undefined
+  #deferredTimeout = 0
   readonly #crashMembers = new Set<CrashMember>()
   readonly #onUncaught = (error: unknown): void => { this.#crashed('uncaughtException', error) }
   readonly #onUnhandled = (reason: unknown): void => { this.#crashed('unhandledRejection', reason) }
@@ -87,17 +107,52 @@ export class SignalRegistry {
     if (this.#stopListeningToPrimary === undefined && cluster.isWorker) this.#listenToPrimary()
     for (const signal of member.signals) {
       if (this.#handlers.has(signal)) continue
-      const handler = (): void => { this.#onSignal(signal) }
+      const handler = Object.assign((): void => { this.#onSignal(signal) }, { [kOwnHandler]: true })
       this.#handlers.set(signal, handler)
       process.on(signal, handler)
     }
+    // Once the handlers are in: the first member to answer a signal is there to name what else listens to it.
+    for (const signal of member.signals) this.#competing.own(signal)
   }
 
   /** The member is done (or disposed). Exits the process when it asked to and nothing else is still shutting down. */
   settle (member: SignalMember, exitCode?: number): void {
     this.#members.delete(member)
     if (member.exit && exitCode !== undefined) this.#exitCode = worst(this.#exitCode ?? 0, exitCode)
+    if (exitCode !== undefined) {
+      this.#reporter = member
+      this.#deferredTimeout = Math.max(this.#deferredTimeout, member.hookTimeout ?? 0)
+    }
+    if (this.#finishing) return
     for (const other of this.#members) if (other.busy) return
+    if (this.#competing.pending) {
+      this.#finishing = true
+      void this.#finish()
+      return
+    }
+    this.#exitOrRelease()
+  }
+
+  /** The application's own listeners of the signal run now that graceful's shutdown is over, then the exit. */
+  async #finish (): Promise<void> {
+    const exitCode = this.#exitCode
+    // A listener that exits the process itself (process.exit(0)) must not hide a failed shutdown.
+    const honest = (code: number): void => {
+      if (exitCode !== undefined && severity(exitCode) > severity(code)) process.exitCode = exitCode
+    }
+    process.once('exit', honest)
+    const run = await this.#competing.runDue(this.#deferredTimeout > 0 ? this.#deferredTimeout : DEFERRED_TIMEOUT)
+    // A turn for what they queued (a server.close() callback comes on the next tick), before the exit cuts it.
+    await new Promise(resolve => setImmediate(resolve))
+    process.off('exit', honest)
+    if (run !== undefined) this.#reporter?.ranDeferred?.(run)
+    this.#finishing = false
+    this.#exitOrRelease()
+  }
+
+  #exitOrRelease (): void {
+    this.#deferredTimeout = 0
+    this.#reporter = undefined
     if (this.#exitCode !== undefined) {
       // The one exit path of the library: every instance that was shutting down has reported.
       // eslint-disable-next-line n/no-process-exit
@@ -141,11 +196,18 @@ export class SignalRegistry {
       if (!wanted) {
         process.removeListener(signal, handler)
         this.#handlers.delete(signal)
+        this.#competing.release(signal)
       }
     }
   }
 
   #onSignal (signal: NodeJS.Signals): void {
+    if (this.#finishing) {
+      // Graceful's shutdown is over and the application's own listeners are running: one of them raised the signal
+      // again to end the process (NestJS does), or the operator insists. Either way, nothing of graceful's is left.
+      this.#exitNow(signal)
+      return
+    }
     if (this.#received !== undefined) {
       // A terminal's Ctrl-C reaches the primary and its workers alike, and the primary's message can arrive first:
       // the signal that follows it is the same keypress, not a second one.
@@ -174,8 +236,23 @@ export class SignalRegistry {
       // eslint-disable-next-line n/no-process-exit
       process.exit(1)
     }
-    // Every busy instance was told to leave the process alone (`exit: false`): step aside for this signal and let it
-    // do what it would have done without graceful (Node's default terminates; the embedder's own handlers may not).
+    this.#stepAside(signal)
+  }
+
+  #exitNow (signal: NodeJS.Signals): void {
+    if (this.#exitCode !== undefined) {
+      // eslint-disable-next-line n/no-process-exit
+      process.exit(this.#exitCode)
+    }
+    this.#stepAside(signal)
+  }
+
+  /**
+   * Every busy instance was told to leave the process alone (`exit: false`): step aside for this signal and let it
+   * do what it would have done without graceful (Node's default terminates; the embedder's own handlers may not).
+   */
+  #stepAside (signal: NodeJS.Signals): void {
+    this.#competing.release(signal)
     const handler = this.#handlers.get(signal)
     if (handler !== undefined) process.removeListener(signal, handler)
     this.#handlers.delete(signal)
@@ -191,6 +268,9 @@ export class SignalRegistry {
 export function worst (a: number, b: number): number {
   return severity(b) > severity(a) || (severity(b) === severity(a) && b > a) ? b : a
 }
+
+/** The bound for the application's own signal listeners when no member gave one. */
+const DEFERRED_TIMEOUT = 5_000
 
 function severity (code: number): number {
   if (code === 0) return 0

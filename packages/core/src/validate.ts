@@ -28,12 +28,30 @@ export function describe (value: unknown): string {
   if (value === undefined) return 'undefined'
   if (typeof value === 'function') return 'a function'
   if (Array.isArray(value)) return 'an array'
+  // The class names what was passed (`attach(new Koa())`: a Koa application, not a server); a plain object has none.
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  if (typeof name === 'string' && name !== '' && name !== 'Object') return `an instance of ${name}`
   return `an object (${Object.prototype.toString.call(value)})`
+}
+
+/** For `attach()`: what to pass instead of an application object, told by its shape (the core knows no framework). */
+export function serverHint (value: unknown): string {
+  const app = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>
+  if (typeof app['listen'] === 'function') return ' It has listen(): pass the server that listen() returns.'
+  if (typeof app['fetch'] === 'function') return ' It has fetch(): pass the server that serve({ fetch: app.fetch }) of @hono/node-server returns.'
+  return ''
 }
 
 export function validateDuration (value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DELAY) {
     throw invalid(name, `a finite number of milliseconds from 0 to ${MAX_DELAY}`, value, 'GRACEFUL_ERR_INVALID_DURATION')
+  }
+  return value
+}
+
+export function validatePath (value: unknown, name: string): string {
+  if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) {
+    throw invalid(name, 'a path that starts with "/" and holds no spaces, "?" or "#"', value, 'GRACEFUL_ERR_INVALID_PATH')
   }
   return value
 }
@@ -116,7 +134,7 @@ export function rejectUnknownKeys (given: object, known: readonly string[], what
 }
 
 /** The closest known name within a small edit distance, for "did you mean". */
-function closest (key: string, known: readonly string[]): string | undefined {
+export function closest (key: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1
   for (const candidate of known) {

@@ -1,9 +1,11 @@
 // Start-up warnings: facts of the process or the configuration that will lose requests or time at shutdown.
 import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
+import { misspeltVariables } from './environment.js'
+import { shellParent } from './shell-parent.js'
 
 /** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
-export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option', 'competing-listener'] as const
+export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option', 'competing-listener', 'shell-parent', 'unknown-variable'] as const
 export type WarningName = typeof WARNING_NAMES[number]
 
 type Warn = (obj: object, msg: string) => void
@@ -45,7 +47,8 @@ function inContainer (): boolean {
 
 function runScript (): string | undefined {
   const event = process.env['npm_lifecycle_event']
-  if (event === undefined || event === '') return undefined
+  // npx and `npm exec` set it too, to "npx": they run the command and are no run script (nor main process) here.
+  if (event === undefined || event === '' || event === 'npx') return undefined
   const execPath = process.env['npm_execpath'] ?? ''
   const manager = /pnpm/.test(execPath) ? 'pnpm' : /yarn/.test(execPath) ? 'yarn' : 'npm'
   return `${manager} run ${event}`
@@ -76,6 +79,21 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
     once('run-script', { script },
       `graceful: started through "${script}" in a container: the package manager stays the main process and may not ` +
       'forward SIGTERM, or may exit before the drain ends; start node directly (CMD ["node", "server.js"])')
+  }
+  // Under a run script the shell above node is the package manager's own, and `run-script` names the cause.
+  const shell = worker || script !== undefined || silenced(options, 'shell-parent') ? undefined : shellParent(inContainer)
+  if (shell !== undefined) {
+    once('shell-parent', { shell: shell.shell, command: shell.command, role: shell.role },
+      `graceful: started by a shell (${shell.command}) that is ${shell.role === 'pid1' ? 'PID 1' : 'the container\'s main process'}: ` +
+      'the stop signal goes to the shell, which does not hand it to node, so node is killed without draining ' +
+      '(a shell-form CMD); use the exec form (CMD ["node", "server.js"]) or end the script with exec node server.js')
+  }
+  // An instance reads the GRACEFUL_* variables (a cluster primary, without preStopDelay, does not).
+  const misspelt = options.preStopDelay === undefined ? [] : misspeltVariables()
+  if (misspelt.length > 0) {
+    once('unknown-variable', { variables: misspelt },
+      `graceful: ${misspelt.map(({ variable, suggestion }) => `${variable} is not a variable graceful reads (did you mean ${suggestion}?)`).join('; ')}: ` +
+      'it changes nothing')
   }
   if (process.env['KUBERNETES_SERVICE_HOST'] !== undefined && options.preStopDelay === 0) {
     once('kubernetes-prestop', { preStopDelay: 0 },

@@ -54,9 +54,9 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
   }
   const given: Record<string, unknown> = { ...options }
   for (const key of REGISTER_OPTIONS) Reflect.deleteProperty(given, key)
-  // Set when the application closes itself (a direct fastify.close()): graceful's sequence then waits for that close,
-  // and its onClose hooks, instead of starting one.
-  let appClosing: { closed: Promise<void>, done: () => void } | undefined
+  // Fastify's own close, kept before the application's calls are routed through graceful below.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const fastifyClose = fastify.close as unknown as Close
   let core: Graceful
   try {
     core = createGraceful({
@@ -64,7 +64,7 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
       ...given,
       // After the drain, so that preClose and onClose hooks run as Fastify intends, on a server with no sockets left:
       // Fastify's own close waits for sockets that turn idle during it (fastify#7044); this one never has to.
-      close: () => appClosing === undefined ? fastify.close() : appClosing.closed
+      close: () => fastifyClose.call(fastify)
     })
   } catch (err) {
     // Through done(), so that `await fastify.register()` rejects with the GracefulError instead of an uncaught throw.
@@ -100,7 +100,9 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
   // through Fastify's bindings list. Unattached, it would keep its listener open and its requests uncounted.
   // @fastify/websocket's server, when it is registered (before or after this plugin): its WebSockets are closed with
   // 1001 when draining begins.
+  let started = false
   fastify.addHook('onReady', (next) => {
+    started = true
     const webSocketServer = (fastify as FastifyInstance & { websocketServer?: WebSocketServerLike }).websocketServer
     if (webSocketServer !== undefined) core.trackWebSockets(webSocketServer)
     next()
@@ -109,42 +111,28 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
     for (const server of secondaryServers(fastify)) core.attach(server)
     next()
   })
-  // Any close of the instance runs the same drain: a direct fastify.close() (a test's teardown, fastify-cli's own
-  // signal handler) would otherwise wait for keep-alive sockets until keepAliveTimeout, telling no client to go.
-  fastify.addHook('preClose', async () => {
-    // Graceful's own close step (after the drain), or a close after the shutdown: nothing left to drain.
-    if (core.state === 'cleanup' || core.state === 'stopped') return
-    let closed: () => void = () => {}
-    appClosing = { closed: new Promise<void>(resolve => { closed = resolve }), done: () => { closed() } }
-    if (core.state === 'running') void core.shutdownFromApp('fastify.close()')
-    await untilDrained(core)
-  })
-  // Registered with the plugin, usually first: Fastify runs onClose hooks last registered first, so this one comes
-  // after the application's own. It lets the sequence go on to the onShutdown hooks, and close() waits for them.
-  fastify.addHook('onClose', async () => {
-    if (appClosing === undefined) {
-      // Closed before it ever ran (Fastify skips preClose then): it must not keep listening for signals.
-      core.dispose()
-      return
-    }
-    appClosing.done()
-    await core.shutdown()
+  // The application's own fastify.close() (a test's teardown, close-with-grace, fastify-cli, NestJS's adapter) joins
+  // the shutdown: Fastify marks itself closing the moment close() starts and answers 503 to every request from then
+  // on, and its server close refuses what balancers still route here. Joined, the lame duck serves, the drain runs,
+  // then Fastify's own close (graceful's close step); the application's promise or callback settles after the hooks.
+  const joinedClose = function (this: FastifyInstance, callback?: (err?: Error) => void): unknown {
+    // Closed before it was ever ready, Fastify runs no hook of its own: nothing to drain, nothing to run.
+    const joined = started ? core.closeFromApp('fastify.close()') : undefined
+    if (joined === undefined) return fastifyClose.call(this, callback)
+    if (typeof callback !== 'function') return joined
+    joined.then(() => { callback() }, callback)
+    return this
+  }
+  ;(fastify as unknown as { close: Close }).close = joinedClose
+  fastify.addHook('onClose', (_instance, next) => {
+    // Closed while graceful was not shutting down (it never listened): it must not keep listening for signals.
+    if (core.state === 'running') core.dispose()
+    next()
   })
   done()
 }
 
-/** Resolves once the drain is over (the sequence has reached cleanup or beyond). */
-function untilDrained (core: Graceful): Promise<void> {
-  if (core.state === 'cleanup' || core.state === 'stopped') return Promise.resolve()
-  return new Promise(resolve => {
-    const onPhase = ({ phase }: { phase: string }): void => {
-      if (phase !== 'cleanup' && phase !== 'stopped') return
-      core.off('phase', onPhase)
-      resolve()
-    }
-    core.on('phase', onPhase)
-  })
-}
+type Close = (this: FastifyInstance, callback?: (err?: Error) => void) => unknown
 
 type Inject = (this: FastifyInstance, options?: unknown, callback?: unknown) => unknown
 
