@@ -119,11 +119,12 @@ describe("a writeHead the application wrapped before the signal (on-headers: com
     let finish: () => void = () => {}
     const { port } = await serveInProcess(g, (_req, res) => {
       // What on-headers does: wrap writeHead on the response, to act just before the head goes out.
+      // eslint-disable-next-line @typescript-eslint/unbound-method
       const own = res.writeHead
       res.writeHead = function (this: typeof res, ...args: unknown[]) {
         this.setHeader('x-wrapped', 'yes')
         return Reflect.apply(own, this, args) as typeof res
-      } as typeof res.writeHead
+      }
       finish = () => { res.end('ok') }
       started()
     })

@@ -73,6 +73,9 @@ import { createGraceful, isGracefulError } from '@graceful/core'
 import { graceful } from '@graceful/express'
 import { gracefulPlugin } from '@graceful/fastify'
 import { gracefulMetrics } from '@graceful/prometheus'
+import { gracefulGrpc } from '@graceful/grpc'
+import { bullmqWorkSource } from '@graceful/bullmq'
+import { Server as GrpcServer } from '@grpc/grpc-js'
 import { Registry } from 'prom-client'
 
 const options = { signals: [], exit: false, logger: false }
@@ -94,9 +97,15 @@ await fastify.listen({ port: 0, host: '127.0.0.1' })
 const fastifyHealth = (await fetch(\`http://127.0.0.1:\${fastify.server.address().port}/healthz\`)).status
 const fastifyReport = await fastify.graceful.shutdown()
 
+// The gRPC package loads its health service (a dependency of its own) and drains the server as a work source.
+const withGrpc = createGraceful(options)
+const grpcShutdown = gracefulGrpc(withGrpc)
+grpcShutdown.attach(new GrpcServer({ interceptors: [grpcShutdown.interceptor] }))
+const grpcSources = (await withGrpc.shutdown()).work.sources.map(source => [source.name, source.status])
+
 let code
 try { createGraceful({ drainTimout: 1 }) } catch (err) { code = isGracefulError(err, 'GRACEFUL_ERR_UNKNOWN_OPTION') ? err.code : 'wrong error' }
-console.log(JSON.stringify({ expressHealth, expressExit: expressReport.exitCode, phase, fastifyHealth, fastifyExit: fastifyReport.exitCode, hooks: fastifyReport.hooks.map(h => h.name), code }))
+console.log(JSON.stringify({ expressHealth, expressExit: expressReport.exitCode, phase, fastifyHealth, fastifyExit: fastifyReport.exitCode, hooks: fastifyReport.hooks.map(h => h.name), grpcSources, bullmq: typeof bullmqWorkSource, code }))
 `,
     // Two installed copies of the core: an error thrown by one is recognised by the other, by instanceof too.
     'copies.mjs': `
@@ -204,7 +213,7 @@ async function tsc (config: string): Promise<string> {
 }
 
 describe('a project that installs the packed tarballs', () => {
-  it('imports them from ESM, drains real Express and Fastify servers and exports the metrics', async () => {
+  it('imports them from ESM, drains real Express and Fastify servers and a gRPC server, and exports the metrics', async () => {
     expect(await node('esm.mjs')).toEqual({
       expressHealth: 200,
       expressExit: 0,
@@ -212,6 +221,8 @@ describe('a project that installs the packed tarballs', () => {
       fastifyHealth: 200,
       fastifyExit: 0,
       hooks: ['close'],
+      grpcSources: [['grpc', 'ok']],
+      bullmq: 'function',
       code: 'GRACEFUL_ERR_UNKNOWN_OPTION'
     })
   })

@@ -71,7 +71,8 @@ describe('diagnostics_channel', () => {
     const seen: Seen = []
     const names = Object.entries(channels) as Array<[string, string]>
     expect(names.map(([, name]) => name)).toEqual([
-      'graceful:shutdown:start', 'graceful:phase', 'graceful:hook:start', 'graceful:hook:end', 'graceful:shutdown:end'
+      'graceful:shutdown:start', 'graceful:phase', 'graceful:hook:start', 'graceful:hook:end', 'graceful:work:stop',
+      'graceful:work:end', 'graceful:shutdown:end'
     ])
     for (const [, name] of names) {
       const subscriber = (message: unknown): void => { seen.push([name.slice('graceful:'.length), message as Record<string, unknown>]) }

@@ -8,6 +8,8 @@ import type * as Core from '@graceful/core'
 import type * as Express from '@graceful/express'
 import type * as Fastify from '@graceful/fastify'
 import type * as Prometheus from '@graceful/prometheus'
+import type * as Grpc from '@graceful/grpc'
+import type * as Bullmq from '@graceful/bullmq'
 import { publishedPackages, root } from './packages.js'
 import { difference, documented, sourceSurface } from './surface.js'
 
@@ -61,6 +63,22 @@ describe('public surface', () => {
     `)
   })
 
+  it('@graceful/grpc exports', async () => {
+    expect(Object.keys(await import('@graceful/grpc')).sort()).toMatchInlineSnapshot(`
+      [
+        "gracefulGrpc",
+      ]
+    `)
+  })
+
+  it('@graceful/bullmq exports', async () => {
+    expect(Object.keys(await import('@graceful/bullmq')).sort()).toMatchInlineSnapshot(`
+      [
+        "bullmqWorkSource",
+      ]
+    `)
+  })
+
   it('@graceful/check exports', async () => {
     expect(Object.keys(await import('@graceful/check')).sort()).toMatchInlineSnapshot(`
       [
@@ -110,6 +128,8 @@ describe('public surface', () => {
         "phase": "graceful:phase",
         "shutdownEnd": "graceful:shutdown:end",
         "shutdownStart": "graceful:shutdown:start",
+        "workEnd": "graceful:work:end",
+        "workStop": "graceful:work:stop",
       }
     `)
     expect(Object.isFrozen(channels)).toBe(true)
@@ -138,11 +158,15 @@ describe('public surface', () => {
     const fastify = require('@graceful/fastify') as typeof Fastify
     const prometheus = require('@graceful/prometheus') as typeof Prometheus
     const check = require('@graceful/check') as typeof Check
+    const grpc = require('@graceful/grpc') as typeof Grpc
+    const bullmq = require('@graceful/bullmq') as typeof Bullmq
     expect(typeof core.createGraceful).toBe('function')
     expect(typeof express.graceful).toBe('function')
     expect(typeof fastify.gracefulPlugin).toBe('function')
     expect(typeof prometheus.gracefulMetrics).toBe('function')
     expect(typeof check.checkShutdown).toBe('function')
+    expect(typeof grpc.gracefulGrpc).toBe('function')
+    expect(typeof bullmq.bullmqWorkSource).toBe('function')
     // The same module instance as the ESM import: one error class, one registry.
     expect(express.GracefulError).toBe(core.GracefulError)
   })

@@ -16,8 +16,8 @@ async function scrape (registry: Registry): Promise<Record<string, number>> {
   const samples: Record<string, number> = {}
   for (const metric of await registry.getMetricsAsJSON()) {
     for (const value of metric.values) {
-      const phase = value.labels['phase']
-      samples[phase === undefined ? metric.name : `${metric.name}{${String(phase)}}`] = value.value
+      const label = value.labels['phase'] ?? value.labels['source']
+      samples[label === undefined ? metric.name : `${metric.name}{${String(label)}}`] = value.value
     }
   }
   return samples
@@ -90,6 +90,22 @@ describe('@graceful/prometheus', () => {
     expect(await hung[0]).toBeInstanceOf(Error)
     expect(report.sockets.forced).toBe(1)
     expect(await scrape(registry)).toMatchObject({ api_forced_closes_total: 1, 'api_shutdown_phase{stopped}': 1 })
+  })
+
+  it('work in flight is a gauge of its own, not in the requests, and the work the deadline cut is counted by source', async () => {
+    const registry = new Registry()
+    const g = createGraceful({ signals: [], exit: false, logger: false, drainTimeout: 200 })
+    gracefulMetrics(g, { registry })
+    const jobs = new Set(['1', '2'])
+    g.addWorkSource('queue', {
+      stop: () => new Promise(() => {}),
+      running: () => [...jobs].map(id => ({ id })),
+      force: () => { jobs.clear() }
+    })
+    expect(await scrape(registry)).toMatchObject({ graceful_in_flight_requests: 0, graceful_work_in_flight: 2 })
+    expect(g.inFlight).toBe(2)
+    await g.shutdown()
+    expect(await scrape(registry)).toMatchObject({ graceful_work_in_flight: 0, 'graceful_work_cut_total{queue}': 2 })
   })
 
   it('accepts the Express middleware and takes its metrics back with remove()', async () => {

@@ -319,6 +319,73 @@ export const sabotages = [
     find: '      this.#connections.release(record)\n    }\n    // Requests without a socket',
     replace: '    }\n    // Requests without a socket',
     tests: [['test/app-close.test.ts', 'is 0 when shutdown\\(\\) resolves']]
+  },
+  {
+    mechanism: 'work sources stop taking work at the signal, not after the lame duck',
+    file: 'packages/core/src/sequence.ts',
+    find: "    this.#parts.work.stop('signal', reason)\n",
+    replace: '',
+    tests: [
+      ['test/work-recipes.test.ts', 'a run in progress at SIGTERM finishes, no run starts after it'],
+      ['test/work-recipes.test.ts', 'the message being handled at SIGTERM finishes, none is taken after it'],
+      ['test/work.test.ts', "a consumer stops at the signal, during the lame duck"]
+    ]
+  },
+  {
+    mechanism: 'the work the deadline cuts is named in the report',
+    file: 'packages/core/src/work.ts',
+    find: '      this.#forced.push(...forced)\n',
+    replace: '',
+    tests: [
+      ['test/work.test.ts', 'at the drain deadline the work is named'],
+      ['test/work-recipes.test.ts', 'a run still going at the drain deadline is named in the report'],
+      ['test/grpc.test.ts', 'at the deadline the calls still open end with UNAVAILABLE, not CANCELLED, and each is named in the report']
+    ]
+  },
+  {
+    mechanism: 'the work drains alongside the sockets: draining ends when both are done',
+    file: 'packages/core/src/sequence.ts',
+    find: '}), this.#parts.work.drain(drainTimeout)])',
+    replace: '}), Promise.resolve()])',
+    tests: [['test/work.test.ts', 'draining lasts until the work taken before the signal has ended']]
+  },
+  {
+    mechanism: 'telemetry and logs flushed last, after the drain, the hooks and the report',
+    file: 'packages/core/src/graceful.ts',
+    find: '    const report = await this.#sequence.run(reason)\n    if (this.#flushes.steps.length > 0) await this.#flush(report)\n',
+    replace: '    const early = this.#flushes.steps.length > 0 ? this.#flushes.run() : undefined\n    const report = await this.#sequence.run(reason)\n    if (early !== undefined) report.flush = await early\n',
+    tests: [
+      ['test/telemetry.test.ts', 'the spans of the requests served during the lame duck and the drain reach the collector'],
+      ['test/work.test.ts', 'runs after the hooks and after the report is logged, last registered first']
+    ]
+  },
+  {
+    mechanism: 'gRPC calls cut at the deadline end with UNAVAILABLE (retried), not CANCELLED',
+    file: 'packages/grpc/src/index.ts',
+    find: '        for (const call of [...calls]) call.end()\n',
+    replace: '',
+    tests: [['test/grpc.test.ts', 'at the deadline the calls still open end with UNAVAILABLE, not CANCELLED']]
+  },
+  {
+    mechanism: 'the gRPC health service says NOT_SERVING from the signal, to watchers too',
+    file: 'packages/grpc/src/index.ts',
+    find: "      setStatus('NOT_SERVING')\n",
+    replace: '',
+    tests: [['test/grpc.test.ts', 'the health service says SERVING while running, follows the readiness checks and startup, and NOT_SERVING from the signal']]
+  },
+  {
+    mechanism: 'BullMQ jobs cut at the deadline back in wait at once (needs Redis: REDIS_URL, bash .ci/redis.sh start)',
+    file: 'packages/bullmq/src/index.ts',
+    find: '          await job.moveToWait(job.token)\n',
+    replace: '',
+    tests: [['test/work-bullmq.test.ts', 'the one cut at the deadline is back in wait at once']]
+  },
+  {
+    mechanism: 'a BullMQ worker takes no job once stopped, even one that wakes its blocking wait (needs Redis: REDIS_URL)',
+    file: 'packages/bullmq/src/index.ts',
+    find: '      if (typeof fetching.moveToActive === \'function\') fetching.moveToActive = () => Promise.resolve(undefined)\n',
+    replace: '',
+    tests: [['test/work-bullmq.test.ts', 'a job added as the worker stops, while it waits for one, is not taken']]
   }
 ]
 

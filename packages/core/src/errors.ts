@@ -18,6 +18,9 @@ export type GracefulErrorCode =
   | 'GRACEFUL_ERR_NOT_CALLED'
   | 'GRACEFUL_ERR_ALREADY_REGISTERED'
   | 'GRACEFUL_ERR_NOT_AT_ROOT'
+  | 'GRACEFUL_ERR_DUPLICATE_WORK_SOURCE'
+  | 'GRACEFUL_ERR_WORK_SOURCE_TOO_LATE'
+  | 'GRACEFUL_ERR_DRAIN_DEADLINE'
 
 // A brand through the global symbol registry, so that `isGracefulError` recognises an error thrown by
 // another installed copy of this package (undici does the same): `instanceof` would not.

@@ -3,6 +3,7 @@
 import { channel } from 'node:diagnostics_channel'
 import type { HookResult } from './hooks.js'
 import type { Phase, ShutdownReport } from './report.js'
+import type { ForcedWork, WorkSourceResult, WorkStopAt } from './work.js'
 
 /** Fired once, when the shutdown begins (before the lame duck). */
 export interface ShutdownStartEvent<G> {
@@ -22,8 +23,10 @@ export interface PhaseEvent<G> {
   previous: Phase
   /** How long the phase just left lasted, in milliseconds (0 for `running`, which has no start). */
   previousDurationMs: number
-  /** Requests in flight at this moment. */
+  /** Requests and work (of the work sources) in flight at this moment. */
   inFlight: number
+  /** Of `inFlight`, the work of the work sources. */
+  workInFlight: number
   /** Sockets open at this moment. */
   openSockets: number
 }
@@ -48,6 +51,30 @@ export interface HookEndEvent<G> {
   result: HookResult
 }
 
+/** Fired when a work source is told to stop taking work (at the signal, or when draining begins). */
+export interface WorkStopEvent<G> {
+  /** The instance the event is about. */
+  graceful: G
+  /** The work source's name, as in the report. */
+  name: string
+  /** The moment it stops at. */
+  stopAt: WorkStopAt
+  /** The work it was running then. */
+  running: number
+}
+
+/** Fired when a work source's work has ended, or the drain deadline cut it, or its stop failed. */
+export interface WorkEndEvent<G> {
+  /** The instance the event is about. */
+  graceful: G
+  /** The work source's name, as in the report. */
+  name: string
+  /** Its entry in the report. */
+  result: WorkSourceResult
+  /** The work the deadline cut (empty unless `result.status` is `forced`). */
+  forced: ForcedWork[]
+}
+
 /** Fired once, when the shutdown is over and its report is logged (before the process exits). */
 export interface ShutdownEndEvent<G> {
   /** The instance the event is about. */
@@ -61,6 +88,8 @@ export interface GracefulEvents<G> {
   phase: PhaseEvent<G>
   'hook:start': HookStartEvent<G>
   'hook:end': HookEndEvent<G>
+  'work:stop': WorkStopEvent<G>
+  'work:end': WorkEndEvent<G>
   'shutdown:end': ShutdownEndEvent<G>
 }
 
@@ -77,12 +106,16 @@ export const channels: {
   readonly phase: 'graceful:phase'
   readonly hookStart: 'graceful:hook:start'
   readonly hookEnd: 'graceful:hook:end'
+  readonly workStop: 'graceful:work:stop'
+  readonly workEnd: 'graceful:work:end'
   readonly shutdownEnd: 'graceful:shutdown:end'
 } = Object.freeze({
   shutdownStart: 'graceful:shutdown:start',
   phase: 'graceful:phase',
   hookStart: 'graceful:hook:start',
   hookEnd: 'graceful:hook:end',
+  workStop: 'graceful:work:stop',
+  workEnd: 'graceful:work:end',
   shutdownEnd: 'graceful:shutdown:end'
 } as const)
 

@@ -9,6 +9,7 @@ import { Connections, isNetServer } from './connections.js'
 import { inFlight } from './drain.js'
 import { GracefulError } from './errors.js'
 import { EVENT_NAMES, LifecycleEvents, type GracefulEventName, type GracefulListener } from './events.js'
+import { Flushes } from './flush.js'
 import type { HookOptions, Hook, ShutdownHook } from './hooks.js'
 import { serverOf } from './internals.js'
 import { resolveOptions, type GracefulOptions, type ResolvedOptions } from './options.js'
@@ -21,6 +22,7 @@ import { signalRegistry, type CrashMember, type SignalMember } from './signals.j
 import { describe, notAnObject, serverHint, validateDuration } from './validate.js'
 import { budgetWarning, containerWarnings, ineffectiveOptions, SECONDS_SCALE, unitsMistake, usageWarnings, type WarningName } from './warnings.js'
 import { isWebSocketServer, WebSockets, type WebSocketServerLike } from './web-sockets.js'
+import { FORCE_TIMEOUT, WorkSources, type WorkSource } from './work.js'
 
 /** How probe paths are matched unless an adapter says how its router does it: exactly, and with a query string. */
 const EXACT: ProbeRouting = { caseSensitive: true, strict: true }
@@ -36,6 +38,8 @@ export class Graceful implements SignalMember, CrashMember {
   readonly #routes: ProbeRoutes
   readonly #readiness: Readiness
   readonly #hooks: Hook[] = []
+  readonly #work: WorkSources<Graceful>
+  readonly #flushes = new Flushes()
   /** Made when `signal` is first read: a shutdown that nobody listens to pays nothing to abort it. */
   #controller: AbortController | undefined
   /** Why `signal` aborts, once draining has begun. */
@@ -96,6 +100,7 @@ export class Graceful implements SignalMember, CrashMember {
       const record = this.#connections.recordOf(socket)
       if (record !== undefined) record.webSocket = true
     })
+    this.#work = new WorkSources<Graceful>(this, this.#events)
     this.#sequence = new Sequence<Graceful>({
       instance: this,
       options: this.#options,
@@ -106,7 +111,8 @@ export class Graceful implements SignalMember, CrashMember {
       abort: reason => { this.#abort(reason) },
       events: this.#events,
       hooks: this.#hooks,
-      inFlight: () => this.inFlight,
+      inFlight: () => inFlight(this.#connections, this.#routes.match),
+      work: this.#work,
       log: (level, obj, msg) => { this.#log(level, obj, msg) }
     })
     this.#retryAfterSeconds = Math.max(1, Math.ceil((this.#options.preStopDelay + this.#options.drainTimeout) / 1000))
@@ -148,9 +154,17 @@ export class Graceful implements SignalMember, CrashMember {
     this.#controller?.abort(shuttingDown(reason))
   }
 
-  /** Requests in flight right now, over every attached server (read from Node's own state: nothing counts per request). */
+  /**
+   * Requests in flight right now, over every attached server (read from Node's own state: nothing counts per request),
+   * and the work the work sources are running.
+   */
   get inFlight (): number {
-    return inFlight(this.#connections, this.#routes.match)
+    return inFlight(this.#connections, this.#routes.match) + this.#work.inFlight
+  }
+
+  /** Of `inFlight`, the work the work sources are running (what their `running()` lists). */
+  get workInFlight (): number {
+    return this.#work.inFlight
   }
 
   /** Sockets open right now, over every attached server. */
@@ -224,10 +238,10 @@ export class Graceful implements SignalMember, CrashMember {
     return this
   }
 
-  /** True from the start of the shutdown until its report is out. */
+  /** True from the start of the shutdown until its report is out and its flush steps are done. */
   get busy (): boolean {
     const phase = this.#sequence.phase
-    return phase !== 'running' && phase !== 'stopped'
+    return phase !== 'running' && (phase !== 'stopped' || this.#flushes.running)
   }
 
   /**
@@ -302,6 +316,30 @@ export class Graceful implements SignalMember, CrashMember {
     this.#hooks.push({ name, fn, timeout })
     const mistake = unitsMistake(`onShutdown("${name}").timeout`, options?.timeout)
     if (mistake !== undefined) this.#warn('units', `hook:${name}`, { hook: name, timeout }, mistake)
+    this.#checkBudget()
+    return this
+  }
+
+  /**
+   * Registers a work source: a queue consumer, a scheduler, a gRPC server, anything that takes work from outside the
+   * attached servers. It stops taking work at its `stopAt` moment, its work runs out under the drain's deadline
+   * alongside the sockets, and what the deadline cuts is named in the report (the exit code becomes 1). During a
+   * shutdown, a source added after its moment is stopped at once.
+   */
+  addWorkSource (name: string, source: WorkSource): this {
+    const phase = this.#sequence.phase
+    this.#work.add(name, source, phase === 'cleanup' || phase === 'stopped')
+    this.#checkBudget()
+    return this
+  }
+
+  /**
+   * Registers a flush step, the last tier: run after the hooks and after the report is logged, last registered first,
+   * each bounded by its timeout (default `hookTimeout`); the process exits after them. For telemetry exporters and
+   * log transports, so that the spans and lines of the shutdown itself, the report's included, are not lost.
+   */
+  onFlush (name: string, fn: ShutdownHook, options?: HookOptions): this {
+    this.#flushes.add(name, fn, options, this.#options.hookTimeout)
     this.#checkBudget()
     return this
   }
@@ -493,6 +531,7 @@ export class Graceful implements SignalMember, CrashMember {
   async #run (reason: string): Promise<ShutdownReport> {
     signalRegistry().watch(this.#exitWatcher)
     const report = await this.#sequence.run(reason)
+    if (this.#flushes.steps.length > 0) await this.#flush(report)
     this.#failed = report.exitCode === 1
     // What the application's own close waits on settles now: its callback may end the process, and everything
     // graceful owns is done and reported.
@@ -504,6 +543,14 @@ export class Graceful implements SignalMember, CrashMember {
       signalRegistry().settle(this, report.exitCode)
     }
     return report
+  }
+
+  /** The last tier, after the report is out: its outcome joins the report `shutdown()` resolves with, and is logged. */
+  async #flush (report: ShutdownReport): Promise<void> {
+    report.flush = await this.#flushes.run()
+    for (const step of report.flush) {
+      if (step.status !== 'ok') this.#log('warn', { flush: step }, `graceful: flush step "${step.name}" ${step.status}: ${step.error ?? ''}`)
+    }
   }
 
   #checkConfiguration (): void {
@@ -523,7 +570,8 @@ export class Graceful implements SignalMember, CrashMember {
 
   #checkBudget (): void {
     if (this.#budgetWarned) return
-    this.#budgetWarned = budgetWarning(this.#options, this.#hooks, (obj, msg) => { this.#log('warn', obj, msg) })
+    this.#budgetWarned = budgetWarning(this.#options, this.#hooks, (obj, msg) => { this.#log('warn', obj, msg) },
+      { flushes: this.#flushes.steps, forceTimeout: this.#work.forces ? FORCE_TIMEOUT : 0 })
   }
 
   #checkChanged (name: string, result: CheckResult): void {

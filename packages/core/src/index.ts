@@ -15,6 +15,7 @@ export type { WarningName } from './warnings.js'
 export type { ForcedRequest, HeldAtDeadline, Phase, ShutdownReport, SignalExitCode } from './report.js'
 export { channels, type GracefulEventName } from './events.js'
 export type { WebSocketLike, WebSocketServerLike } from './web-sockets.js'
+export type { ForcedWork, RunningWork, WorkReport, WorkSource, WorkSourceResult, WorkStopAt, WorkStopContext } from './work.js'
 
 /** Every lifecycle event of a `Graceful` instance, by the name `on()` takes. */
 export type GracefulEvents = events.GracefulEvents<Graceful>
@@ -28,5 +29,9 @@ export type PhaseEvent = events.PhaseEvent<Graceful>
 export type HookStartEvent = events.HookStartEvent<Graceful>
 /** Fired when a cleanup step ended: finished, threw or rejected, or timed out. */
 export type HookEndEvent = events.HookEndEvent<Graceful>
+/** Fired when a work source is told to stop taking work (at the signal, or when draining begins). */
+export type WorkStopEvent = events.WorkStopEvent<Graceful>
+/** Fired when a work source's work has ended, or the drain deadline cut it, or its stop failed. */
+export type WorkEndEvent = events.WorkEndEvent<Graceful>
 /** Fired once, when the shutdown is over and its report is logged (before the process exits). */
 export type ShutdownEndEvent = events.ShutdownEndEvent<Graceful>

@@ -147,7 +147,8 @@ export interface GracefulOptions {
   /**
    * The time in milliseconds the platform grants between SIGTERM and SIGKILL (Kubernetes'
    * `terminationGracePeriodSeconds` × 1000, less any preStop hook sleep). When set, graceful warns at start-up if
-   * `preStopDelay + drainTimeout` plus the hooks' timeouts (and the app's close) do not fit in it.
+   * `preStopDelay + drainTimeout` plus the hooks' and flush steps' timeouts (the app's close, and 1 s when a work
+   * source can hand work back, too) do not fit in it.
    * @default the env variable `TERMINATION_GRACE_PERIOD_SECONDS` × 1000 when set, else no check
    */
   gracePeriod?: number

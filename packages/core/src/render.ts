@@ -21,6 +21,15 @@ export function renderReport (report: ShutdownReport): string {
   requests.forced.forEach((request, index) => {
     lines.push(row(index === 0 ? 'forced' : '', `${request.method} ${request.path} (running for ${ms(request.ageMs)})`))
   })
+  report.work?.sources.forEach((source, index) => {
+    lines.push(row(index === 0 ? 'work' : '', `${source.name}: ${source.runningAtStop} running at its stop, ` +
+      `${source.status === 'ok' ? 'ended' : source.status === 'forced' ? 'CUT' : 'FAILED'} in ${ms(source.durationMs)}` +
+      (source.error === undefined ? '' : `: ${source.error}`)))
+  })
+  report.work?.forced.forEach((work, index) => {
+    lines.push(row(index === 0 ? 'cut' : '', `${work.source} ${[work.id, work.name].filter(part => part !== undefined).join(' ') || 'work'} ` +
+      `(running for ${ms(work.ageMs)})`))
+  })
   const held = report.atDeadline
   if (held !== undefined) {
     const resources = Object.entries(held.activeResources).map(([type, count]) => `${type} ×${count}`).join(', ')

@@ -1,6 +1,7 @@
 // The shutdown report: its shape (a public contract), how it is built from the phases, and the exit code it carries.
 import { constants } from 'node:os'
 import type { HookResult } from './hooks.js'
+import type { WorkReport } from './work.js'
 
 /** A request that was still running when the drain deadline destroyed its socket. */
 export interface ForcedRequest {
@@ -65,7 +66,8 @@ export interface ShutdownReport {
   /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
   reason: string
   /**
-   * 1 when a socket had to be destroyed at the deadline or a hook failed or timed out; else 0, or 128 + the signal's
+   * 1 when a socket had to be destroyed at the deadline, work was cut, or a hook or work source failed or timed out;
+   * else 0, or 128 + the signal's
    * number after a signal with `signalExitCode: 'conventional'`. The code the process exits with (unless `exit: false`).
    */
   exitCode: number
@@ -111,6 +113,16 @@ export interface ShutdownReport {
   atDeadline?: HeldAtDeadline
   /** Each cleanup step in the order it ran, the application's own close first. */
   hooks: HookResult[]
+  /**
+   * Present when work sources are registered (`addWorkSource`): each source's outcome, and the work the drain
+   * deadline cut (source, id, name, age), as `requests.forced` names requests.
+   */
+  work?: WorkReport
+  /**
+   * Present when flush steps are registered (`onFlush`), in the report `shutdown()` resolves with (and never in the
+   * logged line: they run after it is written). Each step in the order it ran.
+   */
+  flush?: HookResult[]
   /** Set only when the shutdown itself failed unexpectedly (a bug): what went wrong. */
   error?: string
   /** Set only when a crash started (or joined) the shutdown (`onCrash: 'drain'`): what crashed the process. */

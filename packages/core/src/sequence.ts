@@ -11,6 +11,7 @@ import type { ResolvedOptions } from './options.js'
 import type { ProbeKind, ProbeRoutes } from './probe-routes.js'
 import { activeResources, buildReport, exitCodeFor, round, type CrashReport, type HeldAtDeadline, type Phase, type ShutdownReport } from './report.js'
 import type { WebSockets } from './web-sockets.js'
+import type { WorkSources } from './work.js'
 
 export type Log = (level: 'info' | 'warn' | 'error', obj: object, msg: string) => void
 
@@ -26,7 +27,9 @@ export interface SequenceParts<G> {
   abort: (reason: string) => void
   events: LifecycleEvents<G>
   hooks: readonly Hook[]
+  /** Requests in flight (the work sources count their own work). */
   inFlight: () => number
+  work: WorkSources<G>
   log: Log
 }
 
@@ -69,6 +72,8 @@ export class Sequence<G> {
     const started = this.#enter('stopping', inFlightAtSignal)
     log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: inFlightAtSignal },
       'graceful: shutdown started')
+    // Consumers and schedulers stop taking work now: nothing routes to them, so the lame duck is no reason to go on.
+    this.#parts.work.stop('signal', reason)
     // From here on every request passes the telling before the application; until now none paid for it.
     const telling = new Telling(connections, match)
     routes.observer = telling
@@ -106,11 +111,15 @@ export class Sequence<G> {
     const drainStarted = this.#enter('draining', inFlightAtDrain)
     this.#parts.abort(reason)
     this.#parts.webSockets.goAway()
+    this.#parts.work.stop('draining', reason)
     let held: HeldAtDeadline | undefined
     this.drain = new Drain(connections, telling, match, options, inFlightAtDrain)
-    const drain = await this.drain.run(this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout), () => {
+    const drainTimeout = this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout)
+    // One deadline for the sockets and the work: both timers start now, so the work's `deadline` aborts in the same
+    // turn as the sockets are destroyed, and draining ends once both are done.
+    const [drain] = await Promise.all([this.drain.run(drainTimeout, () => {
       held = { inFlight: this.#parts.inFlight(), openSockets: connections.records.size, activeResources: activeResources() }
-    })
+    }), this.#parts.work.drain(drainTimeout)])
 
     const cleanupStarted = this.#enter('cleanup')
     const steps: Hook[] = []
@@ -139,10 +148,12 @@ export class Sequence<G> {
       total: stopped - started
     }
     const failed = this.crash !== undefined || drain.forced > 0 || drain.forcedRequests.length > 0 ||
-      hooks.some(hook => hook.status !== 'ok')
+      hooks.some(hook => hook.status !== 'ok') || this.#parts.work.failed
     const report = buildReport(reason, drain, hooks, telling, times,
       exitCodeFor(failed, reason, options.signalExitCode), held)
     if (this.crash !== undefined) report.crash = this.crash
+    const work = this.#parts.work.report()
+    if (work !== undefined) report.work = work
     log(failed ? 'warn' : 'info', report, 'graceful: shutdown complete')
     events.emit('shutdown:end', { graceful: instance, report })
     return report
@@ -158,12 +169,14 @@ export class Sequence<G> {
     const previousDurationMs = previous === 'running' ? 0 : round(now - this.#phaseStarted)
     this.phase = phase
     this.#phaseStarted = now
+    const workInFlight = this.#parts.work.inFlight
     const event: GracefulEvents<G>['phase'] = {
       graceful: this.#parts.instance,
       phase,
       previous,
       previousDurationMs,
-      inFlight,
+      inFlight: inFlight + workInFlight,
+      workInFlight,
       openSockets: this.#parts.connections.records.size
     }
     this.#parts.events.emit('phase', event)

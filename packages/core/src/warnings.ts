@@ -105,15 +105,20 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
 
 /**
  * Warns when the worst-case shutdown does not fit in the grace period, so that the platform's SIGKILL would cut it.
- * True once it has warned (or never can): the caller stops asking.
+ * True once it has warned (or never can): the caller stops asking. `last`: the flush tier's steps, and the bound on
+ * the work sources' hand-back at the drain deadline (0 when none can hand work back).
  */
-export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ timeout: number }>, warn: Warn): boolean {
+export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ timeout: number }>, warn: Warn,
+  last: { flushes: ReadonlyArray<{ timeout: number }>, forceTimeout: number } = { flushes: [], forceTimeout: 0 }): boolean {
   const gracePeriod = options.gracePeriod
   if (gracePeriod === undefined || silenced(options, 'budget')) return true
   const closeTimeout = options.close === undefined ? 0 : options.hookTimeout ?? 0
   let hookTimeouts = 0
   for (const hook of hooks) hookTimeouts += hook.timeout
-  const budget = (options.preStopDelay ?? 0) + (options.drainTimeout ?? 0) + closeTimeout + hookTimeouts
+  let flushTimeouts = 0
+  for (const step of last.flushes) flushTimeouts += step.timeout
+  const budget = (options.preStopDelay ?? 0) + (options.drainTimeout ?? 0) + last.forceTimeout + closeTimeout +
+    hookTimeouts + flushTimeouts
   if (budget <= gracePeriod) return false
   warn({
     warning: 'budget',
@@ -122,8 +127,12 @@ export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ t
     preStopDelay: options.preStopDelay,
     drainTimeout: options.drainTimeout,
     closeTimeout,
-    hookTimeouts
-  }, `graceful: the shutdown can take ${budget} ms (preStopDelay + drainTimeout + close and hook timeouts) but the ` +
+    hookTimeouts,
+    // Only when there are any: the warning's fields stay what they were for an instance without them.
+    ...(flushTimeouts > 0 ? { flushTimeouts } : {}),
+    ...(last.forceTimeout > 0 ? { workForceTimeout: last.forceTimeout } : {})
+  }, `graceful: the shutdown can take ${budget} ms (preStopDelay + drainTimeout + close, hook and flush timeouts` +
+    `${last.forceTimeout > 0 ? ' + the work sources\' hand-back' : ''}) but the ` +
     `grace period is ${gracePeriod} ms: the platform would kill the process before it ends; raise ` +
     'terminationGracePeriodSeconds or lower the timeouts (silence with silenceWarnings: [\'budget\'])')
   return true

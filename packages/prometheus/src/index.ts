@@ -21,6 +21,10 @@ export interface GracefulMetrics {
   phase: Gauge<'phase'>
   drainDuration: Gauge
   forcedCloses: Counter
+  /** Work the work sources (`addWorkSource`) are running. */
+  workInFlight: Gauge
+  /** Work the drain deadline cut, by work source. */
+  workCut: Counter<'source'>
   /** Stops listening to the instance and removes the metrics from the registry. */
   remove: () => void
 }
@@ -46,7 +50,8 @@ export function gracefulMetrics (graceful: Graceful | { readonly graceful: Grace
     name: `${prefix}in_flight_requests`,
     help: 'HTTP requests whose response has not finished.',
     registers,
-    collect () { this.set(instance.inFlight) }
+    // The instance's inFlight counts the work sources' work too: it has a gauge of its own.
+    collect () { this.set(instance.inFlight - instance.workInFlight) }
   })
   const openSockets = new Gauge({
     name: `${prefix}open_sockets`,
@@ -78,6 +83,19 @@ export function gracefulMetrics (graceful: Graceful | { readonly graceful: Grace
     registers
   })
 
+  const workInFlight = new Gauge({
+    name: `${prefix}work_in_flight`,
+    help: 'Work the work sources (queue consumers, schedulers, gRPC servers) are running.',
+    registers,
+    collect () { this.set(instance.workInFlight) }
+  })
+  const workCut = new Counter({
+    name: `${prefix}work_cut_total`,
+    help: 'Work the drain deadline cut (jobs handed back, calls ended), by work source.',
+    labelNames: ['source'] as const,
+    registers
+  })
+
   const onPhase = (event: PhaseEvent): void => {
     if (event.phase === 'draining') drainStarted = performance.now()
     if (event.previous === 'draining') {
@@ -87,6 +105,7 @@ export function gracefulMetrics (graceful: Graceful | { readonly graceful: Grace
   }
   const onEnd = (event: ShutdownEndEvent): void => {
     if (event.report.sockets.forced > 0) forcedCloses.inc(event.report.sockets.forced)
+    for (const work of event.report.work?.forced ?? []) workCut.inc({ source: work.source })
   }
   instance.on('phase', onPhase)
   instance.on('shutdown:end', onEnd)
@@ -97,10 +116,12 @@ export function gracefulMetrics (graceful: Graceful | { readonly graceful: Grace
     phase,
     drainDuration,
     forcedCloses,
+    workInFlight,
+    workCut,
     remove () {
       instance.off('phase', onPhase)
       instance.off('shutdown:end', onEnd)
-      for (const name of ['in_flight_requests', 'open_sockets', 'shutdown_phase', 'drain_duration_seconds', 'forced_closes_total']) {
+      for (const name of ['in_flight_requests', 'open_sockets', 'shutdown_phase', 'drain_duration_seconds', 'forced_closes_total', 'work_in_flight', 'work_cut_total']) {
         registry.removeSingleMetric(prefix + name)
       }
     }
