@@ -3,8 +3,10 @@
 import { expect } from 'vitest'
 import { checkShutdown, type CheckOptions, type CheckReport } from '@graceful/check'
 
-/** The lame duck the preloaded services get from the environment: longer than the simulated balancer needs to let go. */
+/** The lame duck the preloaded services get from the environment: longer than the simulated balancer routes here. */
 export const PRELOAD_ENV = { GRACEFUL_PRE_STOP_DELAY: '1000ms' }
+/** How long graceful-check's simulated Service goes on routing here after the signal: within the lame duck above. */
+const PROPAGATION = { min: 300, max: 600 }
 
 export interface Verdict {
   report: CheckReport
@@ -15,7 +17,7 @@ export interface Verdict {
 /** One start–load–SIGTERM–exit cycle of `command` under graceful-check's default load, behind its simulated balancer. */
 export async function judge (options: Pick<CheckOptions, 'command' | 'cwd' | 'env' | 'paths' | 'ready' | 'timeout' | 'startTimeout' | 'load'>): Promise<Verdict> {
   const output: string[] = []
-  const report = await checkShutdown({ signalAfter: 400, ...options, onOutput: line => { output.push(line) } })
+  const report = await checkShutdown({ signalAfter: 400, propagation: PROPAGATION, ...options, onOutput: line => { output.push(line) } })
   return { report, output }
 }
 
