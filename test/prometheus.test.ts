@@ -16,7 +16,7 @@ async function scrape (registry: Registry): Promise<Record<string, number>> {
   const samples: Record<string, number> = {}
   for (const metric of await registry.getMetricsAsJSON()) {
     for (const value of metric.values) {
-      const label = value.labels['phase'] ?? value.labels['source']
+      const label = value.labels['phase'] ?? value.labels['source'] ?? value.labels['handler']
       samples[label === undefined ? metric.name : `${metric.name}{${String(label)}}`] = value.value
     }
   }
@@ -90,6 +90,9 @@ describe('@graceful/prometheus', () => {
     expect(await hung[0]).toBeInstanceOf(Error)
     expect(report.sockets.forced).toBe(1)
     expect(await scrape(registry)).toMatchObject({ api_forced_closes_total: 1, 'api_shutdown_phase{stopped}': 1 })
+    // The held handler never ended its response: its work could still commit after its client was cut.
+    expect(report.requests.forced).toEqual([expect.objectContaining({ handler: 'running' })])
+    expect(await scrape(registry)).toMatchObject({ 'api_requests_cut_total{running}': 1 })
   })
 
   it('work in flight is a gauge of its own, not in the requests, and the work the deadline cut is counted by source', async () => {

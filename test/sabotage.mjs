@@ -386,6 +386,20 @@ export const sabotages = [
     find: '      if (typeof fetching.moveToActive === \'function\') fetching.moveToActive = () => Promise.resolve(undefined)\n',
     replace: '',
     tests: [['test/work-bullmq.test.ts', 'a job added as the worker stops, while it waits for one, is not taken']]
+  },
+  {
+    mechanism: 'deadlineSignal aborts at the drain deadline, before the sockets are destroyed',
+    file: 'packages/core/src/sequence.ts',
+    find: '      this.#parts.cut(reason)\n    }), this.#parts.work.drain',
+    replace: '    }), this.#parts.work.drain',
+    tests: [['test/deadline.test.ts', 'aborts at the drain deadline, before the socket is destroyed']]
+  },
+  {
+    mechanism: 'a handler the deadline cut is followed: the report says whether it ended after the cut',
+    file: 'packages/core/src/drain.ts',
+    find: "      if (request.handler === 'running' && ended()) request.handler = 'ended-after-cut'\n",
+    replace: '',
+    tests: [['test/deadline.test.ts', 'aborts at the drain deadline, before the socket is destroyed']]
   }
 ]
 

@@ -66,6 +66,8 @@ export interface SocketlessRequest {
   path: string
   /** When it started (`performance.now()`). */
   since: number
+  /** Its response was given (after the deadline cut it, too). */
+  ended: boolean
 }
 
 /** What the drain and the HTTP/2 side want to hear about sockets while they run. */
@@ -153,9 +155,10 @@ export class Connections {
 
   /** Follows a request that has no socket until the function it returns is called (once). */
   followSocketless (method: string, path: string): () => void {
-    const request: SocketlessRequest = { method, path, since: performance.now() }
+    const request: SocketlessRequest = { method, path, since: performance.now(), ended: false }
     this.socketless.add(request)
     return () => {
+      request.ended = true
       if (this.socketless.delete(request)) this.observer?.socketlessEnded()
     }
   }

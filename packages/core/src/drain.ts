@@ -5,11 +5,11 @@ import type { IncomingHttpHeaders } from 'node:http2'
 import { Server as NetServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { ENDED_BY_PEER_OR_RESPONSE, ENDED_FORCED, ENDED_IDLE, type Connections, type SocketRecord } from './connections.js'
-import { http1InFlight, http1Requests, type Telling } from './http1.js'
+import { http1InFlight, http1Responses, type Telling } from './http1.js'
 import { followStreams, goAway, http2InFlight, http2Requests } from './http2.js'
 import { activeResponse, isDetachedFromHttp, loopNow, quietFor, receivingSockets, serverOf } from './internals.js'
 import type { ProbeKind } from './probe-routes.js'
-import type { DrainOutcome } from './report.js'
+import type { DrainOutcome, ForcedRequest } from './report.js'
 import { deadline, TIMED_OUT } from './timeout.js'
 
 /** A drain's outcome before anything has closed. */
@@ -53,6 +53,8 @@ export class Drain {
   #drained: (() => void) | undefined
   /** Past the deadline: what closes now was cut, not completed. */
   #forcing = false
+  /** Each request the deadline cut whose handler was still running, and how to tell that it has ended since. */
+  readonly #cut: Array<{ request: ForcedRequest, ended: () => boolean }> = []
   readonly #streamCompleted = (): void => {
     if (!this.#forcing) this.outcome.completed++
   }
@@ -231,6 +233,25 @@ export class Drain {
     this.#connections.release(record)
   }
 
+  /**
+   * The requests the deadline cut whose handlers have not ended their responses: their work (a transaction) may still
+   * complete after their clients were told they failed. Each one found ended since is marked so.
+   */
+  stillRunning (): ForcedRequest[] {
+    const running: ForcedRequest[] = []
+    for (const { request, ended } of this.#cut) {
+      if (request.handler === 'running' && ended()) request.handler = 'ended-after-cut'
+      if (request.handler === 'running') running.push(request)
+    }
+    return running
+  }
+
+  #named (request: ForcedRequest, ended: () => boolean): void {
+    request.handler = ended() ? 'ended' : 'running'
+    this.outcome.forcedRequests.push(request)
+    this.#cut.push({ request, ended })
+  }
+
   async #destroyRemaining (): Promise<void> {
     const outcome = this.outcome
     this.#forcing = true
@@ -245,7 +266,9 @@ export class Drain {
       outcome.forced++
       const age = record.followedAt === 0 ? 0 : Math.round(now - record.followedAt)
       if (record.session === undefined) {
-        for (const request of http1Requests(record)) outcome.forcedRequests.push({ ...describeHttp1(request), ageMs: age })
+        for (const response of http1Responses(record)) {
+          this.#named({ ...describeHttp1(response.req), ageMs: age }, () => response.writableEnded)
+        }
       } else {
         for (const headers of http2Requests(record, this.#match)) {
           outcome.forcedRequests.push({ ...describeHttp2(headers), ageMs: Math.round(now - this.#telling.since) })
@@ -261,7 +284,7 @@ export class Drain {
     }
     // Requests without a socket cannot be cut: they are named, and the shutdown goes on without them.
     for (const request of this.#connections.socketless) {
-      outcome.forcedRequests.push({ method: request.method, path: pathOf(request.path), ageMs: Math.round(now - request.since) })
+      this.#named({ method: request.method, path: pathOf(request.path), ageMs: Math.round(now - request.since) }, () => request.ended)
     }
     if (outcome.untracked > 0) {
       outcome.forced += outcome.untracked

@@ -1,11 +1,11 @@
 // The facade: one shutdown coordinator, its public API, and the parts it lends the sequence.
-import { setMaxListeners } from 'node:events'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Server as NetServer } from 'node:net'
 import { AppCloses } from './app-close.js'
 import type { DeferredRun } from './competing-listeners.js'
 import { Connections, isNetServer } from './connections.js'
+import { LazySignal } from './lazy-signal.js'
 import { inFlight } from './drain.js'
 import { GracefulError } from './errors.js'
 import { EVENT_NAMES, LifecycleEvents, type GracefulEventName, type GracefulListener } from './events.js'
@@ -40,10 +40,10 @@ export class Graceful implements SignalMember, CrashMember {
   readonly #hooks: Hook[] = []
   readonly #work: WorkSources<Graceful>
   readonly #flushes = new Flushes()
-  /** Made when `signal` is first read: a shutdown that nobody listens to pays nothing to abort it. */
-  #controller: AbortController | undefined
-  /** Why `signal` aborts, once draining has begun. */
-  #abortReason: string | undefined
+  /** `signal`: aborted when draining begins. */
+  readonly #draining = new LazySignal()
+  /** `deadlineSignal`: aborted when the drain deadline cuts requests or work. */
+  readonly #deadline = new LazySignal()
   readonly #webSockets: WebSockets
   readonly #retryAfterSeconds: number
   readonly #warn: (name: WarningName, subject: string, obj: object, msg: string) => void
@@ -108,7 +108,9 @@ export class Graceful implements SignalMember, CrashMember {
       routes: this.#routes,
       match: url => this.#routes.match(url),
       webSockets: this.#webSockets,
-      abort: reason => { this.#abort(reason) },
+      abort: reason => { this.#draining.abort(() => new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`)) },
+      cut: reason => { this.#deadline.abort(() => new GracefulError('GRACEFUL_ERR_DRAIN_DEADLINE', `the drain deadline passed (${reason}): requests and work still running were cut`)) },
+      deadlineSignal: () => this.#deadline.signal,
       events: this.#events,
       hooks: this.#hooks,
       inFlight: () => inFlight(this.#connections, this.#routes.match),
@@ -138,20 +140,18 @@ export class Graceful implements SignalMember, CrashMember {
    * then. During the lame duck (`preStopDelay`) they keep running, since clients would only reconnect to this instance.
    */
   get signal (): AbortSignal {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController()
-      // One listener per stream or long poll is the intended use: no MaxListenersExceededWarning at the eleventh.
-      setMaxListeners(0, this.#controller.signal)
-      // Read for the first time after draining began: it is aborted already, with the same reason.
-      if (this.#abortReason !== undefined) this.#controller.abort(shuttingDown(this.#abortReason))
-    }
-    return this.#controller.signal
+    return this.#draining.signal
   }
 
-  #abort (reason: string): void {
-    if (this.#abortReason !== undefined) return
-    this.#abortReason = reason
-    this.#controller?.abort(shuttingDown(reason))
+  /**
+   * Aborted at the drain deadline, just before the sockets still open are destroyed, when the deadline cuts requests
+   * or work: a handler still running learns that its client was cut, as a Go handler's context is cancelled, and can
+   * stop before its side effect (roll back instead of COMMIT). Pass it to what the handler awaits (a query, a fetch).
+   * Never aborted by a drain that ends in time. Per request: `req.deadlineSignal` (Express), `request.deadlineSignal`
+   * (Fastify).
+   */
+  get deadlineSignal (): AbortSignal {
+    return this.#deadline.signal
   }
 
   /**
@@ -597,9 +597,4 @@ export class Graceful implements SignalMember, CrashMember {
 /** Creates a shutdown coordinator; see `GracefulOptions` for every option and its default. */
 export function createGraceful (options?: GracefulOptions): Graceful {
   return new Graceful(options)
-}
-
-/** The reason `signal` aborts with. */
-function shuttingDown (reason: string): GracefulError {
-  return new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`)
 }

@@ -1,10 +1,30 @@
 // Cleanup hooks: registered by the application, run after the drain one after the other, each bounded.
 import { performance } from 'node:perf_hooks'
 import { GracefulError } from './errors.js'
+import type { ForcedRequest } from './report.js'
 import { bounded, TIMED_OUT } from './timeout.js'
 
-/** A cleanup step: close a pool, flush logs or metrics. Receives a signal that aborts when its timeout passes. */
-export type ShutdownHook = (signal: AbortSignal) => unknown
+/**
+ * A cleanup step: close a pool, flush logs or metrics. Receives an `AbortSignal` that aborts when its timeout passes,
+ * and what the drain left behind: a pool can roll back the work the deadline cut instead of waiting for it to commit.
+ */
+export type ShutdownHook = (signal: AbortSignal, shutdown: ShutdownContext) => unknown
+
+/** What a cleanup step knows of the shutdown it runs in. */
+export interface ShutdownContext {
+  /** The signal's name (`SIGTERM`, …), `shutdown()`, or the application's own close that started it. */
+  reason: string
+  /** The drain deadline cut something: requests (their sockets destroyed) or work. */
+  forced: boolean
+  /**
+   * The requests the deadline cut whose handlers had not ended their responses when this step began: their work may
+   * still commit after their clients were told they failed, unless it honours `deadlineSignal`. End it (roll the
+   * transaction back, release its connection with an error) rather than wait for it.
+   */
+  running: readonly ForcedRequest[]
+  /** The instance's `deadlineSignal`: aborted when the drain deadline cut something. */
+  deadline: AbortSignal
+}
 
 export interface HookOptions {
   /**
@@ -29,6 +49,11 @@ export interface Hook {
   timeout: number
 }
 
+/** The context of steps run outside a shutdown's cleanup (the flush tier after a report): nothing was cut. */
+function noContext (): ShutdownContext {
+  return { reason: '', forced: false, running: [], deadline: new AbortController().signal }
+}
+
 /** Told before each hook starts and after it ends (the lifecycle events); must not throw. */
 export interface HookObserver {
   start: (hook: Hook) => void
@@ -36,21 +61,21 @@ export interface HookObserver {
 }
 
 /** Runs the hooks one after the other, in the order given; none can stop or hold up the ones after it. */
-export async function runHooks (hooks: readonly Hook[], observer?: HookObserver): Promise<HookResult[]> {
+export async function runHooks (hooks: readonly Hook[], observer?: HookObserver, context: () => ShutdownContext = noContext): Promise<HookResult[]> {
   const results: HookResult[] = []
   for (const hook of hooks) {
     observer?.start(hook)
-    const result = await runHook(hook)
+    const result = await runHook(hook, context())
     results.push(result)
     observer?.end(result)
   }
   return results
 }
 
-async function runHook (hook: Hook): Promise<HookResult> {
+async function runHook (hook: Hook, context: ShutdownContext): Promise<HookResult> {
   const started = performance.now()
   try {
-    const outcome = await bounded(hook.fn, hook.timeout,
+    const outcome = await bounded(signal => hook.fn(signal, context), hook.timeout,
       () => new GracefulError('GRACEFUL_ERR_HOOK_TIMEOUT', `hook "${hook.name}" did not finish within ${hook.timeout} ms`))
     if (outcome === TIMED_OUT) {
       return { name: hook.name, status: 'timed-out', durationMs: elapsed(started), error: `hook "${hook.name}" did not finish within ${hook.timeout} ms` }

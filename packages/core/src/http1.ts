@@ -289,12 +289,12 @@ export function http1InFlight (record: SocketRecord): number {
   return ((active as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] === true ? 0 : 1) + behind
 }
 
-/** The requests in flight on an HTTP/1 socket, for the report when the deadline cuts them. */
-export function http1Requests (record: SocketRecord): IncomingMessage[] {
+/** The responses in flight on an HTTP/1 socket, for the report when the deadline cuts them. */
+export function http1Responses (record: SocketRecord): ServerResponse[] {
   const active = activeResponse(record.socket)
   if (active === undefined || isDetachedFromHttp(record.socket)) return []
-  const requests: IncomingMessage[] = [active.req]
+  const responses: ServerResponse[] = [active]
   const latest = latestResponse(record.socket)
-  if (latest !== undefined && latest !== active && !latest.writableFinished) requests.push(latest.req)
-  return requests
+  if (latest !== undefined && latest !== active && !latest.writableFinished) responses.push(latest)
+  return responses
 }

@@ -9,7 +9,7 @@ export { endEventStream, type EventStreamEnd, type EventStreamTarget } from './e
 export type { GracefulOptions } from './options.js'
 export { createFallbackLogger, type GracefulLogger, type LogStream } from './logger.js'
 export { renderReport } from './render.js'
-export type { HookOptions, HookResult, ShutdownHook } from './hooks.js'
+export type { HookOptions, HookResult, ShutdownContext, ShutdownHook } from './hooks.js'
 export type { CheckResult, HealthResponse, ReadinessCheck } from './readiness.js'
 export type { WarningName } from './warnings.js'
 export type { ForcedRequest, HeldAtDeadline, Phase, ShutdownReport, SignalExitCode } from './report.js'

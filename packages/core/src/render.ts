@@ -19,7 +19,8 @@ export function renderReport (report: ShutdownReport): string {
       (sockets.untracked > 0 ? ` (${sockets.untracked} never seen by graceful: attach the server right after listen())` : ''))
   ]
   requests.forced.forEach((request, index) => {
-    lines.push(row(index === 0 ? 'forced' : '', `${request.method} ${request.path} (running for ${ms(request.ageMs)})`))
+    const handler = request.handler === undefined ? '' : `, handler ${HANDLER[request.handler]}`
+    lines.push(row(index === 0 ? 'forced' : '', `${request.method} ${request.path} (running for ${ms(request.ageMs)}${handler})`))
   })
   report.work?.sources.forEach((source, index) => {
     lines.push(row(index === 0 ? 'work' : '', `${source.name}: ${source.runningAtStop} running at its stop, ` +
@@ -72,3 +73,6 @@ function kinds (webSockets: number, http2Sessions: number): string {
   if (http2Sessions > 0) parts.push(count(http2Sessions, 'HTTP/2 session'))
   return parts.length === 0 ? '' : ` (${parts.join(', ')})`
 }
+
+/** What a cut handler did, as the terminal report says it. */
+const HANDLER = { ended: 'had ended', 'ended-after-cut': 'ended after the cut', running: 'still running' } as const

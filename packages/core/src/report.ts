@@ -13,6 +13,14 @@ export interface ForcedRequest {
    * already running when the shutdown began, this counts from the signal (it ran at least this long).
    */
   ageMs: number
+  /**
+   * What its handler did about it, as far as the report can tell (absent for HTTP/2 streams): `'ended'`, it had ended
+   * its response before the cut, which did not reach the client whole; `'ended-after-cut'`, it ended its response
+   * after its client was cut; `'running'`, it had not ended it when this report was written. In each case its work
+   * (a transaction's COMMIT) may have completed while its client saw a failure, unless it honoured `deadlineSignal`
+   * (docs/reliability.md: writes and the deadline).
+   */
+  handler?: 'ended' | 'ended-after-cut' | 'running'
 }
 
 /** What the drain did, for the report. */

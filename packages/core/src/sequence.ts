@@ -25,6 +25,10 @@ export interface SequenceParts<G> {
   webSockets: WebSockets
   /** Aborts the instance's `signal`: draining has begun. */
   abort: (reason: string) => void
+  /** Aborts the instance's `deadlineSignal`: the drain deadline is cutting requests or work. */
+  cut: (reason: string) => void
+  /** The instance's `deadlineSignal`, for the hooks. */
+  deadlineSignal: () => AbortSignal
   events: LifecycleEvents<G>
   hooks: readonly Hook[]
   /** Requests in flight (the work sources count their own work). */
@@ -117,23 +121,30 @@ export class Sequence<G> {
     const drainTimeout = this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout)
     // One deadline for the sockets and the work: both timers start now, so the work's `deadline` aborts in the same
     // turn as the sockets are destroyed, and draining ends once both are done.
+    // Whatever the deadline cuts first, requests or work, `deadlineSignal` aborts before anything is destroyed: a
+    // handler still running learns it at once, as a Go handler's context is cancelled with its connection.
     const [drain] = await Promise.all([this.drain.run(drainTimeout, () => {
       held = { inFlight: this.#parts.inFlight(), openSockets: connections.records.size, activeResources: activeResources() }
-    }), this.#parts.work.drain(drainTimeout)])
+      this.#parts.cut(reason)
+    }), this.#parts.work.drain(drainTimeout, () => { this.#parts.cut(reason) })])
+    const forced = drain.forced > 0 || drain.forcedRequests.length > 0 || this.#parts.work.failed
 
     const cleanupStarted = this.#enter('cleanup')
     const steps: Hook[] = []
     const close = options.close
     if (close !== undefined) steps.push({ name: 'close', fn: () => close(reason), timeout: options.hookTimeout })
     steps.push(...[...this.#parts.hooks].reverse())
+    const cut = this.drain
     const hooks = await runHooks(steps, {
       start: hook => {
         this.hookRunning = hook.name
         events.emit('hook:start', { graceful: instance, name: hook.name, timeoutMs: hook.timeout })
       },
       end: result => { events.emit('hook:end', { graceful: instance, name: result.name, result }) }
-    })
+    }, () => ({ reason, forced, running: cut.stillRunning(), deadline: this.#parts.deadlineSignal() }))
     this.hookRunning = undefined
+    // The handlers the deadline cut, as they are now: named in the report as having ended since, or still running.
+    cut.stillRunning()
     // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
     // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first. Without hooks there
     // is nothing to wait for, and the turn is not free: it runs Node's close handling of every socket the drain has
@@ -147,8 +158,7 @@ export class Sequence<G> {
       cleanup: stopped - cleanupStarted,
       total: stopped - started
     }
-    const failed = this.crash !== undefined || drain.forced > 0 || drain.forcedRequests.length > 0 ||
-      hooks.some(hook => hook.status !== 'ok') || this.#parts.work.failed
+    const failed = this.crash !== undefined || forced || hooks.some(hook => hook.status !== 'ok')
     const report = buildReport(reason, drain, hooks, telling, times,
       exitCodeFor(failed, reason, options.signalExitCode), held)
     if (this.crash !== undefined) report.crash = this.crash

@@ -178,10 +178,13 @@ export class WorkSources<G> {
    * begins, as the sockets' is): then each source still running is named with its work, its `deadline` aborts, and
    * its `force()` runs, all of them bounded together by `FORCE_TIMEOUT`.
    */
-  async drain (timeout: number): Promise<void> {
+  async drain (timeout: number, atDeadline?: () => void): Promise<void> {
     if (!this.#allDone()) {
       const done = new Promise<void>(resolve => { this.#drained = resolve })
-      if (await deadline(done, timeout) === TIMED_OUT) await this.#cut()
+      if (await deadline(done, timeout) === TIMED_OUT) {
+        atDeadline?.()
+        await this.#cut()
+      }
     }
     this.#drained = undefined
     this.#closed = true

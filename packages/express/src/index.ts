@@ -19,6 +19,7 @@ export type {
   HookOptions,
   Phase,
   ReadinessCheck,
+  ShutdownContext,
   ShutdownHook,
   ShutdownReport,
   WebSocketServerLike
@@ -32,6 +33,10 @@ declare global {
     interface Request {
       /** Aborted when draining begins: a stream, long poll or server-sent event stream ends itself then. */
       readonly shutdownSignal: AbortSignal
+      /**
+       * Aborted at the drain deadline, when it cuts this request: stop before the side effect (roll back, not COMMIT).
+       */
+      readonly deadlineSignal: AbortSignal
     }
   }
 }
@@ -53,6 +58,8 @@ export interface GracefulMiddleware {
   readonly state: Phase
   /** Aborted when draining begins: long-lived work should end then. */
   readonly signal: AbortSignal
+  /** Aborted at the drain deadline, when it cuts requests still running: their work should stop before committing. */
+  readonly deadlineSignal: AbortSignal
   /** Requests in flight right now. */
   readonly inFlight: number
   /** Sockets open right now on the attached servers. */
@@ -124,6 +131,7 @@ export function graceful (options?: GracefulOptions): GracefulMiddleware {
     seen.add(app)
     if (prototype instanceof IncomingMessage && !Object.hasOwn(prototype, 'shutdownSignal')) {
       Object.defineProperty(prototype, 'shutdownSignal', { get: (): AbortSignal => core.signal, configurable: true })
+      Object.defineProperty(prototype, 'deadlineSignal', { get: (): AbortSignal => core.deadlineSignal, configurable: true })
     }
     followRouting(core, app)
   }
@@ -164,6 +172,7 @@ export function graceful (options?: GracefulOptions): GracefulMiddleware {
     shutdown: { value: (): Promise<ShutdownReport> => core.shutdown() },
     state: { get: (): Phase => core.state, enumerable: true },
     signal: { get: (): AbortSignal => core.signal, enumerable: true },
+    deadlineSignal: { get: (): AbortSignal => core.deadlineSignal, enumerable: true },
     inFlight: { get: (): number => core.inFlight, enumerable: true },
     openSockets: { get: (): number => core.openSockets, enumerable: true },
     on: {

@@ -9,6 +9,7 @@ export type {
   HookOptions,
   Phase,
   ReadinessCheck,
+  ShutdownContext,
   ShutdownHook,
   ShutdownReport,
   WebSocketServerLike
@@ -26,6 +27,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Aborted when draining begins: a stream, long poll or server-sent event stream ends itself then. */
     readonly shutdownSignal: AbortSignal
+    /** Aborted at the drain deadline, when it cuts this request: stop before the side effect (roll back, not COMMIT). */
+    readonly deadlineSignal: AbortSignal
   }
 }
 
@@ -76,6 +79,7 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
     fastify.decorate('graceful', core)
     // A getter on Fastify's Request prototype: nothing is set per request.
     fastify.decorateRequest('shutdownSignal', { getter: () => core.signal })
+    fastify.decorateRequest('deadlineSignal', { getter: () => core.deadlineSignal })
     // Requests on the attached servers never reach these routes: the core answers probes ahead of Fastify (no
     // onRequest hook, auth or rate limit can fail them). The routes serve inject() and show up in printRoutes().
     for (const path of [core.readinessPath, core.livenessPath]) {

@@ -25,6 +25,11 @@ export interface GracefulMetrics {
   workInFlight: Gauge
   /** Work the drain deadline cut, by work source. */
   workCut: Counter<'source'>
+  /**
+   * Requests the drain deadline cut, by what their handler did (`ended`, `ended-after-cut`, `running`, `unknown` for
+   * HTTP/2): any but `unknown` may have committed work its client was told had failed.
+   */
+  requestsCut: Counter<'handler'>
   /** Stops listening to the instance and removes the metrics from the registry. */
   remove: () => void
 }
@@ -96,6 +101,13 @@ export function gracefulMetrics (graceful: Graceful | { readonly graceful: Grace
     registers
   })
 
+  const requestsCut = new Counter({
+    name: `${prefix}requests_cut_total`,
+    help: 'Requests the drain deadline cut, by what their handler did: ended (before the cut), ended-after-cut, running (when the report was written), unknown (HTTP/2).',
+    labelNames: ['handler'] as const,
+    registers
+  })
+
   const onPhase = (event: PhaseEvent): void => {
     if (event.phase === 'draining') drainStarted = performance.now()
     if (event.previous === 'draining') {
@@ -106,6 +118,7 @@ export function gracefulMetrics (graceful: Graceful | { readonly graceful: Grace
   const onEnd = (event: ShutdownEndEvent): void => {
     if (event.report.sockets.forced > 0) forcedCloses.inc(event.report.sockets.forced)
     for (const work of event.report.work?.forced ?? []) workCut.inc({ source: work.source })
+    for (const request of event.report.requests.forced) requestsCut.inc({ handler: request.handler ?? 'unknown' })
   }
   instance.on('phase', onPhase)
   instance.on('shutdown:end', onEnd)
@@ -116,12 +129,13 @@ export function gracefulMetrics (graceful: Graceful | { readonly graceful: Grace
     phase,
     drainDuration,
     forcedCloses,
+    requestsCut,
     workInFlight,
     workCut,
     remove () {
       instance.off('phase', onPhase)
       instance.off('shutdown:end', onEnd)
-      for (const name of ['in_flight_requests', 'open_sockets', 'shutdown_phase', 'drain_duration_seconds', 'forced_closes_total', 'work_in_flight', 'work_cut_total']) {
+      for (const name of ['in_flight_requests', 'open_sockets', 'shutdown_phase', 'drain_duration_seconds', 'forced_closes_total', 'requests_cut_total', 'work_in_flight', 'work_cut_total']) {
         registry.removeSingleMetric(prefix + name)
       }
     }
