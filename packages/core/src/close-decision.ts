@@ -51,10 +51,10 @@ export function closeDecision (facts: ConnectionFacts, times: DrainTimes): Close
   // In flight: its response decides. Upgraded: its own protocol (1001), or the deadline. Ending: Node closes it once its
   // last bytes are out; closing it could cut them. A session: GOAWAY.
   if (facts.session || facts.inFlight || facts.upgraded || facts.ending) return NEVER
-  if (facts.neverUsed) return after(times.newSocketGrace - (facts.msSinceConnected ?? 0))
+  if (facts.neverUsed) return after(freshWindow(true, times) - (facts.msSinceConnected ?? 0))
   // Part of a request's head has arrived: closing would reset it. Its request will be told, or the deadline ends it.
   if (facts.receiving) return NEVER
-  return after(times.idleSocketGrace - quietFor(facts))
+  return after(freshWindow(false, times) - quietFor(facts))
 }
 
 /**
@@ -68,7 +68,10 @@ export function quietFor (facts: ConnectionFacts): number {
   return facts.msSinceFinished ?? 0
 }
 
-/** A connection whose response just finished while draining, or one accepted while the listener closes: a full window. */
+/**
+ * The whole window: for a connection that never sent a byte, from its connection; for another, from its last byte. A
+ * response that finishes while draining, or a connection accepted as the listener closes, starts one in full.
+ */
 export function freshWindow (neverUsed: boolean, times: DrainTimes): number {
   return neverUsed ? times.newSocketGrace : times.idleSocketGrace
 }
