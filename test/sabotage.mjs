@@ -19,22 +19,22 @@ export const sabotages = [
   {
     mechanism: 'telling: the newest response says Connection: close',
     file: 'packages/core/src/http1.ts',
-    find: '  #tell (record: SocketRecord, response: ServerResponse): void {\n',
-    replace: '  #tell (record: SocketRecord, response: ServerResponse): void {\n    if (Number.isFinite(0)) return\n',
+    find: '  #tell (connection: Connection, response: ServerResponse): void {\n',
+    replace: '  #tell (connection: Connection, response: ServerResponse): void {\n    if (Number.isFinite(0)) return\n',
     tests: [['test/contract.test.ts', 'in-flight responses at SIGTERM complete and carry Connection: close']]
   },
   {
     mechanism: 'the quiet window (idleSocketGrace) before an idle keep-alive socket is closed',
-    file: 'packages/core/src/drain.ts',
-    find: '(neverUsed ? this.#times.newSocketGrace : this.#times.idleSocketGrace) - quietFor',
-    replace: '(neverUsed ? this.#times.newSocketGrace : 0) - quietFor',
-    tests: [['test/contract.test.ts', 'a keep-alive request sent on a socket that turned idle a moment before the drain is answered, not reset']]
+    file: 'packages/core/src/close-decision.ts',
+    find: '  return neverUsed ? times.newSocketGrace : times.idleSocketGrace\n',
+    replace: '  return neverUsed ? times.newSocketGrace : 0\n',
+    tests: [['test/close-decision.test.ts', 'closes a quiet keep-alive connection once it has been quiet for idleSocketGrace'], ['test/contract.test.ts', 'a keep-alive request sent on a socket that turned idle a moment before the drain is answered, not reset']]
   },
   {
     mechanism: 'the poll hop: never closed in the tick the drain starts',
     file: 'packages/core/src/drain.ts',
-    find: '    if (this.#quietNow.push(record) === 1) afterNextPoll(this.#onQuietNow)',
-    replace: '    this.#closeQuiet(record)',
+    find: '    if (this.#quietNow.push(connection) === 1) afterNextPoll(this.#onQuietNow)',
+    replace: '    this.#closeQuiet(connection)',
     tests: [['test/drain.test.ts', 'a request already on the wire when draining begins on a long-idle socket is served, not reset']]
   },
   {
@@ -53,10 +53,10 @@ export const sabotages = [
   },
   {
     mechanism: 'the never-used socket rule (newSocketGrace)',
-    file: 'packages/core/src/drain.ts',
-    find: '      this.#closeWhenQuiet(record, record.connectedAt === 0 ? 0 : now - record.connectedAt)\n',
-    replace: '',
-    tests: [['test/contract.test.ts', 'a socket that never sent a byte does not delay exit']]
+    file: 'packages/core/src/close-decision.ts',
+    find: '  if (facts.neverUsed) return after(freshWindow(true, times) - (facts.msSinceConnected ?? 0))\n',
+    replace: '  if (facts.neverUsed) return NEVER\n',
+    tests: [['test/close-decision.test.ts', 'never holds a connection that never sent a byte past newSocketGrace'], ['test/contract.test.ts', 'a socket that never sent a byte does not delay exit']]
   },
   {
     mechanism: "the second server of listen({ host: 'localhost' }) (::1) attached",
@@ -68,8 +68,8 @@ export const sabotages = [
   {
     mechanism: 'hook bounds (each hook cut at its timeout)',
     file: 'packages/core/src/hooks.ts',
-    find: 'await bounded(hook.fn, hook.timeout,',
-    replace: 'await bounded(hook.fn, 2_147_483_647,',
+    find: 'await bounded(signal => hook.fn(signal, context), hook.timeout,',
+    replace: 'await bounded(signal => hook.fn(signal, context), 2_147_483_647,',
     tests: [['test/lifecycle.test.ts', "aborts a timed-out hook's signal so that it can stop its own work"]]
   },
   {
@@ -109,23 +109,23 @@ export const sabotages = [
   },
   {
     mechanism: 'the close decided as the head goes out, not while the next pipelined request is arriving',
-    file: 'packages/core/src/http1.ts',
-    find: '!(this.req.complete && telling.#receivingOn(record))',
-    replace: 'Number.isFinite(0)',
+    file: 'packages/core/src/close-decision.ts',
+    find: 'head.statusCode !== 101 && !(head.requestComplete && head.receivingNext())',
+    replace: 'head.statusCode !== 101',
     tests: [['test/long-lived.test.ts', 'a pipelined batch cut inside its second request']]
   },
   {
     mechanism: 'the staged close where the client may still send: reading goes on after the FIN (RFC 9112 §9.6)',
     file: 'packages/core/src/http1.ts',
-    find: 'if (record !== undefined && telling.#maySend(record)) lingeringClose(this)',
-    replace: 'if (record !== undefined && telling.#maySend(record) && Number.isNaN(0)) lingeringClose(this)',
+    find: 'if (connection !== undefined && telling.#maySend(connection)) lingeringClose(this)',
+    replace: 'if (connection !== undefined && telling.#maySend(connection) && Number.isNaN(0)) lingeringClose(this)',
     tests: [['test/long-lived.test.ts', "a request that reaches a pipelining client's connection after its close response and FIN is still read and declined"]]
   },
   {
     mechanism: "the lame duck's last 100 ms tell no client to go (none reconnects as the listener closes)",
-    file: 'packages/core/src/http1.ts',
-    find: 'record.told === this && !telling.settling && ',
-    replace: 'record.told === this && ',
+    file: 'packages/core/src/close-decision.ts',
+    find: 'head.newest && !head.settling && ',
+    replace: 'head.newest && ',
     tests: [['test/lameduck.test.ts', 'in its last 100 ms responses keep their connection']]
   },
   {
@@ -137,17 +137,17 @@ export const sabotages = [
   },
   {
     mechanism: 'a socket idle since the signal counts the lame duck as quiet time',
-    file: 'packages/core/src/drain.ts',
-    find: '    if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since\n',
+    file: 'packages/core/src/close-decision.ts',
+    find: '  if (facts.idleSinceSignal) return facts.msSinceSignal\n',
     replace: '',
-    tests: [['test/drain.test.ts', 'after a lame duck, a keep-alive socket idle since the signal is closed as draining begins']]
+    tests: [['test/close-decision.test.ts', 'counts the quiet time from the whole shutdown so far'], ['test/drain.test.ts', 'after a lame duck, a keep-alive socket idle since the signal is closed as draining begins']]
   },
   {
     mechanism: "a socket in the middle of a request's head is not closed as quiet",
-    file: 'packages/core/src/drain.ts',
-    find: '      if (receiving.get(server)?.has(socket) === true) return\n',
+    file: 'packages/core/src/close-decision.ts',
+    find: '  if (facts.receiving) return NEVER\n',
     replace: '',
-    tests: [['test/drain.test.ts', 'a request whose headers are still arriving when the quiet window ends is waited for and served']]
+    tests: [['test/close-decision.test.ts', 'never closes a connection with request bytes received and unanswered'], ['test/drain.test.ts', 'a request whose headers are still arriving when the quiet window ends is waited for and served']]
   },
   {
     mechanism: 'a shell above node that will not hand it the stop signal is named (shell-parent)',
@@ -308,16 +308,16 @@ export const sabotages = [
   },
   {
     mechanism: 'a writeHead the application wrapped before the signal still runs on a told response',
-    file: 'packages/core/src/http1.ts',
-    find: "    if (Object.hasOwn(told, 'writeHead') && told[kOwnWriteHead] === undefined) told[kOwnWriteHead] = told.writeHead\n",
+    file: 'packages/core/src/http1-sockets.ts',
+    find: '  if (Object.hasOwn(told, \'writeHead\') && told[kOwnWriteHead] === undefined) told[kOwnWriteHead] = told.writeHead\n',
     replace: '',
     tests: [['test/app-close.test.ts', 'still runs when the response is told to close']]
   },
   {
     mechanism: 'a socket destroyed at the deadline is closed at once: openSockets is 0 when the report is out',
-    file: 'packages/core/src/drain.ts',
-    find: '      this.#connections.release(record)\n    }\n    // Requests without a socket',
-    replace: '    }\n    // Requests without a socket',
+    file: 'packages/core/src/deadline.ts',
+    find: '      connections.release(connection)\n    }\n    for (const request of connections.socketless)',
+    replace: '    }\n    for (const request of connections.socketless)',
     tests: [['test/app-close.test.ts', 'is 0 when shutdown\\(\\) resolves']]
   },
   {
@@ -345,7 +345,7 @@ export const sabotages = [
   {
     mechanism: 'the work drains alongside the sockets: draining ends when both are done',
     file: 'packages/core/src/sequence.ts',
-    find: '}), this.#parts.work.drain(drainTimeout)])',
+    find: '}), this.#parts.work.drain(drainTimeout, () => { this.#parts.cut(reason) })])',
     replace: '}), Promise.resolve()])',
     tests: [['test/work.test.ts', 'draining lasts until the work taken before the signal has ended']]
   },
@@ -396,8 +396,8 @@ export const sabotages = [
   },
   {
     mechanism: 'a handler the deadline cut is followed: the report says whether it ended after the cut',
-    file: 'packages/core/src/drain.ts',
-    find: "      if (request.handler === 'running' && ended()) request.handler = 'ended-after-cut'\n",
+    file: 'packages/core/src/deadline.ts',
+    find: '      if (request.handler === \'running\' && ended()) request.handler = \'ended-after-cut\'\n',
     replace: '',
     tests: [['test/deadline.test.ts', 'aborts at the drain deadline, before the socket is destroyed']]
   }

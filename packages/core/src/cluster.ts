@@ -3,6 +3,7 @@ import cluster, { type Worker } from 'node:cluster'
 import { performance } from 'node:perf_hooks'
 import { GracefulError } from './errors.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
+import { kPrimary } from './symbols.js'
 import { deadline, TIMED_OUT } from './timeout.js'
 import { validateBoolean, validateDuration, validateLogger, validateOptions, validateSignals, validateSilence } from './validate.js'
 import { SHUTDOWN_MESSAGE, signalRegistry, worst, type SignalMember } from './signals.js'
@@ -62,7 +63,6 @@ export interface GracefulCluster {
   shutdown: () => Promise<ClusterReport>
 }
 
-const kPrimary = Symbol.for('graceful.cluster-primary.v1')
 
 const clusterValidators = {
   signals: validateSignals,

@@ -4,9 +4,8 @@
 // appear (at start-up, not first at the signal), and each runs once graceful's shutdown is over, as it would have run
 // at the signal: in order, with the signal's arguments, awaited when it returns a promise, bounded.
 
-/** Marks a signal handler of graceful's own registry (any installed copy): never deferred. */
-export const kOwnHandler: unique symbol = Symbol.for('graceful.signal-handler')
-const kDeferred = Symbol('graceful.deferred-listener')
+
+import { kDeferred, kOwnHandler } from './symbols.js'
 
 type Listener = (...args: unknown[]) => unknown
 type Deferred = Listener & { listener: Listener, once: boolean, [kDeferred]: true }

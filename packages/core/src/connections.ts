@@ -1,63 +1,16 @@
-// The sockets of the attached servers: one plain record per connection, from accept (TLS: from the first TCP byte)
-// until it closes or the drain destroys it. Nothing here runs per request; what a socket is doing is read from Node's
-// own state when a shutdown needs it.
+// The connections of the attached servers: one Connection per socket (connection.ts), from accept (TLS: from the first
+// TCP byte) until it closes or the drain destroys it. Nothing here runs per request.
 import { Server as NetServer, type Socket } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import { performance } from 'node:perf_hooks'
+import { Connection } from './connection.js'
 import { httpSockets, parentSocket } from './internals.js'
+import { kLatestResponse } from './symbols.js'
 
-/**
- * The newest response queued on an HTTP/1 socket behind the one being written (pipelined), stored on the socket by
- * the probe routes as its request passes. Node keeps pipelined responses in a queue only it sees; when the shutdown
- * begins, the newest must say `Connection: close`, and no other. A response Node writes at once is not stored: it is
- * `socket._httpMessage`, and a stored one would stay alive with its request on every idle keep-alive socket. What is
- * stored is finished by the time another request finds the socket idle; readers check `writableFinished`.
- */
-export const kLatestResponse: unique symbol = Symbol('graceful.latest-response')
-
-/** The newest pipelined response a socket has queued, or undefined (possibly one long finished). */
+/** The newest pipelined response a socket has queued (stored by the probe routes), or undefined (maybe long finished). */
 export function latestResponse (socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { [kLatestResponse]?: ServerResponse })[kLatestResponse]
-}
-
-/** How a socket ended during a drain, so that its 'close' is counted in the right column of the report. */
-export const ENDED_BY_PEER_OR_RESPONSE = 0
-export const ENDED_IDLE = 1
-export const ENDED_FORCED = 2
-
-/** One accepted connection. The fields below `session` are written only once a shutdown has begun. */
-export class SocketRecord {
-  /** The TCP socket, then (TLS) the TLS socket that requests arrive on. */
-  socket: Socket
-  /** When it was accepted (`performance.now()`); 0 when unknown (a socket first seen through a request). */
-  readonly connectedAt: number
-  /** A TLS socket before its handshake completes: the bytes it reads are handshake, not a request. */
-  handshaking: boolean
-  /** The HTTP/2 session on this socket: its streams are the requests, and GOAWAY is how its client is told to go. */
-  session: Http2Session | undefined = undefined
-  /** Upgraded to a WebSocket that the application closes itself (going away) when draining begins. */
-  webSocket = false
-  /** The response that is to say `Connection: close` when its head goes out: the newest graceful has seen. */
-  told: ServerResponse | undefined = undefined
-  /** The response whose head went out with `Connection: close`: Node closes the socket after it. */
-  closing: ServerResponse | undefined = undefined
-  /** `socket.bytesRead` when the shutdown began, for a socket idle then; -1 otherwise. */
-  readAtSignal = -1
-  /** When its last followed response finished (`performance.now()`), during the shutdown; 0 before. */
-  finishedAt = 0
-  /** When graceful first followed the request now in flight, for a forced request's age. */
-  followedAt = 0
-  /** `socket.bytesRead` when a quiet window started: more since then means a request is on its way in. */
-  readAtQuiet = 0
-  timer: NodeJS.Timeout | undefined = undefined
-  endedBy: number = ENDED_BY_PEER_OR_RESPONSE
-
-  constructor (socket: Socket, connectedAt: number, handshaking: boolean) {
-    this.socket = socket
-    this.connectedAt = connectedAt
-    this.handshaking = handshaking
-  }
 }
 
 /** A request that reached the application without a socket (Fastify's `inject()`): followed until it ends. */
@@ -70,30 +23,31 @@ export interface SocketlessRequest {
   ended: boolean
 }
 
-/** What the drain and the HTTP/2 side want to hear about sockets while they run. */
-export interface ConnectionObserver {
-  /** A socket accepted (or an HTTP/2 session started) after the observer was set: the listener is closing. */
-  accepted: (record: SocketRecord) => void
-  closed: (record: SocketRecord) => void
+/** What the drain hears about connections while it runs: the verbs it gives when draining begins. */
+export interface ConnectionEvents {
+  /** Accepted (or an HTTP/2 session started) while the listener was closing. */
+  accepted: (connection: Connection) => void
+  closed: (connection: Connection) => void
   /** A server started listening (a signal can come before `listen`). */
   listening: (server: NetServer) => void
   /** A request without a socket ended. */
   socketlessEnded: () => void
+  /** An HTTP/2 session started. */
+  session: (connection: Connection) => void
 }
 
 /**
- * The records of every socket of the attached servers, each found from its socket through a symbol private to this
+ * The Connection of every socket of the attached servers, each found from its socket through a symbol private to this
  * instance (two instances attached to one server must not share a socket's state).
  */
 export class Connections {
-  readonly records: Set<SocketRecord> = new Set()
+  readonly all: Set<Connection> = new Set()
   readonly servers: Set<NetServer> = new Set()
   /** Requests without a socket, in flight. */
   readonly socketless: Set<SocketlessRequest> = new Set()
-  readonly #key: symbol = Symbol('graceful.socket')
-  observer: ConnectionObserver | undefined = undefined
-  /** Called for each HTTP/2 session as it starts, with its record. */
-  onSession: ((record: SocketRecord) => void) | undefined = undefined
+  readonly #key: symbol = Symbol('graceful.connection')
+  /** Set once draining begins. */
+  #events: ConnectionEvents | undefined = undefined
 
   readonly #onConnection = (socket: Socket): void => { this.#accepted(socket, false) }
   readonly #onTlsConnection = (socket: Socket): void => { this.#accepted(socket, true) }
@@ -103,24 +57,29 @@ export class Connections {
   readonly #onListening: (this: NetServer) => void
 
   constructor () {
-    // One function for every socket, which finds its record through the emitter: no closure per connection.
+    // One function for every socket, which finds its connection through the emitter: no closure per connection.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const connections = this
     const key = this.#key
     this.#onSocketClose = function () {
-      const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
-      if (record !== undefined) connections.release(record)
+      const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
+      if (connection !== undefined) connections.release(connection)
     }
-    this.#onListening = function () { connections.observer?.listening(this) }
+    this.#onListening = function () { connections.#events?.listening(this) }
   }
 
-  /** The symbol a socket's (or a followed response's) record is stored under. */
+  /** The symbol a socket's (or a followed response's) connection is stored under. */
   get key (): symbol {
     return this.#key
   }
 
-  recordOf (socket: Socket): SocketRecord | undefined {
-    return (socket as unknown as Record<symbol, SocketRecord | undefined>)[this.#key]
+  of (socket: Socket): Connection | undefined {
+    return (socket as unknown as Record<symbol, Connection | undefined>)[this.#key]
+  }
+
+  /** Draining has begun: from now on the drain hears of accepts, closes and new listeners. */
+  report (events: ConnectionEvents): void {
+    this.#events = events
   }
 
   attach (server: NetServer): boolean {
@@ -159,58 +118,56 @@ export class Connections {
     this.socketless.add(request)
     return () => {
       request.ended = true
-      if (this.socketless.delete(request)) this.observer?.socketlessEnded()
+      if (this.socketless.delete(request)) this.#events?.socketlessEnded()
     }
   }
 
   /** Follows a socket first seen through a request (connected before its server was attached): its age is unknown. */
-  adopt (socket: Socket): SocketRecord {
-    return this.recordOf(socket) ?? this.#track(socket, 0, false)
+  adopt (socket: Socket): Connection {
+    return this.of(socket) ?? this.#track(socket, 0, false)
   }
 
   #accepted (socket: Socket, tls: boolean): void {
-    const record = this.#track(socket, performance.now(), tls)
-    this.observer?.accepted(record)
+    const connection = this.#track(socket, performance.now(), tls)
+    this.#events?.accepted(connection)
   }
 
-  #track (socket: Socket, connectedAt: number, handshaking: boolean): SocketRecord {
-    const record = new SocketRecord(socket, connectedAt, handshaking)
-    ;(socket as unknown as Record<symbol, SocketRecord>)[this.#key] = record
+  #track (socket: Socket, connectedAt: number, handshaking: boolean): Connection {
+    const connection = new Connection(socket, connectedAt, handshaking)
+    ;(socket as unknown as Record<symbol, Connection>)[this.#key] = connection
     socket.on('close', this.#onSocketClose)
-    this.records.add(record)
-    return record
+    this.all.add(connection)
+    return connection
   }
 
   #onSecure (tlsSocket: Socket): void {
-    // The record moves to the TLS socket, which requests arrive on and whose destruction ends both.
+    // The connection moves to the TLS socket, which requests arrive on and whose destruction ends both.
     const parent = parentSocket(tlsSocket)
-    const record = parent === undefined ? undefined : this.recordOf(parent)
-    if (record === undefined) {
+    const connection = parent === undefined ? undefined : this.of(parent)
+    if (connection === undefined) {
       this.#track(tlsSocket, performance.now(), false)
       return
     }
-    record.socket = tlsSocket
-    record.handshaking = false
-    ;(tlsSocket as unknown as Record<symbol, SocketRecord>)[this.#key] = record
+    connection.secured(tlsSocket)
+    ;(tlsSocket as unknown as Record<symbol, Connection>)[this.#key] = connection
   }
 
   #sessionStarted (session: Http2Session): void {
     // The session's socket is a proxy that reads through to the socket followed since 'connection'.
-    const record = this.adopt(session.socket)
-    record.session = session
-    ;(session as unknown as Record<symbol, SocketRecord>)[this.#key] = record
-    this.onSession?.(record)
+    const connection = this.adopt(session.socket)
+    connection.sessionStarted(session)
+    ;(session as unknown as Record<symbol, Connection>)[this.#key] = connection
+    this.#events?.session(connection)
   }
 
   /**
-   * The socket is closed, or destroyed by the drain: it is followed no more, and the observer hears of it once. Its
+   * The socket is closed, or destroyed by the drain: it is followed no more, and the drain hears of it once. Its
    * 'close' event comes later for a socket the drain destroyed, and finds it released already.
    */
-  release (record: SocketRecord): void {
-    if (!this.records.delete(record)) return
-    if (record.timer !== undefined) clearTimeout(record.timer)
-    record.timer = undefined
-    this.observer?.closed(record)
+  release (connection: Connection): void {
+    if (!this.all.delete(connection)) return
+    connection.closed()
+    this.#events?.closed(connection)
   }
 }
 

@@ -1,16 +1,20 @@
-// The drain: exists only once draining begins. Closes the listeners, closes each socket as soon as closing it cannot
-// lose a request, and at the deadline destroys the rest and names what they were serving.
-import type { IncomingMessage } from 'node:http'
-import type { IncomingHttpHeaders } from 'node:http2'
+// The drain: exists only once draining begins. Closes the listeners, closes each connection as soon as closing it
+// cannot lose a request (close-decision.ts decides when), and at the deadline hands what is left to deadline.ts.
 import { Server as NetServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { ENDED_BY_PEER_OR_RESPONSE, ENDED_FORCED, ENDED_IDLE, type Connections, type SocketRecord } from './connections.js'
-import { http1InFlight, http1Responses, type Telling } from './http1.js'
-import { followStreams, goAway, http2InFlight, http2Requests } from './http2.js'
-import { activeResponse, isDetachedFromHttp, loopNow, quietFor, receivingSockets, serverOf } from './internals.js'
+import { closeDecision, freshWindow, stillQuiet, type DrainTimes } from './close-decision.js'
+import type { Connection } from './connection.js'
+import type { Connections } from './connections.js'
+import { Deadline } from './deadline.js'
+import { http1InFlight } from './http1-sockets.js'
+import type { Telling } from './http1.js'
+import { followStreams, goAway, http2InFlight } from './http2.js'
+import { activeResponse, loopNow, receivingSockets, serverOf } from './internals.js'
 import type { ProbeKind } from './probe-routes.js'
 import type { DrainOutcome, ForcedRequest } from './report.js'
 import { deadline, TIMED_OUT } from './timeout.js'
+
+export type { DrainTimes } from './close-decision.js'
 
 /** A drain's outcome before anything has closed. */
 export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): DrainOutcome {
@@ -28,18 +32,13 @@ export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): 
   }
 }
 
-/** Requests in flight over every socket, read from Node's own per-socket state. */
+/** Requests in flight over every connection, read from Node's own per-socket state. */
 export function inFlight (connections: Connections, match: (url: string) => ProbeKind): number {
   let count = connections.socketless.size
-  for (const record of connections.records) {
-    count += record.session === undefined ? http1InFlight(record) : http2InFlight(record, match)
+  for (const connection of connections.all) {
+    count += connection.session === undefined ? http1InFlight(connection) : http2InFlight(connection, match)
   }
   return count
-}
-
-export interface DrainTimes {
-  idleSocketGrace: number
-  newSocketGrace: number
 }
 
 export class Drain {
@@ -48,30 +47,30 @@ export class Drain {
   readonly #telling: Telling
   readonly #match: (url: string) => ProbeKind
   readonly #times: DrainTimes
+  readonly #deadline: Deadline
   /** Servers whose listener close has not completed: something still holds a socket of theirs. */
   readonly #closing = new Set<NetServer>()
   #drained: (() => void) | undefined
   /** Past the deadline: what closes now was cut, not completed. */
   #forcing = false
-  /** Each request the deadline cut whose handler was still running, and how to tell that it has ended since. */
-  readonly #cut: Array<{ request: ForcedRequest, ended: () => boolean }> = []
   readonly #streamCompleted = (): void => {
     if (!this.#forcing) this.outcome.completed++
   }
-  /** Sockets already quiet long enough: released together after the next poll, rather than one timer each. */
-  #quietNow: SocketRecord[] = []
+
+  /** Connections already quiet long enough: closed together after the next poll, rather than one timer each. */
+  #quietNow: Connection[] = []
   // A timer runs before the poll phase: a request already in the kernel's buffer when it fires has not been read yet,
-  // and destroying the socket then would reset it. The socket joins the batch released after the next poll instead.
-  readonly #onQuiet = (record: SocketRecord): void => {
-    record.timer = undefined
-    this.#releaseAfterPoll(record)
+  // and destroying the socket then would reset it. The connection joins the batch closed after the next poll instead.
+  readonly #onQuiet = (connection: Connection): void => {
+    connection.quietWindowOver()
+    this.#closeAfterPoll(connection)
   }
 
   readonly #onQuietNow = (): void => {
     const batch = this.#quietNow
     this.#quietNow = []
     // One that served a request meanwhile has a fresh window of its own (its timer): that one decides.
-    for (const record of batch) if (record.timer === undefined) this.#closeQuiet(record)
+    for (const connection of batch) if (!connection.waiting) this.#closeQuiet(connection)
   }
 
   /** `inFlightNow`: the requests in flight as draining begins, counted by the caller (a count reads every socket). */
@@ -80,45 +79,46 @@ export class Drain {
     this.#telling = telling
     this.#match = match
     this.#times = times
-    this.outcome = drainOutcome(inFlightNow, connections.records.size)
+    this.#deadline = new Deadline(match, telling.since)
+    this.outcome = drainOutcome(inFlightNow, connections.all.size)
   }
 
   /**
-   * Closes the listeners and waits until every socket is closed, or until `timeout` ms have passed: then the
-   * remaining sockets are destroyed and their requests named. `atDeadline` runs just before that, while what holds
-   * the process is still there to be seen.
+   * Closes the listeners and waits until every connection is closed, or until `timeout` ms have passed: then the
+   * remaining ones are destroyed and their requests named. `atDeadline` runs just before that, while what holds the
+   * process is still there to be seen.
    */
   async run (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
     const outcome = this.outcome
     const drained = new Promise<void>(resolve => { this.#drained = resolve })
-    this.#telling.draining = true
-    this.#telling.observer = {
-      idle: record => { this.#closeWhenQuiet(record, 0) },
+    this.#telling.drain({
+      idle: connection => { this.#waitQuiet(connection, freshWindow(connection.neverUsed, this.#times)) },
       completed: () => { outcome.completed++ }
-    }
-    this.#connections.observer = {
-      // Accepted while the listener was closing: the same window as any socket that has not spoken yet.
-      accepted: record => {
-        if (record.session === undefined) this.#closeWhenQuiet(record, 0)
+    })
+    this.#connections.report({
+      // Accepted while the listener was closing: the same window as any connection that has not spoken yet.
+      accepted: connection => {
+        if (connection.session === undefined) this.#waitQuiet(connection, freshWindow(connection.neverUsed, this.#times))
       },
-      closed: record => { this.#closed(record) },
+      closed: connection => { this.#closed(connection) },
       // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
       // Closed once the application's own 'listening' callbacks have run: they may read server.address().
       listening: server => { process.nextTick(() => { this.closeListener(server) }) },
       socketlessEnded: () => {
         if (!this.#forcing) outcome.completed++
         this.#checkDrained()
-      }
-    }
-    this.#connections.onSession = record => { goAway(record, this.#match) }
+      },
+      session: connection => { goAway(connection, this.#match) }
+    })
     for (const server of this.#connections.servers) this.closeListener(server)
-    this.#classify()
+    this.#decide()
     this.#checkDrained()
     if (await deadline(drained, timeout) === TIMED_OUT) {
       atDeadline?.()
-      await this.#destroyRemaining()
+      this.#forcing = true
+      await this.#deadline.cut(this.#connections, this.#closing, outcome)
     }
-    // The observers stay: a server that starts listening after the drain (a signal before `listen`) is closed at once.
+    // The events stay: a server that starts listening after the drain (a signal before `listen`) is closed at once.
     this.#drained = undefined
     return outcome
   }
@@ -134,165 +134,86 @@ export class Drain {
     })
   }
 
-  /** Decides, for each socket open when draining begins, when it may close. */
-  #classify (): void {
+  /** The requests the deadline cut whose handlers are still running (deadline.ts). */
+  stillRunning (): ForcedRequest[] {
+    return this.#deadline.stillRunning()
+  }
+
+  /** Decides, for each connection open when draining begins, when it may close. */
+  #decide (): void {
     const now = performance.now()
     const clock = loopNow()
     const receiving = new Map<NetServer, Set<Socket> | undefined>()
-    // One call per socket, not the decision written out in the loop: the loop runs once, over every socket, and V8
-    // compiles a loop that runs long on the spot (on-stack replacement) with everything in its body inlined, on the
-    // same core as the drain when the process has one. A small function of its own is compiled instead, in less
-    // time: 1,000 idle sockets on Node 24, one core, 6.7 → 3.0–3.4 ms from the drain's start to the first socket
-    // closed (bench/exit-breakdown.mjs).
-    for (const record of this.#connections.records) this.#classifyOne(record, now, clock, receiving)
+    // One call per connection, not the decision written out in the loop: the loop runs once, over every connection,
+    // and V8 compiles a loop that runs long on the spot (on-stack replacement) with everything in its body inlined,
+    // on the same core as the drain when the process has one; a small function of its own compiles in less time.
+    for (const connection of this.#connections.all) this.#decideOne(connection, now, clock, receiving)
   }
 
-  #classifyOne (record: SocketRecord, now: number, clock: number | undefined, receiving: Map<NetServer, Set<Socket> | undefined>): void {
-    const socket = record.socket
+  #decideOne (connection: Connection, now: number, clock: number | undefined, receiving: Map<NetServer, Set<Socket> | undefined>): void {
+    const socket = connection.socket
     if (socket.destroyed) return
-    if (record.webSocket) this.outcome.webSockets++
-    if (record.session !== undefined) {
+    if (connection.webSocket) this.outcome.webSockets++
+    if (connection.session !== undefined) {
       this.outcome.http2Sessions++
-      followStreams(record, this.#match, this.#streamCompleted)
-      goAway(record, this.#match)
+      followStreams(connection, this.#match, this.#streamCompleted)
+      goAway(connection, this.#match)
       return
     }
-    // In flight: followed since the signal; its 'finish' decides. Upgraded (WebSocket, CONNECT): not HTTP any more,
-    // its own protocol ends it (1001), or the deadline does.
-    if (activeResponse(socket) !== undefined || isDetachedFromHttp(socket) || socket.writableEnded) return
-    if (record.handshaking || socket.bytesRead === 0) {
-      this.#closeWhenQuiet(record, record.connectedAt === 0 ? 0 : now - record.connectedAt)
-      return
-    }
-    // Part of a request's head has arrived: closing would reset it. Its request will be told, or the deadline ends it.
-    const server = serverOf(socket)
-    if (server !== undefined) {
-      if (!receiving.has(server)) receiving.set(server, receivingSockets(server))
-      if (receiving.get(server)?.has(socket) === true) return
-    }
-    // How long it has been quiet: from Node's keep-alive timer when it runs; else the whole shutdown so far when it
-    // was idle at the signal and has read nothing since (the lame duck counts as quiet time); else since its last
-    // response finished; else unknown, and it waits the whole window.
-    let quiet = quietFor(socket, clock)
-    if (quiet === undefined && record.readAtSignal === socket.bytesRead) quiet = now - this.#telling.since
-    if (quiet === undefined && record.finishedAt > 0) quiet = now - record.finishedAt
-    this.#closeWhenQuiet(record, quiet ?? 0)
+    const decision = closeDecision(connection.facts(now, this.#telling.since, clock, receivingOn(socket, receiving)), this.#times)
+    if (decision.close === 'after') this.#waitQuiet(connection, decision.ms)
   }
 
-  #closed (record: SocketRecord): void {
+  #closed (connection: Connection): void {
     const outcome = this.outcome
-    if (record.endedBy === ENDED_IDLE) outcome.closedIdle++
-    else if (record.endedBy === ENDED_BY_PEER_OR_RESPONSE) outcome.closedAfterResponse++
+    if (connection.endedBy === 'idle') outcome.closedIdle++
+    else if (connection.endedBy === 'peer-or-response') outcome.closedAfterResponse++
     this.#checkDrained()
   }
 
   #checkDrained (): void {
     const connections = this.#connections
-    if (this.#drained !== undefined && connections.records.size === 0 && connections.socketless.size === 0 &&
+    if (this.#drained !== undefined && connections.all.size === 0 && connections.socketless.size === 0 &&
       this.#closing.size === 0) this.#drained()
   }
 
-  /**
-   * A quiet socket may have a request on the wire that was written before the client saw anything from us, so it
-   * gets a short window from the moment it turned quiet: `idleSocketGrace` after its last response, or, when it has
-   * never sent a request, `newSocketGrace` from its connection (a browser's preconnect). A socket quiet for longer
-   * already is released after the event loop's next poll. One timer per waiting socket, no polling.
-   */
-  #closeWhenQuiet (record: SocketRecord, quietFor: number): void {
-    if (record.timer !== undefined) clearTimeout(record.timer)
-    record.timer = undefined
-    record.readAtQuiet = record.socket.bytesRead
-    const neverUsed = record.handshaking || record.socket.bytesRead === 0
-    const remaining = (neverUsed ? this.#times.newSocketGrace : this.#times.idleSocketGrace) - quietFor
-    if (remaining > 0) {
-      record.timer = setTimeout(this.#onQuiet, remaining, record)
-      return
-    }
-    // Never before the event loop has polled once more, even for a socket quiet for minutes: a request already in
+  /** One timer per waiting connection, no polling; one already quiet long enough closes after the next poll. */
+  #waitQuiet (connection: Connection, ms: number): void {
+    connection.waitQuiet(ms, this.#onQuiet)
+    // Never before the event loop has polled once more, even for a connection quiet for minutes: a request already in
     // the kernel's buffer is read by that poll, and then it is served instead of reset.
-    this.#releaseAfterPoll(record)
+    if (ms === 0) this.#closeAfterPoll(connection)
   }
 
-  #releaseAfterPoll (record: SocketRecord): void {
-    if (this.#quietNow.push(record) === 1) afterNextPoll(this.#onQuietNow)
+  #closeAfterPoll (connection: Connection): void {
+    if (this.#quietNow.push(connection) === 1) afterNextPoll(this.#onQuietNow)
   }
 
-  #closeQuiet (record: SocketRecord): void {
-    const socket = record.socket
-    // A socket Node is already ending closes by itself once its last bytes are out; destroying it could cut them.
-    if (socket.destroyed || socket.writableEnded || record.session !== undefined || activeResponse(socket) !== undefined) return
-    // Bytes since the quiet window began (a TLS handshake aside) mean a request is arriving or the socket was
-    // upgraded: it is busy, and only its request's response or the deadline may end it.
-    if (!record.handshaking && socket.bytesRead !== record.readAtQuiet) return
-    record.endedBy = ENDED_IDLE
-    socket.destroy()
+  #closeQuiet (connection: Connection): void {
+    const socket = connection.socket
+    // Ending already: Node closes it once its last bytes are out. Bytes since the window began: a request is arriving
+    // (or it was upgraded); only its response or the deadline may end it.
+    if (!stillQuiet({
+      ending: socket.destroyed || socket.writableEnded,
+      session: connection.session !== undefined,
+      inFlight: activeResponse(socket) !== undefined,
+      readSinceQuiet: connection.readSinceQuiet
+    })) return
+    connection.destroy('idle')
     // Done now, not at its 'close' event: destroy() has closed the descriptor, and nothing more can arrive on it or be
     // lost. 'close' comes in the event loop's close phase, after Node's own JavaScript for each socket (socketOnClose,
     // the parser's release); waiting for it runs that for every socket before the exit, where an exit right away skips
     // it, as bare server.close() then exit does.
-    this.#connections.release(record)
+    this.#connections.release(connection)
   }
+}
 
-  /**
-   * The requests the deadline cut whose handlers have not ended their responses: their work (a transaction) may still
-   * complete after their clients were told they failed. Each one found ended since is marked so.
-   */
-  stillRunning (): ForcedRequest[] {
-    const running: ForcedRequest[] = []
-    for (const { request, ended } of this.#cut) {
-      if (request.handler === 'running' && ended()) request.handler = 'ended-after-cut'
-      if (request.handler === 'running') running.push(request)
-    }
-    return running
-  }
-
-  #named (request: ForcedRequest, ended: () => boolean): void {
-    request.handler = ended() ? 'ended' : 'running'
-    this.outcome.forcedRequests.push(request)
-    this.#cut.push({ request, ended })
-  }
-
-  async #destroyRemaining (): Promise<void> {
-    const outcome = this.outcome
-    this.#forcing = true
-    // Sockets graceful never saw (connected before attach) still hold their listener's close. Node's own count finds
-    // them; http.Server#closeAllConnections ends them.
-    let open = 0
-    for (const server of this.#closing) open += await connectionsOf(server)
-    const records = this.#connections.records
-    outcome.untracked = Math.max(0, open - records.size)
-    const now = performance.now()
-    for (const record of [...records]) {
-      outcome.forced++
-      const age = record.followedAt === 0 ? 0 : Math.round(now - record.followedAt)
-      if (record.session === undefined) {
-        for (const response of http1Responses(record)) {
-          this.#named({ ...describeHttp1(response.req), ageMs: age }, () => response.writableEnded)
-        }
-      } else {
-        for (const headers of http2Requests(record, this.#match)) {
-          outcome.forcedRequests.push({ ...describeHttp2(headers), ageMs: Math.round(now - this.#telling.since) })
-        }
-      }
-      record.endedBy = ENDED_FORCED
-      if (record.timer !== undefined) clearTimeout(record.timer)
-      record.timer = undefined
-      record.session?.destroy()
-      record.socket.destroy()
-      // Gone now, not at its 'close' event: the report (and `openSockets` when shutdown() resolves) must not count it.
-      this.#connections.release(record)
-    }
-    // Requests without a socket cannot be cut: they are named, and the shutdown goes on without them.
-    for (const request of this.#connections.socketless) {
-      this.#named({ method: request.method, path: pathOf(request.path), ageMs: Math.round(now - request.since) }, () => request.ended)
-    }
-    if (outcome.untracked > 0) {
-      outcome.forced += outcome.untracked
-      for (const server of this.#closing) {
-        (server as NetServer & { closeAllConnections?: () => void }).closeAllConnections?.()
-      }
-    }
-  }
+/** Whether Node's parser is in the middle of a request's head on `socket` (its server's list read once per drain). */
+function receivingOn (socket: Socket, receiving: Map<NetServer, Set<Socket> | undefined>): boolean {
+  const server = serverOf(socket)
+  if (server === undefined) return false
+  if (!receiving.has(server)) receiving.set(server, receivingSockets(server))
+  return receiving.get(server)?.has(socket) === true
 }
 
 /**
@@ -303,25 +224,4 @@ export class Drain {
  */
 export function afterNextPoll (fn: () => void): void {
   setImmediate(() => { setImmediate(fn) })
-}
-
-function connectionsOf (server: NetServer): Promise<number> {
-  return new Promise(resolve => {
-    server.getConnections((err, count) => { resolve(err === null ? count : 0) })
-  })
-}
-
-function describeHttp1 (request: IncomingMessage): { method: string, path: string } {
-  // Express rewrites req.url while routing through mounted routers; originalUrl is what the client asked for.
-  return { method: request.method ?? 'unknown', path: pathOf((request as IncomingMessage & { originalUrl?: string }).originalUrl ?? request.url ?? '') }
-}
-
-function describeHttp2 (headers: IncomingHttpHeaders | undefined): { method: string, path: string } {
-  if (headers === undefined) return { method: 'unknown', path: 'unknown (stream opened before it could be seen)' }
-  return { method: headers[':method'] ?? 'unknown', path: pathOf(headers[':path'] ?? '') }
-}
-
-function pathOf (url: string): string {
-  const query = url.indexOf('?')
-  return query === -1 ? url : url.slice(0, query)
 }

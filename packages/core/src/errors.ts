@@ -1,4 +1,5 @@
 // The one error class, its codes, and the brand that recognises it across installed copies.
+import { kGracefulError } from './symbols.js'
 /** Every code a `GracefulError` can carry. Each has a row in docs/reference/errors.md. */
 export type GracefulErrorCode =
   | 'GRACEFUL_ERR_OPTIONS_NOT_OBJECT'
@@ -22,9 +23,6 @@ export type GracefulErrorCode =
   | 'GRACEFUL_ERR_WORK_SOURCE_TOO_LATE'
   | 'GRACEFUL_ERR_DRAIN_DEADLINE'
 
-// A brand through the global symbol registry, so that `isGracefulError` recognises an error thrown by
-// another installed copy of this package (undici does the same): `instanceof` would not.
-const kGracefulError: unique symbol = Symbol.for('graceful.error')
 
 export class GracefulError extends Error {
   override name = 'GracefulError'

@@ -96,10 +96,7 @@ export class Graceful implements SignalMember, CrashMember {
     this.#routes = new ProbeRoutes(probeMatcher(this.#options.readinessPath, this.#options.livenessPath, routing), kind => this.#health(kind), err => {
       this.#log('error', { err: err instanceof Error ? err.message : String(err) }, 'graceful: readiness failed')
     })
-    this.#webSockets = new WebSockets(socket => {
-      const record = this.#connections.recordOf(socket)
-      if (record !== undefined) record.webSocket = true
-    })
+    this.#webSockets = new WebSockets(socket => { this.#connections.of(socket)?.upgradedToWebSocket() })
     this.#work = new WorkSources<Graceful>(this, this.#events)
     this.#sequence = new Sequence<Graceful>({
       instance: this,
@@ -169,7 +166,7 @@ export class Graceful implements SignalMember, CrashMember {
 
   /** Sockets open right now, over every attached server. */
   get openSockets (): number {
-    return this.#connections.records.size
+    return this.#connections.all.size
   }
 
   /**

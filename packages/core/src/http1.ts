@@ -1,17 +1,22 @@
-// HTTP/1.1 once a shutdown has begun: telling keep-alive clients to go (`Connection: close` on the newest response),
-// declining what is pipelined behind a response that said so, and following responses until their socket is idle.
+// HTTP/1.1 once a shutdown has begun: the protocol's side of each connection. It tells keep-alive clients to go
+// (`Connection: close` on the newest response), declines what is pipelined behind a response that said so, follows
+// responses until their connection is idle, and reports each of these to the Connection (connection.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { latestResponse, type Connections, type SocketRecord } from './connections.js'
-import { activeResponse, isDetachedFromHttp, receivingSockets, serverOf } from './internals.js'
-import { kProbeResponse, NOT_A_PROBE, type ProbeKind, type RequestObserver } from './probe-routes.js'
+import { saysClose } from './close-decision.js'
+import type { Connection } from './connection.js'
+import { latestResponse, type Connections } from './connections.js'
+import { lingeringClose, restoreWriteHead, withoutConnection, wrapWriteHead } from './http1-sockets.js'
+import { activeResponse, receivingSockets, serverOf } from './internals.js'
+import { NOT_A_PROBE, type ProbeKind, type RequestObserver } from './probe-routes.js'
+import { kProbeResponse } from './symbols.js'
 
-/** What the drain wants to hear from the responses it follows. */
-export interface ResponseObserver {
-  /** A followed response finished and its socket has nothing else in flight: it is idle now. */
-  idle: (record: SocketRecord) => void
+/** What the drain hears from the responses it follows, once draining has begun. */
+export interface ResponseEvents {
+  /** A followed response finished and its connection has nothing else in flight: it is idle now. */
+  idle: (connection: Connection) => void
   /** A followed response (not a probe's) finished. */
   completed: () => void
 }
@@ -32,14 +37,14 @@ export class Telling implements RequestObserver {
   freshRequestAt = 0
   /** When the shutdown began (`performance.now()`). */
   readonly since: number
-  draining = false
   /**
-   * The last moments of the lame duck (`SETTLE_MS`): responses keep their connection, so that no client told to go
-   * is reconnecting to this instance as its listener closes (a connection still in the kernel's accept queue then is
-   * reset, and a POST on it is not safe to retry). Draining tells them.
+   * The last moments of the lame duck (`SETTLE_MS`), and the poll before the listener closes: responses keep their
+   * connection, so that no client told to go is reconnecting to this instance as its listener closes (a connection
+   * still in the kernel's accept queue then is reset, and a POST on it is not safe to retry). Draining tells them.
    */
-  settling = false
-  observer: ResponseObserver | undefined = undefined
+  #settling = false
+  /** Draining has begun: the drain hears of the responses that end. */
+  #events: ResponseEvents | undefined = undefined
   readonly #connections: Connections
   readonly #match: (url: string) => ProbeKind
   readonly #onFinish: (this: ServerResponse) => void
@@ -52,27 +57,32 @@ export class Telling implements RequestObserver {
     this.#connections = connections
     this.#match = match
     this.since = performance.now()
-    // One function for every response, which finds its socket's record through the response: no closure each.
+    // One function for every response, which finds its connection through the response: no closure each.
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const telling = this
     const key = connections.key
     this.#onFinish = function () {
-      const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
-      if (record !== undefined) telling.#finished(record, this)
+      const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
+      if (connection !== undefined) telling.#finished(connection, this)
     }
     // Whether the newest response says `Connection: close` is decided as its head goes out, not when its request
     // arrived: by then the next pipelined request may be arriving behind it, and closing after this response would
     // drop the part of it Node has read. Then the close waits for that request's response.
     this.#writeHead = function (...args) {
-      const record = (this as unknown as Record<symbol, SocketRecord | undefined>)[key]
+      const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
       restoreWriteHead(this)
       // Node's parser counts a request as being received until its message completes, which for a response written
       // at once is after this head: only once this response's own request is complete does "receiving" mean another.
-      if (record !== undefined && record.told === this && !telling.settling && args[0] !== 101 &&
-        !(this.req.complete && telling.#receivingOn(record))) {
+      if (connection !== undefined && saysClose({
+        newest: connection.told === this,
+        settling: telling.#settling,
+        statusCode: args[0],
+        requestComplete: this.req.complete,
+        receivingNext: () => telling.#receivingOn(connection)
+      })) {
         this.setHeader('connection', 'close')
-        record.closing = this
-        ;(record.socket as Socket & { destroySoon: unknown }).destroySoon = telling.#closeSoon
+        connection.headSaidClose(this)
+        ;(connection.socket as Socket & { destroySoon: unknown }).destroySoon = telling.#closeSoon
         // A `Connection` the application passes here (keep-alive, as server-sent events handlers and proxies write)
         // would override it: the client would keep a connection that is about to close, and be reset on its next
         // request.
@@ -84,10 +94,26 @@ export class Telling implements RequestObserver {
     // the client may still be sending, a staged close instead (RFC 9112 §9.6): see `lingeringClose`.
     this.#closeSoon = function () {
       Reflect.deleteProperty(this, 'destroySoon')
-      const record = connections.recordOf(this)
-      if (record !== undefined && telling.#maySend(record)) lingeringClose(this)
+      const connection = connections.of(this)
+      if (connection !== undefined && telling.#maySend(connection)) lingeringClose(this)
       else this.destroySoon()
     }
+  }
+
+  /** The lame duck's last moments: responses keep their connection until draining begins. */
+  settle (): void {
+    this.#settling = true
+  }
+
+  /** Draining begins: responses say close again, and the drain hears of each that ends. */
+  drain (events: ResponseEvents): void {
+    this.#settling = false
+    this.#events = events
+  }
+
+  /** Requests no longer count as served during the lame duck. */
+  get draining (): boolean {
+    return this.#events !== undefined
   }
 
   /**
@@ -95,58 +121,47 @@ export class Telling implements RequestObserver {
    * judges it: it has pipelined on this connection before (a request that wrote ahead of its answers may have written
    * ahead again), another request is arriving, or the closing response went out before its request's body was in.
    */
-  #maySend (record: SocketRecord): boolean {
-    return latestResponse(record.socket) !== undefined || record.closing?.req.complete === false || this.#receivingOn(record)
+  #maySend (connection: Connection): boolean {
+    return latestResponse(connection.socket) !== undefined || connection.closing?.req.complete === false || this.#receivingOn(connection)
   }
 
-  /** True when Node's parser is in the middle of another request on the record's socket. */
-  #receivingOn (record: SocketRecord): boolean {
-    const server = serverOf(record.socket)
+  /** True when Node's parser is in the middle of another request on the connection's socket. */
+  #receivingOn (connection: Connection): boolean {
+    const server = serverOf(connection.socket)
     if (server === undefined) return false
     if (this.#receiving === undefined) {
       this.#receiving = new Map()
       setImmediate(() => { this.#receiving = undefined })
     }
     if (!this.#receiving.has(server)) this.#receiving.set(server, receivingSockets(server))
-    return this.#receiving.get(server)?.has(record.socket) === true
+    return this.#receiving.get(server)?.has(connection.socket) === true
   }
 
-  /** Only the newest response on a socket may carry `Connection: close`: Node closes the socket after it. */
-  #tell (record: SocketRecord, response: ServerResponse): void {
+  /** Only the newest response on a connection may carry `Connection: close`: Node closes the socket after it. */
+  #tell (connection: Connection, response: ServerResponse): void {
     if (response.headersSent) return
-    const previous = record.told
+    const previous = connection.tell(response)
     // A pipelined request arrived behind a response whose head has not gone out: that one must not close the socket.
-    if (previous !== undefined && previous !== response && !previous.headersSent) {
-      if ((previous as ServerResponse & { writeHead: unknown }).writeHead === this.#writeHead) restoreWriteHead(previous)
-    }
-    record.told = response
-    const told = response as ServerResponse & { writeHead: unknown, [kOwnWriteHead]?: unknown }
-    if (told.writeHead === this.#writeHead) return
-    // A writeHead the application wrapped before the signal (on-headers: compression, morgan, sessions) still runs.
-    // eslint-disable-next-line @typescript-eslint/unbound-method
-    if (Object.hasOwn(told, 'writeHead') && told[kOwnWriteHead] === undefined) told[kOwnWriteHead] = told.writeHead
-    told.writeHead = this.#writeHead
+    if (previous !== undefined && previous !== response && !previous.headersSent &&
+      (previous as ServerResponse & { writeHead: unknown }).writeHead === this.#writeHead) restoreWriteHead(previous)
+    wrapWriteHead(response, this.#writeHead)
   }
 
-  /** The shutdown begins: the newest response of every socket in flight tells its client to go. */
+  /** The shutdown begins: the newest response of every connection in flight tells its client to go. */
   start (): void {
-    for (const record of this.#connections.records) {
-      // An upgraded socket (WebSocket) has left HTTP: its own protocol tells its client to go.
-      if (record.session !== undefined || isDetachedFromHttp(record.socket)) continue
-      const active = activeResponse(record.socket)
-      if (active === undefined) {
-        record.readAtSignal = record.socket.bytesRead
-        continue
-      }
-      record.followedAt = this.since
-      this.#follow(record, active)
+    for (const connection of this.#connections.all) {
+      // Idle, never used, upgraded (its own protocol tells its client to go) or HTTP/2 (GOAWAY): nothing to follow.
+      const active = connection.signal()
+      if (active === undefined) continue
+      connection.runningSince(this.since)
+      this.#follow(connection, active)
       // Pipelined responses wait behind the active one: only the newest may say `Connection: close`.
-      const latest = latestResponse(record.socket)
+      const latest = latestResponse(connection.socket)
       if (latest !== undefined && !latest.writableFinished) {
-        this.#follow(record, latest)
-        this.#tell(record, latest)
+        this.#follow(connection, latest)
+        this.#tell(connection, latest)
       } else {
-        this.#tell(record, active)
+        this.#tell(connection, active)
       }
     }
   }
@@ -162,139 +177,54 @@ export class Telling implements RequestObserver {
   #told (req: IncomingMessage, res: ServerResponse, probe: boolean): boolean {
     // HTTP/2 streams are counted as streams (they arrive through 'stream' first); their client is told by GOAWAY.
     if (req.httpVersionMajor === 2) return true
-    const record = this.#connections.adopt(req.socket)
-    const closing = record.closing
+    const connection = this.#connections.adopt(req.socket)
+    const closing = connection.closing
     // Once a response that said `Connection: close` has started, the client has stopped sending on this connection
     // (RFC 9112 §9.6): a request behind it would be processed and its answer dropped. The client retries it.
     if (closing !== undefined && closing !== res) {
       this.declined++
       return false
     }
-    if (!probe) this.#arrived(record)
-    if (activeResponse(record.socket) === res) record.followedAt = performance.now()
-    this.#follow(record, res)
-    this.#tell(record, res)
+    if (!probe) this.#arrived(connection)
+    if (activeResponse(connection.socket) === res) connection.runningSince(performance.now())
+    this.#follow(connection, res)
+    this.#tell(connection, res)
     return true
   }
 
   stream (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     if (this.#match(headers[':path'] ?? '/') !== NOT_A_PROBE) return
     const session = stream.session
-    const record = session === undefined ? undefined : this.#connections.recordOf(session.socket)
-    if (record !== undefined) this.#arrived(record)
+    const connection = session === undefined ? undefined : this.#connections.of(session.socket)
+    if (connection !== undefined) this.#arrived(connection)
   }
 
-  #arrived (record: SocketRecord): void {
+  #arrived (connection: Connection): void {
     if (this.draining) return
     this.servedWhileStopping++
-    if (record.connectedAt >= this.since) this.freshRequestAt = performance.now()
+    if (connection.connectedAt >= this.since) this.freshRequestAt = performance.now()
   }
 
-  #follow (record: SocketRecord, res: ServerResponse): void {
-    const followed = res as unknown as Record<symbol, SocketRecord | undefined>
+  #follow (connection: Connection, res: ServerResponse): void {
+    const followed = res as unknown as Record<symbol, Connection | undefined>
     if (followed[this.#connections.key] !== undefined) return
-    followed[this.#connections.key] = record
-    if (record.timer !== undefined) {
-      clearTimeout(record.timer)
-      record.timer = undefined
-    }
+    followed[this.#connections.key] = connection
+    connection.follow()
     res.on('finish', this.#onFinish)
   }
 
-  #finished (record: SocketRecord, res: ServerResponse): void {
-    if ((res as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] !== true) this.observer?.completed()
-    const socket = record.socket
+  #finished (connection: Connection, res: ServerResponse): void {
+    if ((res as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] !== true) this.#events?.completed()
+    const socket = connection.socket
     // Node has handed the socket to the next pipelined response by now (its own 'finish' listener runs first).
     const next = activeResponse(socket)
+    connection.finished(performance.now(), next !== undefined)
     if (next !== undefined) {
-      record.followedAt = performance.now()
-      this.#follow(record, next)
+      this.#follow(connection, next)
       return
     }
-    record.finishedAt = performance.now()
-    record.followedAt = 0
     // A response told `Connection: close` makes Node end the socket (its write side is ended by now); one whose headers
     // left before the signal did not, and its socket is closed once it has been quiet.
-    if (!socket.destroyed && !socket.writableEnded) this.observer?.idle(record)
+    if (!socket.destroyed && !socket.writableEnded) this.#events?.idle(connection)
   }
-}
-
-const kOwnWriteHead = Symbol('graceful.own-write-head')
-
-/** Gives a response back the writeHead it had before it was told. */
-function restoreWriteHead (response: ServerResponse): void {
-  const told = response as ServerResponse & { [kOwnWriteHead]?: ServerResponse['writeHead'] | undefined }
-  const own = told[kOwnWriteHead]
-  if (own === undefined) {
-    Reflect.deleteProperty(response, 'writeHead')
-    return
-  }
-  // Once: a wrapper the application added after the telling calls it in turn, and must then reach Node's own.
-  told[kOwnWriteHead] = undefined
-  response.writeHead = own
-}
-
-/** writeHead's arguments without the `Connection` header among them: an object, or Node's flat [name, value, …] list. */
-function withoutConnection (args: unknown[]): unknown[] {
-  const index = typeof args[1] === 'string' ? 2 : 1
-  const headers = args[index]
-  let kept: unknown
-  if (Array.isArray(headers)) {
-    const flat: unknown[] = []
-    for (let at = 0; at + 1 < headers.length; at += 2) {
-      if (!isConnection(headers[at])) flat.push(headers[at], headers[at + 1])
-    }
-    kept = flat
-  } else if (typeof headers === 'object' && headers !== null) {
-    kept = Object.fromEntries(Object.entries(headers).filter(([name]) => !isConnection(name)))
-  } else {
-    return args
-  }
-  const copy = [...args]
-  copy[index] = kept
-  return copy
-}
-
-function isConnection (name: unknown): boolean {
-  return typeof name === 'string' && name.toLowerCase() === 'connection'
-}
-
-/** How long a socket that said `Connection: close` goes on reading after its last response, at most. */
-export const LINGER_MS = 1_000
-
-/**
- * The staged close: the FIN, then reading goes on until the client closes too (it does on reading the close), for
- * `LINGER_MS` at most. Node's own close destroys the socket as soon as its FIN is out; a request the client wrote
- * before that FIN reached it then meets a closed socket, and the kernel answers with a reset, which can also destroy
- * the close response itself in the client's buffer before it is read. A request that arrives meanwhile is declined
- * and counted, and the client retries it.
- */
-function lingeringClose (socket: Socket): void {
-  if (socket.writable) socket.end()
-  if (socket.destroyed) return
-  const timer = setTimeout(() => { socket.destroy() }, LINGER_MS)
-  socket.once('close', () => { clearTimeout(timer) })
-}
-
-/**
- * Requests in flight on an HTTP/1 socket, read from Node's state: the response being written, and one more when a
- * newer one waits behind it (pipelined; deeper queues count as two). Probes are not application work.
- */
-export function http1InFlight (record: SocketRecord): number {
-  const active = activeResponse(record.socket)
-  // An upgrade handled outside 'request' (@fastify/websocket) leaves a response on a socket that has left HTTP.
-  if (active === undefined || isDetachedFromHttp(record.socket)) return 0
-  const latest = latestResponse(record.socket)
-  const behind = latest !== undefined && latest !== active && !latest.writableFinished ? 1 : 0
-  return ((active as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] === true ? 0 : 1) + behind
-}
-
-/** The responses in flight on an HTTP/1 socket, for the report when the deadline cuts them. */
-export function http1Responses (record: SocketRecord): ServerResponse[] {
-  const active = activeResponse(record.socket)
-  if (active === undefined || isDetachedFromHttp(record.socket)) return []
-  const responses: ServerResponse[] = [active]
-  const latest = latestResponse(record.socket)
-  if (latest !== undefined && latest !== active && !latest.writableFinished) responses.push(latest)
-  return responses
 }

@@ -3,9 +3,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
-import { isHttp2Server, kLatestResponse } from './connections.js'
+import { isHttp2Server } from './connections.js'
 import { isQueued } from './internals.js'
 import type { HealthResponse } from './readiness.js'
+import { kLatestResponse, kProbeResponse, kStreamHeaders } from './symbols.js'
 
 /** What a URL is to graceful: not a probe (0), the readiness route (1) or the liveness route (2). */
 export type ProbeKind = 0 | 1 | 2
@@ -24,8 +25,6 @@ export interface ProbeRouting {
   strict: boolean
 }
 
-/** Marks a response as a probe's: it occupies its socket like any response, but it is not application work. */
-export const kProbeResponse: unique symbol = Symbol('graceful.probe-response')
 
 /**
  * The probe check every request pays: the common case (`/`, `/api/...`) fails on a length or a character compare,
@@ -83,8 +82,6 @@ interface Wrapped {
   active: boolean
 }
 
-/** The request headers of an HTTP/2 stream, kept for the report should the stream be cut at the deadline. */
-export const kStreamHeaders: unique symbol = Symbol('graceful.stream-headers')
 
 /**
  * Puts the probes in front of each attached server. Probes are answered inside the server's `emit`, before any

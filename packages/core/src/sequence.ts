@@ -84,7 +84,7 @@ export class Sequence<G> {
     telling.start()
     // No client told to go should be reconnecting here when the listener closes: the lame duck's last moments settle.
     const settle = this.crash === undefined && options.preStopDelay > 0
-      ? setTimeout(() => { telling.settling = true }, settleAt(options.preStopDelay))
+      ? setTimeout(() => { telling.settle() }, settleAt(options.preStopDelay))
       : undefined
     // After a crash the process may be corrupt: no lame duck, only the requests already here finish.
     if (this.crash !== undefined) {
@@ -107,10 +107,9 @@ export class Sequence<G> {
     // was busy, its request maybe written, is accepted by that poll and served, where closing the listener would reset
     // it. Settling meanwhile, as at the end of a lame duck: a client told to go then would reconnect at once, into the
     // accept queue of a listener about to close.
-    telling.settling = true
+    telling.settle()
     await new Promise<void>(resolve => { afterNextPoll(resolve) })
     clearTimeout(settle)
-    telling.settling = false
     const inFlightAtDrain = this.#parts.inFlight()
     const drainStarted = this.#enter('draining', inFlightAtDrain)
     this.#parts.abort(reason)
@@ -124,7 +123,7 @@ export class Sequence<G> {
     // Whatever the deadline cuts first, requests or work, `deadlineSignal` aborts before anything is destroyed: a
     // handler still running learns it at once, as a Go handler's context is cancelled with its connection.
     const [drain] = await Promise.all([this.drain.run(drainTimeout, () => {
-      held = { inFlight: this.#parts.inFlight(), openSockets: connections.records.size, activeResources: activeResources() }
+      held = { inFlight: this.#parts.inFlight(), openSockets: connections.all.size, activeResources: activeResources() }
       this.#parts.cut(reason)
     }), this.#parts.work.drain(drainTimeout, () => { this.#parts.cut(reason) })])
     const forced = drain.forced > 0 || drain.forcedRequests.length > 0 || this.#parts.work.failed
@@ -187,7 +186,7 @@ export class Sequence<G> {
       previousDurationMs,
       inFlight: inFlight + workInFlight,
       workInFlight,
-      openSockets: this.#parts.connections.records.size
+      openSockets: this.#parts.connections.all.size
     }
     this.#parts.events.emit('phase', event)
     return now

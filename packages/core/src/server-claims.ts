@@ -1,9 +1,9 @@
 // Which instance owns a server, when both the preload and the application's own code attach graceful to it: the
 // application's instance wins, since it carries the hooks, checks and options that the preload cannot know.
 import type { Server as NetServer } from 'node:net'
+import { kAttachedBy } from './symbols.js'
 
 /** On the server: the instance that attached it first. Process-wide, so that two installed copies agree. */
-const kAttachedBy = Symbol.for('graceful.attached-by.v1')
 
 interface Claim {
   readonly instance: object

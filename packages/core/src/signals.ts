@@ -1,6 +1,7 @@
 // One signal registry per process: one listener per signal for every instance, and the one exit path.
 import cluster from 'node:cluster'
-import { CompetingListeners, kOwnHandler, type DeferredRun } from './competing-listeners.js'
+import { CompetingListeners, type DeferredRun } from './competing-listeners.js'
+import { kOwnHandler, kRegistry } from './symbols.js'
 
 /** What a cluster primary (`gracefulCluster`) sends its workers to shut them down. */
 export const SHUTDOWN_MESSAGE = 'graceful:shutdown'
@@ -277,8 +278,6 @@ function severity (code: number): number {
   return code > 128 ? 1 : 2
 }
 
-// Shared through the global symbol registry, so that two installed copies of this package still make one registry.
-const kRegistry = Symbol.for('graceful.signal-registry.v1')
 
 export function signalRegistry (): SignalRegistry {
   const holder = globalThis as Record<symbol, SignalRegistry | undefined>

@@ -3,6 +3,7 @@ import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 import { misspeltVariables } from './environment.js'
 import { shellParent } from './shell-parent.js'
+import { kWarned } from './symbols.js'
 
 /** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
 export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option', 'competing-listener', 'shell-parent', 'unknown-variable'] as const
@@ -20,8 +21,6 @@ interface WarningOptions {
   silenceWarnings: boolean | readonly WarningName[]
 }
 
-// Once per process, also across two installed copies of the package: the facts they warn about are the process's.
-const kWarned = Symbol.for('graceful.warned.v1')
 
 function warnedSet (): Set<WarningName> {
   const holder = globalThis as Record<symbol, Set<WarningName> | undefined>
