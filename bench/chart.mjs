@@ -2,7 +2,7 @@
 // line and socket count, drawn as a plain SVG from a saved run (docs/benchmarks.json). An SVG committed next to the
 // page renders on GitHub and in any viewer with no network and no script: nothing here links outside the file.
 import { median } from './stats.mjs'
-import { afterLameDuckRuns, fastestPeer, runsAt } from './targets.mjs'
+import { afterLameDuckRuns, fastestPeer, lameDuckMargin, runsAt } from './targets.mjs'
 import { allGroups, byVersion, isControl, isGraceful } from './variants.mjs'
 
 /** The chart's file name, next to docs/benchmarks.md. */
@@ -75,8 +75,11 @@ export function chart (saved) {
   const out = []
   let y = 0
   out.push(`<text x="10" y="${y += 22}" font-size="15" font-weight="600">Shutdown with idle keep-alive sockets: graceful and the peers</text>`)
-  out.push(`<text x="10" y="${y += 17}" font-size="11" fill="#444">${escape(`ms, median (bar) and range of the runs (whisker); ${saved.machine.cpu} × ${saved.machine.cores} cores; ` +
-    'each Node line a run of its own; dashed: the fastest peer\'s median')}</text>`)
+  const notes = [
+    `In ms: the median (bar) and the range of the runs (whisker); ${saved.machine.cpu} × ${saved.machine.cores} cores; each Node line a run of its own.`,
+    'Dashed: the fastest peer\'s median; shaded: what graceful\'s drain after a lame duck may add to it (10 %, 2 ms with one socket).'
+  ]
+  for (const note of notes) out.push(`<text x="10" y="${y += 16}" font-size="11" fill="#444">${escape(note)}</text>`)
   y += 8
   LEGEND.forEach(([kind, text], index) => {
     const x = 10 + (index % 2) * 330
@@ -114,6 +117,13 @@ export function chart (saved) {
       counts.forEach((sockets, column) => {
         const x0 = LABEL_WIDTH + column * PANEL_WIDTH
         const scale = (ms) => x0 + PLOT_WIDTH * Math.min(ms, axes[column].end) / axes[column].end
+        const found = fastestPeer(shutdown, variants, sockets)
+        const peer = found !== undefined && Number.isFinite(found.ms) ? found : undefined
+        if (peer !== undefined) {
+          // The lame-duck target, behind the bars: from the fastest peer's median to what graceful's drain may add to it.
+          const [from, to] = [scale(peer.ms), scale(peer.ms + lameDuckMargin(sockets, peer.ms))]
+          out.push(`<rect x="${at(from)}" y="${y - 2}" width="${at(to - from)}" height="${rows.length * STEP}" fill="#b31d28" fill-opacity="0.1"/>`)
+        }
         bars(shutdown, variants, sockets).forEach((bar, index) => {
           const top = y + index * STEP
           const finite = bar.runs.filter(Number.isFinite)
@@ -130,8 +140,7 @@ export function chart (saved) {
           }
           out.push(`<text x="${at(Math.max(scale(middle), scale(high)) + 3)}" y="${top + 8}" font-size="9" fill="#333">${middle.toFixed(sockets === 1 ? 1 : 0)}</text>`)
         })
-        const peer = fastestPeer(shutdown, variants, sockets)
-        if (peer !== undefined && Number.isFinite(peer.ms)) {
+        if (peer !== undefined) {
           out.push(`<line x1="${at(scale(peer.ms))}" y1="${y - 2}" x2="${at(scale(peer.ms))}" y2="${y + rows.length * STEP - 2}" stroke="#b31d28" stroke-width="1" stroke-dasharray="3 2"/>`)
         }
       })

@@ -233,7 +233,7 @@ function summary (saved) {
       'The chart: SIGTERM → exit with idle keep-alive sockets, per Node line (rows) and socket count (columns, each ' +
       'with its own scale), for every peer and for graceful without a lame duck; for graceful also draining → exit ' +
       'after a 300 ms lame duck, the figure the targets compare with the fastest peer\'s (the dashed line in each ' +
-      'framework\'s group). A bar is the median, the whisker the range of the runs. Each Node line is a run of its own: ' +
+      'framework\'s group; the shaded band is the margin the target allows). A bar is the median, the whisker the range of the runs. Each Node line is a run of its own: ' +
       'compare bars within a panel.', '')
   }
   return out

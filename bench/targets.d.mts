@@ -27,6 +27,8 @@ export interface SavedRun {
 export interface Verdict { node: string, target: string, graceful: string, reference: string, p: string, met: boolean }
 
 export const SIGNIFICANCE: number
+/** How much later than the fastest peer's median exit graceful's drain after a lame duck may end (ms). */
+export function lameDuckMargin (sockets: number, peerMs: number): number
 export const TARGETS: ReadonlyArray<{ id: string, title: string, rule: string }>
 
 /** Whether `own` less the margin is slower than `reference`, by the rank test (the medians under 3 runs a side). */

@@ -120,6 +120,28 @@ describe('the verdicts', () => {
   })
 })
 
+describe('the lame-duck target (issue 30)', () => {
+  // The peer: node:http's bare server, 30 to 34 ms with 1,000 sockets and 5 ms with one.
+  const lameDuckMet = (at1000: number[]) => verdicts({ ...madeUpRun(at1000), shutdownByLine: {} })['lame-duck']!.map(row => row.met)
+  const mul = (factor: number) => [30, 31, 32, 33, 34].map(ms => ms * factor)
+
+  it.each([
+    ['every run 5 % slower than the peer\'s is met', mul(1.05), true],
+    ['every run 20 % slower than the peer\'s is missed', mul(1.2), false]
+  ])('with 1,000 sockets, a drain with %s: within 10 % of the fastest peer', (_, at1000, met) => {
+    expect(lameDuckMet(at1000)[1]).toBe(met)
+  })
+
+  it.each([
+    ['1.5 ms slower than the peer is met', 6.5, true],
+    ['3 ms slower than the peer is missed', 8, false]
+  ])('with one socket, a drain %s: within 2 ms', (_, ms, met) => {
+    const run = madeUpRun([30, 31, 32, 33, 34])
+    run.shutdown!['node-graceful']!.afterLameDuck![1]!.runs = [ms, ms, ms, ms, ms].map(exitMs => ({ exitMs }))
+    expect(verdicts({ ...run, shutdownByLine: {} })['lame-duck']![0]!.met).toBe(met)
+  })
+})
+
 describe('the chart', () => {
   it('needs no network: one well-formed SVG that links to nothing and runs nothing', () => {
     const svg = read(`docs/${chartFile}`)
