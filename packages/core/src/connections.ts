@@ -5,8 +5,10 @@ import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import { Connection } from './connection.js'
+import { GracefulError } from './errors.js'
 import { httpSockets, parentSocket } from './internals.js'
 import { kLatestResponse } from './symbols.js'
+import { describe, serverHint } from './validate.js'
 
 /** The newest pipelined response a socket has queued (stored by the probe routes), or undefined (maybe long finished). */
 export function latestResponse (socket: Socket): ServerResponse | undefined {
@@ -176,7 +178,13 @@ export function isHttp2Server (server: NetServer): boolean {
   return typeof (server as { updateSettings?: unknown }).updateSettings === 'function'
 }
 
-/** Every server graceful can drain (http, https, http2, and the frameworks' own) is a net.Server. */
-export function isNetServer (value: unknown): value is NetServer {
-  return value instanceof NetServer
+/**
+ * `attach(server)` as the application calls it: every server graceful can drain (http, https, http2, the frameworks'
+ * own) is a net.Server. An application object that merely has listen() and on() (a Koa app) would pass a shape check
+ * and fail only in the drain.
+ */
+export function checkedServer (value: unknown): NetServer {
+  if (value instanceof NetServer) return value
+  throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
+    `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(value)}.${serverHint(value)}`)
 }

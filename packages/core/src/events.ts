@@ -1,8 +1,10 @@
 // Lifecycle events: the instance's own listeners and the process-wide diagnostics channels, fed together. Generic in
 // the instance type, so that this file needs nothing of the facade that emits them.
 import { channel } from 'node:diagnostics_channel'
+import { GracefulError } from './errors.js'
 import type { HookResult } from './hooks.js'
 import type { Phase, ShutdownReport } from './report.js'
+import { describe } from './validate.js'
 import type { ForcedWork, WorkSourceResult, WorkStopAt } from './work.js'
 
 /** Fired once, when the shutdown begins (before the lame duck). */
@@ -133,7 +135,14 @@ export class LifecycleEvents<G> {
     this.#onListenerError = onListenerError
   }
 
+  /** `on(event, listener)` as the application calls it: a wrong name or listener is a GracefulError now. */
   on<E extends GracefulEventName>(name: E, listener: GracefulListener<E, G>): void {
+    if (typeof listener !== 'function') {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `on(${describe(name)}, listener) expects listener to be a function; received ${describe(listener)}.`)
+    }
+    if (!EVENT_NAMES.has(name)) {
+      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `on(event) expects one of ${[...EVENT_NAMES].join(', ')}; received ${describe(name)}.`)
+    }
     let set = this.#listeners.get(name)
     if (set === undefined) {
       set = new Set()

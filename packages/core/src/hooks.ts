@@ -1,6 +1,7 @@
 // Cleanup hooks: registered by the application, run after the drain one after the other, each bounded.
 import { performance } from 'node:perf_hooks'
 import { GracefulError } from './errors.js'
+import { describe, notAnObject, validateDuration } from './validate.js'
 import type { ForcedRequest } from './report.js'
 import { bounded, TIMED_OUT } from './timeout.js'
 
@@ -88,4 +89,33 @@ async function runHook (hook: Hook, context: ShutdownContext): Promise<HookResul
 
 function elapsed (since: number): number {
   return Math.round((performance.now() - since) * 10) / 10
+}
+
+/**
+ * Checks a cleanup step (`onShutdown`) or flush step (`onFlush`) as it is registered, so that a mistake is a
+ * `GracefulError` now and never a crash during the shutdown. `late`: the phase when such steps have started already.
+ */
+export function checkedStep (kind: 'onShutdown' | 'onFlush', name: unknown, fn: unknown, options: unknown,
+  defaultTimeout: number, registered: readonly Hook[], late: string | undefined): Hook {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${kind}(name, fn) expects a non-empty name; received ${describe(name)}.`)
+  }
+  if (typeof fn !== 'function') {
+    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${kind}("${name}", fn) expects fn to be a function; received ${describe(fn)}.`)
+  }
+  if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
+    throw notAnObject(`${kind}("${name}")`, options)
+  }
+  const given = (options as HookOptions | undefined)?.timeout
+  const timeout = given === undefined ? defaultTimeout : validateDuration(given, `${kind}("${name}").timeout`)
+  const noun = kind === 'onShutdown' ? 'hook' : 'flush step'
+  if (late !== undefined) {
+    throw new GracefulError('GRACEFUL_ERR_HOOK_TOO_LATE',
+      `${kind}("${name}") was called during the ${late} phase, after the ${noun}s were started; register them at start-up.`)
+  }
+  if (registered.some(step => step.name === name)) {
+    throw new GracefulError('GRACEFUL_ERR_DUPLICATE_HOOK',
+      `a ${noun} named "${name}" is already registered; names identify ${noun}s in the report.`)
+  }
+  return { name, fn: fn as ShutdownHook, timeout }
 }

@@ -44,3 +44,25 @@ function isReport (obj: object): obj is ShutdownReport {
 
 /** The default `logger`: JSON lines on stderr, or readable lines when stderr is a terminal. */
 export const fallbackLogger: GracefulLogger = createFallbackLogger()
+
+/** One instance's log: never throws (a broken logger must not break the shutdown it reports on), silent when off. */
+export class InstanceLog {
+  readonly #logger: GracefulLogger | false
+
+  constructor (logger: GracefulLogger | false) {
+    this.#logger = logger
+  }
+
+  info (obj: object, msg: string): void { this.#write('info', obj, msg) }
+  warn (obj: object, msg: string): void { this.#write('warn', obj, msg) }
+  error (obj: object, msg: string): void { this.#write('error', obj, msg) }
+
+  #write (level: keyof typeof LEVELS, obj: object, msg: string): void {
+    if (this.#logger === false) return
+    try {
+      this.#logger[level](obj, msg)
+    } catch {
+      // Nothing to do: the logger is the only place this could be said.
+    }
+  }
+}

@@ -108,6 +108,11 @@ export class ProbeRoutes {
     this.#onError = onError
   }
 
+  /** The answer to a probe of `kind` now (a promise when readiness checks have to run). */
+  health (kind: ProbeKind): HealthResponse | Promise<HealthResponse> {
+    return this.#health(kind)
+  }
+
   /** A probe arrived (kind is not NOT_A_PROBE): once a shutdown has begun it is told and followed first. */
   probe (req: IncomingMessage, res: ServerResponse, kind: ProbeKind): void {
     ;(res as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] = true

@@ -173,3 +173,17 @@ export function ineffectiveOptions (options: { preStopDelay: number, preStopQuie
   }
   return found
 }
+
+/** What the options say that is almost surely not what was meant: seconds written as ms, options that do nothing. */
+export function configurationWarnings (
+  options: { fromEnvironment: ReadonlyArray<{ option: string }> } & Record<typeof SECONDS_SCALE[number], number | undefined> & Parameters<typeof ineffectiveOptions>[0],
+  warn: (name: WarningName, subject: string, obj: object, msg: string) => void
+): void {
+  const fromEnvironment = new Set(options.fromEnvironment.map(entry => entry.option))
+  for (const name of SECONDS_SCALE) {
+    // A variable carries its unit: what it says is what was meant.
+    const mistake = fromEnvironment.has(name) ? undefined : unitsMistake(name, options[name])
+    if (mistake !== undefined) warn('units', name, { option: name, value: options[name] }, mistake)
+  }
+  for (const [name, message] of ineffectiveOptions(options)) warn('ineffective-option', name, { option: name }, message)
+}
