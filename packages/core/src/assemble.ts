@@ -3,7 +3,7 @@
 import { AppCloses, type AppCloseHost } from './app-close.js'
 import { Connections } from './connections.js'
 import { inFlight } from './drain.js'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import { LifecycleEvents } from './events.js'
 import { Flushes } from './flush.js'
 import type { Hook } from './hooks.js'
@@ -77,8 +77,8 @@ export function assemble<G extends AppCloseHost & { attach: (server: never) => u
     routes,
     match: url => routes.match(url),
     webSockets,
-    abort: reason => { draining.abort(() => new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`)) },
-    cut: reason => { deadline.abort(() => new GracefulError('GRACEFUL_ERR_DRAIN_DEADLINE', `the drain deadline passed (${reason}): requests and work still running were cut`)) },
+    abort: reason => { draining.abort(() => gracefulError('GRACEFUL_ERR_SHUTTING_DOWN', reason)) },
+    cut: reason => { deadline.abort(() => gracefulError('GRACEFUL_ERR_DRAIN_DEADLINE', reason)) },
     deadlineSignal: () => deadline.signal,
     events,
     hooks,

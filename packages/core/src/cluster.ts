@@ -1,7 +1,7 @@
 // The cluster primary: on a signal it tells every worker to shut down, waits for them within a bound, and exits.
 import cluster, { type Worker } from 'node:cluster'
 import { performance } from 'node:perf_hooks'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
 import { kPrimary } from './symbols.js'
 import { deadline, TIMED_OUT } from './timeout.js'
@@ -122,7 +122,7 @@ class ClusterPrimary implements SignalMember {
   async #run (reason: string): Promise<ClusterReport> {
     const started = performance.now()
     this.#state = 'stopping'
-    this.#controller.abort(new GracefulError('GRACEFUL_ERR_SHUTTING_DOWN', `shutting down (${reason})`))
+    this.#controller.abort(gracefulError('GRACEFUL_ERR_SHUTTING_DOWN', reason))
     const results = new Map<Worker, ClusterReport['workers'][number]>()
     const pending = new Set<Worker>()
     let forced = false
@@ -226,12 +226,11 @@ function liveWorkers (): Worker[] {
  */
 export function gracefulCluster (options?: GracefulClusterOptions): GracefulCluster {
   if (!cluster.isPrimary) {
-    throw new GracefulError('GRACEFUL_ERR_NOT_PRIMARY',
-      'gracefulCluster() belongs in the cluster primary (cluster.isPrimary); workers use createGraceful(), graceful() or gracefulPlugin.')
+    throw gracefulError('GRACEFUL_ERR_NOT_PRIMARY')
   }
   const holder = globalThis as Record<symbol, ClusterPrimary | undefined>
   if (holder[kPrimary] !== undefined) {
-    throw new GracefulError('GRACEFUL_ERR_NOT_PRIMARY', 'gracefulCluster() was already called in this primary; call it once.')
+    throw gracefulError('GRACEFUL_ERR_CALLED_TWICE', 'gracefulCluster()', ' in this primary', 'call it once')
   }
   const resolved: Required<GracefulClusterOptions> = {
     signals: ['SIGTERM', 'SIGINT'],

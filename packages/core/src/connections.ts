@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import { Connection } from './connection.js'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import { httpSockets, parentSocket } from './internals.js'
 import { kLatestResponse } from './symbols.js'
 import { describe, serverHint } from './validate.js'
@@ -185,6 +185,5 @@ export function isHttp2Server (server: NetServer): boolean {
  */
 export function checkedServer (value: unknown): NetServer {
   if (value instanceof NetServer) return value
-  throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-    `attach(server) expects a node:net, node:http, node:https or node:http2 server (what app.listen() returns); received ${describe(value)}.${serverHint(value)}`)
+  throw gracefulError('GRACEFUL_ERR_NOT_A_SERVER', describe(value), serverHint(value))
 }

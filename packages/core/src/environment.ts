@@ -1,8 +1,8 @@
 // The `GRACEFUL_*` environment: what operators tune per deployment without a new image, its units, and the names that
 // look like one of ours but are not read. Read when an instance is created, never at import.
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import type { GracefulOptions } from './options.js'
-import { closest, invalid, MAX_DELAY, validatePath } from './validate.js'
+import { closest, describe, MAX_DELAY } from './validate.js'
 
 type EnvironmentOption = 'preStopDelay' | 'drainTimeout' | 'hookTimeout' | 'preStopQuietWindow' | 'preStopMinimumDelay' | 'readinessPath' | 'livenessPath'
 
@@ -45,7 +45,7 @@ export function environmentOptions (given: Partial<GracefulOptions>): Array<{ op
     const raw = valueOf(variable)
     if (raw === undefined) continue
     if (option === 'readinessPath' || option === 'livenessPath') {
-      given[option] = withCode(() => validatePath(raw.trim(), `${variable} (env)`))
+      given[option] = path(variable, raw)
     } else {
       given[option] = duration(variable, raw)
     }
@@ -58,18 +58,17 @@ function duration (variable: string, raw: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)\s*$/.exec(raw)
   const ms = match === null ? Number.NaN : Number(match[1]) * UNITS[match[2]!]!
   if (!Number.isFinite(ms) || ms > MAX_DELAY) {
-    throw invalid(`${variable} (env)`, 'a duration with its unit, such as "5s", "500ms" or "1m"', raw, 'GRACEFUL_ERR_INVALID_ENV')
+    throw gracefulError('GRACEFUL_ERR_INVALID_ENV', variable, 'a duration with its unit, such as "5s", "500ms" or "1m"', describe(raw))
   }
   return ms
 }
 
-function withCode<T> (validate: () => T): T {
-  try {
-    return validate()
-  } catch (err) {
-    if (err instanceof Error) throw new GracefulError('GRACEFUL_ERR_INVALID_ENV', err.message)
-    throw err
+function path (variable: string, raw: string): string {
+  const value = raw.trim()
+  if (!/^\/[^\s?#]*$/.test(value)) {
+    throw gracefulError('GRACEFUL_ERR_INVALID_ENV', variable, 'a path that starts with "/" and holds no spaces, "?" or "#"', describe(value))
   }
+  return value
 }
 
 /**
@@ -81,7 +80,7 @@ export function gracePeriodFromEnv (): number | undefined {
   if (raw === undefined) return undefined
   const seconds = Number(raw)
   if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || seconds * 1000 > MAX_DELAY) {
-    throw invalid('TERMINATION_GRACE_PERIOD_SECONDS (env)', 'a number of seconds such as "30"', raw, 'GRACEFUL_ERR_INVALID_ENV')
+    throw gracefulError('GRACEFUL_ERR_INVALID_ENV', 'TERMINATION_GRACE_PERIOD_SECONDS', 'a number of seconds such as "30"', describe(raw))
   }
   return seconds * 1000
 }

@@ -1,6 +1,6 @@
 // Server-sent event streams: the last event that tells an EventSource client to reconnect, to another instance.
-import { GracefulError } from './errors.js'
-import { describe, notAnObject, rejectUnknownKeys, validateDuration } from './validate.js'
+import { gracefulError, type GracefulError } from './errors.js'
+import { describe, invalid as invalidOption, notAnObject, rejectUnknownKeys, validateDuration } from './validate.js'
 
 /** The last event of a server-sent event stream, which tells an `EventSource` client when to reconnect. */
 export interface EventStreamEnd {
@@ -48,8 +48,7 @@ const KNOWN = ['retry', 'event', 'data', 'id']
 export function endEventStream (stream: EventStreamTarget, options?: EventStreamEnd): void {
   const target = stream as unknown
   if (typeof target !== 'object' || target === null || typeof (target as Partial<EventStreamTarget>).end !== 'function') {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-      `endEventStream(stream) expects a response or stream with end(); received ${describe(stream)}.`)
+    throw gracefulError('GRACEFUL_ERR_NOT_A_STREAM', describe(stream))
   }
   const given = options as unknown
   if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) throw notAnObject('endEventStream()', given)
@@ -74,6 +73,5 @@ function field (value: unknown, name: string): string {
 }
 
 function invalid (name: string, expected: string, value: unknown): GracefulError {
-  return new GracefulError('GRACEFUL_ERR_INVALID_OPTION',
-    `endEventStream(): \`${name}\` must be ${expected}; received ${describe(value)}.`)
+  return invalidOption(name, expected, value, 'endEventStream(): ')
 }

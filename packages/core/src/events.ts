@@ -1,7 +1,7 @@
 // Lifecycle events: the instance's own listeners and the process-wide diagnostics channels, fed together. Generic in
 // the instance type, so that this file needs nothing of the facade that emits them.
 import { channel } from 'node:diagnostics_channel'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import type { HookResult } from './hooks.js'
 import type { Phase, ShutdownReport } from './report.js'
 import { describe } from './validate.js'
@@ -138,10 +138,10 @@ export class LifecycleEvents<G> {
   /** `on(event, listener)` as the application calls it: a wrong name or listener is a GracefulError now. */
   on<E extends GracefulEventName>(name: E, listener: GracefulListener<E, G>): void {
     if (typeof listener !== 'function') {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `on(${describe(name)}, listener) expects listener to be a function; received ${describe(listener)}.`)
+      throw gracefulError('GRACEFUL_ERR_NOT_A_FUNCTION', `on(${describe(name)}, listener)`, 'listener', describe(listener))
     }
     if (!EVENT_NAMES.has(name)) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `on(event) expects one of ${[...EVENT_NAMES].join(', ')}; received ${describe(name)}.`)
+      throw gracefulError('GRACEFUL_ERR_UNKNOWN_EVENT', [...EVENT_NAMES].join(', '), describe(name))
     }
     let set = this.#listeners.get(name)
     if (set === undefined) {

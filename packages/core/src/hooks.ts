@@ -1,6 +1,6 @@
 // Cleanup hooks: registered by the application, run after the drain one after the other, each bounded.
 import { performance } from 'node:perf_hooks'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import { describe, notAnObject, validateDuration } from './validate.js'
 import type { ForcedRequest } from './report.js'
 import { bounded, TIMED_OUT } from './timeout.js'
@@ -77,7 +77,7 @@ async function runHook (hook: Hook, context: ShutdownContext): Promise<HookResul
   const started = performance.now()
   try {
     const outcome = await bounded(signal => hook.fn(signal, context), hook.timeout,
-      () => new GracefulError('GRACEFUL_ERR_HOOK_TIMEOUT', `hook "${hook.name}" did not finish within ${hook.timeout} ms`))
+      () => gracefulError('GRACEFUL_ERR_HOOK_TIMEOUT', 'hook', hook.name, hook.timeout))
     if (outcome === TIMED_OUT) {
       return { name: hook.name, status: 'timed-out', durationMs: elapsed(started), error: `hook "${hook.name}" did not finish within ${hook.timeout} ms` }
     }
@@ -98,10 +98,10 @@ function elapsed (since: number): number {
 export function checkedStep (kind: 'onShutdown' | 'onFlush', name: unknown, fn: unknown, options: unknown,
   defaultTimeout: number, registered: readonly Hook[], late: string | undefined): Hook {
   if (typeof name !== 'string' || name.length === 0) {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${kind}(name, fn) expects a non-empty name; received ${describe(name)}.`)
+    throw gracefulError('GRACEFUL_ERR_INVALID_NAME', `${kind}(name, fn)`, describe(name))
   }
   if (typeof fn !== 'function') {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${kind}("${name}", fn) expects fn to be a function; received ${describe(fn)}.`)
+    throw gracefulError('GRACEFUL_ERR_NOT_A_FUNCTION', `${kind}("${name}", fn)`, 'fn', describe(fn))
   }
   if (options !== undefined && (typeof options !== 'object' || options === null || Array.isArray(options))) {
     throw notAnObject(`${kind}("${name}")`, options)
@@ -110,12 +110,10 @@ export function checkedStep (kind: 'onShutdown' | 'onFlush', name: unknown, fn: 
   const timeout = given === undefined ? defaultTimeout : validateDuration(given, `${kind}("${name}").timeout`)
   const noun = kind === 'onShutdown' ? 'hook' : 'flush step'
   if (late !== undefined) {
-    throw new GracefulError('GRACEFUL_ERR_HOOK_TOO_LATE',
-      `${kind}("${name}") was called during the ${late} phase, after the ${noun}s were started; register them at start-up.`)
+    throw gracefulError('GRACEFUL_ERR_HOOK_TOO_LATE', kind, name, late, noun)
   }
   if (registered.some(step => step.name === name)) {
-    throw new GracefulError('GRACEFUL_ERR_DUPLICATE_HOOK',
-      `a ${noun} named "${name}" is already registered; names identify ${noun}s in the report.`)
+    throw gracefulError('GRACEFUL_ERR_DUPLICATE_HOOK', noun, name, noun)
   }
   return { name, fn: fn as ShutdownHook, timeout }
 }

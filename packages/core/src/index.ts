@@ -4,7 +4,7 @@ import type * as events from './events.js'
 
 export { createGraceful, Graceful } from './graceful.js'
 export { gracefulCluster, type ClusterReport, type GracefulCluster, type GracefulClusterOptions } from './cluster.js'
-export { GracefulError, isGracefulError, type GracefulErrorCode } from './errors.js'
+export { GracefulError, gracefulError, isGracefulError, type GracefulErrorCode } from './errors.js'
 export { endEventStream, type EventStreamEnd, type EventStreamTarget } from './event-stream.js'
 export type { GracefulOptions } from './options.js'
 export { createFallbackLogger, type GracefulLogger, type LogStream } from './logger.js'

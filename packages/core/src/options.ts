@@ -1,9 +1,11 @@
 // The options of an instance: what each means (the JSDoc is the reference), their defaults, and their resolution.
 import { environmentOptions, gracePeriodFromEnv } from './environment.js'
+import { gracefulError } from './errors.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
 import type { ReadinessCheck } from './readiness.js'
 import type { SignalExitCode } from './report.js'
 import {
+  describe,
   invalid,
   validateBoolean,
   validateDuration,
@@ -305,10 +307,10 @@ export function resolveOptions (input: unknown): ResolvedOptions {
     fromEnvironment
   }
   if (options.readinessPath === options.livenessPath) {
-    throw invalid('livenessPath', `a path other than readinessPath (${options.readinessPath})`, options.livenessPath, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')
+    throw gracefulError('GRACEFUL_ERR_CONFLICTING_OPTIONS', 'livenessPath', `a path other than readinessPath (${options.readinessPath})`, describe(options.livenessPath))
   }
   if (options.preStopMinimumDelay > options.preStopDelay) {
-    throw invalid('preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, options.preStopMinimumDelay, 'GRACEFUL_ERR_CONFLICTING_OPTIONS')
+    throw gracefulError('GRACEFUL_ERR_CONFLICTING_OPTIONS', 'preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, describe(options.preStopMinimumDelay))
   }
   return options
 }

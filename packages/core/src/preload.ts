@@ -5,7 +5,7 @@ import { Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import { isMainThread } from 'node:worker_threads'
 import { isHttp2Server } from './connections.js'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import { Graceful } from './graceful.js'
 import { onServerListening } from './listen-channel.js'
 import { fallbackLogger, type GracefulLogger } from './logger.js'
@@ -27,8 +27,7 @@ export function ignoredPorts (raw: string | undefined): ReadonlySet<number> {
   for (const entry of raw.split(',')) {
     const port = Number(entry.trim())
     if (!/^\s*\d+\s*$/.test(entry) || port < 1 || port > 65_535) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ENV',
-        `\`${IGNORE_PORTS_VARIABLE} (env)\` must be a list of ports separated by commas, such as "9464,9229"; received ${JSON.stringify(raw)}.`)
+      throw gracefulError('GRACEFUL_ERR_INVALID_ENV', IGNORE_PORTS_VARIABLE, 'a list of ports separated by commas, such as "9464,9229"', JSON.stringify(raw))
     }
     ports.add(port)
   }

@@ -1,7 +1,7 @@
 // Validation shared by every entry that takes options (an instance, the cluster primary, endEventStream): one
 // message shape, one "did you mean", so that a mistake reads the same wherever it is made.
 import { constants } from 'node:os'
-import { GracefulError, type GracefulErrorCode } from './errors.js'
+import { gracefulError, type GracefulError } from './errors.js'
 import type { GracefulLogger } from './logger.js'
 import { WARNING_NAMES, type WarningName } from './warnings.js'
 
@@ -11,13 +11,14 @@ export type Validator<T = unknown> = (value: unknown, name: string) => T
 export const MAX_DELAY = 2_147_483_647
 const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
 
-export function invalid (name: string, expected: string, value: unknown, code: GracefulErrorCode = 'GRACEFUL_ERR_INVALID_OPTION'): GracefulError {
-  return new GracefulError(code, `\`${name}\` must be ${expected}; received ${describe(value)}.`)
+/** An option of the wrong kind: its name, what was expected, what was received. `where` prefixes the name. */
+export function invalid (name: string, expected: string, value: unknown, where = ''): GracefulError {
+  return gracefulError('GRACEFUL_ERR_INVALID_OPTION', where, name, expected, describe(value))
 }
 
 /** `options` (of an instance, a hook, endEventStream…) must be an object when given: one code wherever it is. */
 export function notAnObject (what: string, value: unknown): GracefulError {
-  return new GracefulError('GRACEFUL_ERR_OPTIONS_NOT_OBJECT', `${what === '' ? '' : `${what} `}options must be an object; received ${describe(value)}.`)
+  return gracefulError('GRACEFUL_ERR_OPTIONS_NOT_OBJECT', what === '' ? '' : `${what} `, describe(value))
 }
 
 /** A value as an error message shows it: strings quoted, objects by kind, never their contents. */
@@ -44,14 +45,14 @@ export function serverHint (value: unknown): string {
 
 export function validateDuration (value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_DELAY) {
-    throw invalid(name, `a finite number of milliseconds from 0 to ${MAX_DELAY}`, value, 'GRACEFUL_ERR_INVALID_DURATION')
+    throw gracefulError('GRACEFUL_ERR_INVALID_DURATION', name, MAX_DELAY, describe(value))
   }
   return value
 }
 
 export function validatePath (value: unknown, name: string): string {
   if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) {
-    throw invalid(name, 'a path that starts with "/" and holds no spaces, "?" or "#"', value, 'GRACEFUL_ERR_INVALID_PATH')
+    throw gracefulError('GRACEFUL_ERR_INVALID_PATH', name, describe(value))
   }
   return value
 }
@@ -80,13 +81,13 @@ export function validateSilence (value: unknown, name: string): boolean | readon
 }
 
 export function validateSignals (value: unknown, name: string): readonly NodeJS.Signals[] {
-  if (!Array.isArray(value)) throw invalid(name, 'an array of signal names such as ["SIGTERM", "SIGINT"]', value, 'GRACEFUL_ERR_INVALID_SIGNAL')
+  if (!Array.isArray(value)) throw gracefulError('GRACEFUL_ERR_INVALID_SIGNAL', name, 'an array of signal names such as ["SIGTERM", "SIGINT"]', describe(value))
   const seen = new Set<string>()
   for (const signal of value as unknown[]) {
     if (typeof signal !== 'string' || !Object.hasOwn(constants.signals, signal) || UNCATCHABLE.has(signal)) {
-      throw invalid(name, 'a list of signals this platform can catch, such as "SIGTERM" or "SIGINT"', signal, 'GRACEFUL_ERR_INVALID_SIGNAL')
+      throw gracefulError('GRACEFUL_ERR_INVALID_SIGNAL', name, 'a list of signals this platform can catch, such as "SIGTERM" or "SIGINT"', describe(signal))
     }
-    if (seen.has(signal)) throw invalid(name, 'a list without repeats', signal, 'GRACEFUL_ERR_INVALID_SIGNAL')
+    if (seen.has(signal)) throw gracefulError('GRACEFUL_ERR_INVALID_SIGNAL', name, 'a list without repeats', describe(signal))
     seen.add(signal)
   }
   return Object.freeze([...seen]) as readonly NodeJS.Signals[]
@@ -128,8 +129,8 @@ export function rejectUnknownKeys (given: object, known: readonly string[], what
   for (const key of Object.keys(given)) {
     if (known.includes(key)) continue
     const hint = closest(key, known)
-    throw new GracefulError('GRACEFUL_ERR_UNKNOWN_OPTION',
-      `unknown option \`${key}\`${what === '' ? '' : ` for ${what}`}.${hint === undefined ? '' : ` Did you mean \`${hint}\`?`} Known options: ${known.join(', ')}.`)
+    throw gracefulError('GRACEFUL_ERR_UNKNOWN_OPTION', key, what === '' ? '' : ` for ${what}`,
+      hint === undefined ? '' : ` Did you mean \`${hint}\`?`, known.join(', '))
   }
 }
 

@@ -1,7 +1,7 @@
 // WebSockets: not requests, but connections to end politely (1001 Going Away) when draining begins.
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import { describe } from './validate.js'
 
 /** What graceful uses of a WebSocket: `close(code, reason)` and its 'close' event, as `ws` has them. */
@@ -57,8 +57,7 @@ export class WebSockets {
   /** `trackWebSockets(server)` as the application calls it: what is not a `ws` server is a GracefulError now. */
   track (server: WebSocketServerLike): void {
     if (!isWebSocketServer(server)) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        `trackWebSockets(server) expects a ws WebSocketServer (with on() and, optionally, clients); received ${describe(server)}.`)
+      throw gracefulError('GRACEFUL_ERR_NOT_A_WEBSOCKET_SERVER', describe(server))
     }
     if (this.#servers.has(server)) return
     this.#servers.add(server)

@@ -2,7 +2,7 @@
 // Each stops taking work at its moment, the work it had taken runs out alongside the sockets under the drain's one
 // deadline, and what the deadline cuts is named in the report, as a forced request is.
 import { performance } from 'node:perf_hooks'
-import { GracefulError } from './errors.js'
+import { gracefulError } from './errors.js'
 import type { LifecycleEvents } from './events.js'
 import { deadline, TIMED_OUT } from './timeout.js'
 import { describe } from './validate.js'
@@ -148,16 +148,14 @@ export class WorkSources<G> {
 
   add (name: unknown, source: unknown, late: boolean): void {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `addWorkSource(name, source) expects a non-empty name; received ${describe(name)}.`)
+      throw gracefulError('GRACEFUL_ERR_INVALID_NAME', 'addWorkSource(name, source)', describe(name))
     }
     const checked = validateSource(name, source)
     if (this.#entries.some(entry => entry.name === name)) {
-      throw new GracefulError('GRACEFUL_ERR_DUPLICATE_WORK_SOURCE',
-        `a work source named "${name}" is already registered; names identify work sources in the report.`)
+      throw gracefulError('GRACEFUL_ERR_DUPLICATE_WORK_SOURCE', name)
     }
     if (late || this.#closed) {
-      throw new GracefulError('GRACEFUL_ERR_WORK_SOURCE_TOO_LATE',
-        `addWorkSource("${name}") was called after the drain ended; register work sources at start-up.`)
+      throw gracefulError('GRACEFUL_ERR_WORK_SOURCE_TOO_LATE', name)
     }
     const entry: Entry = { name, source: checked, stopAt: checked.stopAt ?? 'signal', stoppedAt: 0, runningAtStop: 0, controller: undefined, result: undefined }
     this.#entries.push(entry)
@@ -241,7 +239,7 @@ export class WorkSources<G> {
       this.#forced.push(...forced)
       this.#end(entry, 'forced', undefined, forced)
     }
-    const reason = new GracefulError('GRACEFUL_ERR_DRAIN_DEADLINE', 'the drain deadline passed')
+    const reason = gracefulError('GRACEFUL_ERR_DRAIN_DEADLINE', this.#reached.get('signal') ?? this.#reached.get('draining') ?? 'shutdown')
     for (const entry of cut) entry.controller?.abort(reason)
     const forcing = cut.filter(entry => entry.source.force !== undefined).map(entry =>
       Promise.resolve().then(() => entry.source.force!()).catch((err: unknown) => { entry.result!.error = message(err) }))
@@ -260,21 +258,17 @@ function runningOf (source: WorkSource): RunningWork[] {
 }
 
 function validateSource (name: string, source: unknown): WorkSource {
-  const where = `addWorkSource("${name}", source)`
   if (typeof source !== 'object' || source === null) {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${where} expects an object with a stop(context) method; received ${describe(source)}.`)
+    throw gracefulError('GRACEFUL_ERR_INVALID_WORK_SOURCE', name, 'an object with a stop(context) method', describe(source))
   }
   const { stop, stopAt, running, force } = source as Record<string, unknown>
-  if (typeof stop !== 'function') {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${where} expects source.stop to be a function; received ${describe(stop)}.`)
-  }
+  const where = `addWorkSource("${name}", source)`
+  if (typeof stop !== 'function') throw gracefulError('GRACEFUL_ERR_NOT_A_FUNCTION', where, 'source.stop', describe(stop))
   if (stopAt !== undefined && stopAt !== 'signal' && stopAt !== 'draining') {
-    throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${where} expects source.stopAt to be "signal" or "draining"; received ${describe(stopAt)}.`)
+    throw gracefulError('GRACEFUL_ERR_INVALID_WORK_SOURCE', name, 'source.stopAt to be "signal" or "draining"', describe(stopAt))
   }
   for (const [key, value] of [['running', running], ['force', force]] as const) {
-    if (value !== undefined && typeof value !== 'function') {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `${where} expects source.${key} to be a function when given; received ${describe(value)}.`)
-    }
+    if (value !== undefined && typeof value !== 'function') throw gracefulError('GRACEFUL_ERR_NOT_A_FUNCTION', where, `source.${key}, when given,`, describe(value))
   }
   return source as WorkSource
 }
