@@ -1,22 +1,8 @@
-// The options of an instance: what each means (the JSDoc is the reference), their defaults, and their resolution.
-import { environmentOptions, gracePeriodFromEnv } from './environment.js'
-import { gracefulError } from './errors.js'
-import { fallbackLogger, type GracefulLogger } from './logger.js'
+// The options of an instance, as the application gives them: what each means and its default (the JSDoc is the
+// reference, as ky's types are). How they are resolved is resolve-options.ts; the environment's part, environment.ts.
+import type { GracefulLogger } from './logger.js'
 import type { ReadinessCheck } from './readiness.js'
 import type { SignalExitCode } from './report.js'
-import {
-  describe,
-  invalid,
-  validateBoolean,
-  validateDuration,
-  validateFunction,
-  validateLogger,
-  validateOptions,
-  validatePath,
-  validateSignals,
-  validateSilence,
-  type Validator
-} from './validate.js'
 import type { WarningName } from './warnings.js'
 
 export interface GracefulOptions {
@@ -25,6 +11,10 @@ export interface GracefulOptions {
    * (then only `shutdown()` starts it). Inside a Vitest worker the default is `[]`: an instance a test creates does
    * not react to the signals the runner sends its workers, unless the test asks for them.
    * @default ['SIGTERM', 'SIGINT'] (`[]` inside a Vitest worker)
+   * @example
+   * ```ts
+   * createGraceful({ signals: ['SIGTERM'] }) // leave Ctrl-C's SIGINT to Node
+   * ```
    */
   signals?: readonly NodeJS.Signals[]
   /**
@@ -44,12 +34,20 @@ export interface GracefulOptions {
    * Set it to about probe period × failure threshold, plus the endpoint propagation time.
    * @default 0; on Kubernetes (`KUBERNETES_SERVICE_HOST` set) an adaptive lame duck: 10_000 at most, with
    * `preStopMinimumDelay` 3_000 and `preStopQuietWindow` 1_000 (docs/kubernetes.md)
+   * @example
+   * ```ts
+   * createGraceful({ preStopDelay: 5_000 }) // or GRACEFUL_PRE_STOP_DELAY=5s in the environment
+   * ```
    */
   preStopDelay?: number
   /**
    * Deadline in milliseconds for in-flight requests once the listener is closed. Sockets still open then are
    * destroyed and named in the report (the exit code becomes 1).
    * @default 10_000
+   * @example
+   * ```ts
+   * createGraceful({ drainTimeout: 20_000 }) // the slowest request, plus a margin
+   * ```
    */
   drainTimeout?: number
   /**
@@ -90,6 +88,10 @@ export interface GracefulOptions {
   /**
    * Where the report and warnings go: any pino-compatible logger. `false` silences graceful.
    * @default a logger that writes one JSON line per entry to stderr
+   * @example
+   * ```ts
+   * createGraceful({ logger: pino() }) // fastify.log with the Fastify plugin
+   * ```
    */
   logger?: GracefulLogger | false
   /**
@@ -98,6 +100,10 @@ export interface GracefulOptions {
    * It receives the shutdown's reason (`'SIGTERM'`, `'shutdown()'`…), for frameworks that hand it to their own
    * hooks (NestJS: `close: (signal) => app.close(signal)`).
    * @default undefined (nothing to close)
+   * @example
+   * ```ts
+   * createGraceful({ close: (signal) => app.close(signal) }) // NestJS
+   * ```
    */
   close?: (reason: string) => unknown
   /**
@@ -106,6 +112,10 @@ export interface GracefulOptions {
    * `AbortSignal` that aborts at its timeout. Liveness never runs them (a database outage must not get every pod
    * restarted). Checks do not run once shutdown has begun: readiness is 503 then anyway.
    * @default {} (no checks)
+   * @example
+   * ```ts
+   * createGraceful({ checks: { db: () => pool.query('select 1'), cache: () => redis.ping() } })
+   * ```
    */
   checks?: Readonly<Record<string, ReadinessCheck>>
   /**
@@ -179,160 +189,4 @@ export interface GracefulOptions {
    * @default 3_000
    */
   crashDrainTimeout?: number
-}
-
-export interface ResolvedOptions {
-  signals: readonly NodeJS.Signals[]
-  readinessPath: string
-  livenessPath: string
-  preStopDelay: number
-  drainTimeout: number
-  hookTimeout: number
-  idleSocketGrace: number
-  newSocketGrace: number
-  exit: boolean
-  signalExitCode: SignalExitCode
-  logger: GracefulLogger | false
-  close: ((reason: string) => unknown) | undefined
-  checks: Readonly<Record<string, ReadinessCheck>>
-  checkTimeout: number
-  checkMaxAge: number
-  exposeCheckErrors: boolean
-  startup: 'auto' | 'manual'
-  preStopQuietWindow: number
-  preStopMinimumDelay: number
-  gracePeriod: number | undefined
-  silenceWarnings: boolean | readonly WarningName[]
-  onCrash: 'exit' | 'drain'
-  crashDrainTimeout: number
-  /** The options the environment set (`GRACEFUL_*` variables), for the start-up line that says so. */
-  fromEnvironment: ReadonlyArray<{ option: string, variable: string, value: string }>
-}
-
-function validateChecks (value: unknown, name: string): Readonly<Record<string, ReadinessCheck>> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(name, 'an object of named check functions, such as { db: () => pool.query(\'select 1\') }', value)
-  }
-  const checks: Record<string, ReadinessCheck> = {}
-  for (const [key, check] of Object.entries(value)) {
-    if (typeof check !== 'function') throw invalid(`${name}.${key}`, 'a function', check)
-    checks[key] = check as ReadinessCheck
-  }
-  return Object.freeze(checks)
-}
-
-function validateStartup (value: unknown, name: string): 'auto' | 'manual' {
-  if (value !== 'auto' && value !== 'manual') throw invalid(name, '"auto" or "manual"', value)
-  return value
-}
-
-function validateOnCrash (value: unknown, name: string): 'exit' | 'drain' {
-  if (value !== 'exit' && value !== 'drain') throw invalid(name, '"exit" (Node\'s own behaviour) or "drain"', value)
-  return value
-}
-
-function validateSignalExitCode (value: unknown, name: string): SignalExitCode {
-  if (value !== 'zero' && value !== 'conventional') {
-    throw invalid(name, '"zero" (exit 0 after a clean signal-initiated shutdown) or "conventional" (128 + the signal\'s number)', value)
-  }
-  return value
-}
-
-const validators: { readonly [K in keyof GracefulOptions]-?: Validator<GracefulOptions[K]> } = {
-  signals: validateSignals,
-  readinessPath: validatePath,
-  livenessPath: validatePath,
-  preStopDelay: validateDuration,
-  drainTimeout: validateDuration,
-  hookTimeout: validateDuration,
-  idleSocketGrace: validateDuration,
-  newSocketGrace: validateDuration,
-  exit: validateBoolean,
-  signalExitCode: validateSignalExitCode,
-  logger: validateLogger,
-  close: validateFunction,
-  checks: validateChecks,
-  checkTimeout: validateDuration,
-  checkMaxAge: validateDuration,
-  exposeCheckErrors: validateBoolean,
-  startup: validateStartup,
-  preStopQuietWindow: validateDuration,
-  preStopMinimumDelay: validateDuration,
-  gracePeriod: validateDuration,
-  silenceWarnings: validateSilence,
-  onCrash: validateOnCrash,
-  crashDrainTimeout: validateDuration
-}
-
-const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod' | 'fromEnvironment'> = {
-  signals: Object.freeze(['SIGTERM', 'SIGINT'] as const),
-  readinessPath: '/healthz',
-  livenessPath: '/livez',
-  preStopDelay: 0,
-  drainTimeout: 10_000,
-  hookTimeout: 5_000,
-  idleSocketGrace: 100,
-  newSocketGrace: 1_000,
-  exit: true,
-  signalExitCode: 'zero',
-  checks: Object.freeze({}),
-  checkTimeout: 1_000,
-  checkMaxAge: 1_000,
-  exposeCheckErrors: false,
-  startup: 'auto',
-  preStopQuietWindow: 0,
-  preStopMinimumDelay: 0,
-  silenceWarnings: false,
-  onCrash: 'exit',
-  crashDrainTimeout: 3_000
-}
-
-/**
- * Validates every option eagerly, so that a typo or a wrong unit fails at start-up with a hint rather than
- * during a shutdown, when nobody is watching.
- */
-export function resolveOptions (input: unknown): ResolvedOptions {
-  const given = validateOptions<GracefulOptions>(input, validators, '')
-  const fromEnvironment = environmentOptions(given)
-  const options: ResolvedOptions = {
-    ...defaults,
-    ...(inTestWorker() ? TEST_WORKER_DEFAULTS : {}),
-    ...(onKubernetes() && given.preStopDelay === undefined
-      ? { ...KUBERNETES_LAME_DUCK, preStopDelay: Math.max(KUBERNETES_LAME_DUCK.preStopDelay, given.preStopMinimumDelay ?? 0) }
-      : {}),
-    ...given as Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod' | 'fromEnvironment'>,
-    logger: given.logger ?? fallbackLogger,
-    close: given.close,
-    gracePeriod: given.gracePeriod ?? gracePeriodFromEnv(),
-    fromEnvironment
-  }
-  if (options.readinessPath === options.livenessPath) {
-    throw gracefulError('GRACEFUL_ERR_CONFLICTING_OPTIONS', 'livenessPath', `a path other than readinessPath (${options.readinessPath})`, describe(options.livenessPath))
-  }
-  if (options.preStopMinimumDelay > options.preStopDelay) {
-    throw gracefulError('GRACEFUL_ERR_CONFLICTING_OPTIONS', 'preStopMinimumDelay', `at most preStopDelay (${options.preStopDelay})`, describe(options.preStopMinimumDelay))
-  }
-  return options
-}
-
-/**
- * On Kubernetes, endpoints are removed at the same moment SIGTERM is sent and the balancers learn it seconds later:
- * a zero lame duck refuses traffic still routed here (measured in docs/kubernetes.md). Unless the code or the
- * environment sets `preStopDelay`, the lame duck there is adaptive: at least 3 s (endpoint propagation), over once no
- * request has come on a fresh connection for 1 s, at most 10 s. Each part can still be set on its own.
- */
-const KUBERNETES_LAME_DUCK = { preStopDelay: 10_000, preStopMinimumDelay: 3_000, preStopQuietWindow: 1_000 }
-
-function onKubernetes (): boolean {
-  return process.env['KUBERNETES_SERVICE_HOST'] !== undefined && process.env['KUBERNETES_SERVICE_HOST'] !== ''
-}
-
-const TEST_WORKER_DEFAULTS = { signals: Object.freeze([]) as readonly NodeJS.Signals[], exit: false }
-
-/**
- * A Vitest worker (the global Vitest sets in each of them; not inherited by the processes a test starts, so that a
- * service under test in a child process keeps the usual defaults).
- */
-function inTestWorker (): boolean {
-  return typeof (globalThis as { __vitest_worker__?: unknown }).__vitest_worker__ === 'object'
 }
