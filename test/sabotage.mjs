@@ -400,6 +400,25 @@ export const sabotages = [
     find: "      if (request.handler === 'running' && ended()) request.handler = 'ended-after-cut'\n",
     replace: '',
     tests: [['test/deadline.test.ts', 'aborts at the drain deadline, before the socket is destroyed']]
+  },
+  {
+    mechanism: 'the pg recipe closes a transaction\'s connection at the drain deadline: nothing commits after it (needs PostgreSQL: the PG* variables, bash .ci/postgres.sh start)',
+    file: 'examples/pg-transaction.mjs',
+    find: "  signal.addEventListener('abort', cut, { once: true })\n",
+    replace: '',
+    tests: [
+      ['test/writes.test.ts', 'Express with the pg recipe'],
+      ['test/writes.test.ts', 'Fastify with the pg recipe'],
+      ['test/writes.test.ts', 'Express with the Drizzle recipe'],
+      ['test/writes.test.ts', 'a transaction cut in a long statement has its connection closed at the deadline']
+    ]
+  },
+  {
+    mechanism: 'the pg recipe lets a COMMIT already sent at the deadline finish: the handler learns its outcome (needs PostgreSQL)',
+    file: 'examples/pg-transaction.mjs',
+    find: '      committing()\n',
+    replace: '',
+    tests: [['test/writes.test.ts', 'a COMMIT already on its way at the deadline is let finish']]
   }
 ]
 
