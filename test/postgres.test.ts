@@ -116,6 +116,8 @@ describe.runIf(runs)('examples/postgres.mjs on a real PostgreSQL', () => {
     expect(ending).toMatchObject({ inFlight: 0 })
     expect(ended).toMatchObject({ clients: 0 })
     expect(report).toMatchObject({ sockets: { forced: 0 }, requests: { forced: [] } })
+    // Its statement_timeout is no longer than its drain deadline: nothing to warn about at start-up.
+    expect(lines.filter(line => line.msg === 'warning')).toEqual([])
 
     // No session of the app is left. A backend ends a moment after its client's Terminate message: waited for with a
     // bound, on the database's own clock.

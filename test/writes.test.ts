@@ -154,13 +154,13 @@ describe.runIf(runs)('writes cut by the drain deadline, on a real PostgreSQL', (
 
   it.each(cases.filter(entry => entry.recipe !== ''))('$name: no write commits after its client was told it failed, but the race the report names', async ({ framework, recipe, seed }) => {
     const { verdict, app } = await run(framework, recipe, seed, `r${seed}`)
-    // The deadline cut transactions, and they were rolled back: otherwise this run proved nothing.
+    // The deadline cut transactions: otherwise this run proved nothing.
     expect(verdict.counts['cut']).toBeGreaterThan(0)
-    expect(verdict.rolledBack.length).toBeGreaterThan(0)
     expect(verdict.answeredNotCommitted).toEqual([])
     expect(verdict.ambiguous.filter(id => !verdict.excused.includes(id))).toEqual([])
     // A request the report names as running was rolled back: the recipe let no COMMIT out after the deadline.
     expect(verdict.committedRunning).toEqual([])
+    expect(verdict.rolledBack.length).toBeGreaterThan(0)
     expect(app.lines.find(line => line.msg === 'db hook')).toMatchObject({ forced: true })
   }, 60_000)
 
@@ -204,11 +204,11 @@ describe.runIf(runs)('writes cut by the drain deadline, on a real PostgreSQL', (
   ])('a transaction cut in a long statement has its connection closed at the deadline; PostgreSQL ends the statement then only with client_connection_check_interval $interval', async ({ interval, ended }) => {
     const name = `graceful-writes-${process.pid}-${interval}`
     const id = `long-${interval}`
-    const { app, response, signalledAt } = await oneOrder(id, 5_000, line => line.msg === 'writing' && line.id === id, {
+    const { app, response, signalledAt } = await oneOrder(id, 10_000, line => line.msg === 'writing' && line.id === id, {
       PGAPPNAME: name, PGOPTIONS: `-c client_connection_check_interval=${interval}`
     })
     const { code } = await app.exited
-    // The hook's pool.end() waited for no cut transaction: the process did not wait for the 5 s statement.
+    // The hook's pool.end() waited for no cut transaction: the process did not wait for the 10 s statement.
     expect(performance.now() - signalledAt).toBeLessThan(3_000)
     expect(code).toBe(1)
     expect(await response).toBeInstanceOf(Error)
@@ -224,10 +224,10 @@ describe.runIf(runs)('writes cut by the drain deadline, on a real PostgreSQL', (
 
   it('a COMMIT already on its way at the deadline is let finish: the handler learns it committed, and the report names it ended after the cut', async () => {
     const id = 'slow-commit'
-    // A COMMIT that takes 600 ms: a deferred constraint trigger sleeps in it, so the deadline comes while it runs.
+    // A COMMIT that takes a second: a deferred constraint trigger sleeps in it, so the deadline comes while it runs.
     await admin(async client => {
       await client.query(`CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS
-        $$ BEGIN PERFORM pg_sleep(0.6); RETURN NULL; END $$`)
+        $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$`)
       await client.query(`CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON orders DEFERRABLE INITIALLY DEFERRED
         FOR EACH ROW WHEN (NEW.id = '${id}') EXECUTE FUNCTION slow_commit()`)
     }, database)
