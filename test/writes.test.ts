@@ -40,9 +40,10 @@ type Outcome = { kind: 'answered' } | { kind: 'failed', error: string } | { kind
 /** Keep-alive clients posting orders with ids of their own until the listener refuses them; SIGTERM once enough are answered. */
 async function load (origin: string, tag: string, seed: number, signal: () => void): Promise<Map<string, Outcome>> {
   const outcomes = new Map<string, Outcome>()
-  const next = random(seed)
   let answered = 0
   const worker = async (index: number): Promise<void> => {
+    // One sequence per client, so that each client's lengths do not depend on the order in which answers arrive.
+    const next = random(seed * 1_000 + index)
     const client = new Client(origin, { keepAliveTimeout: 60_000 })
     try {
       for (let i = 0; i < 200; i++) {
@@ -93,7 +94,7 @@ function judge (outcomes: Map<string, Outcome>, committed: Set<string>, lines: L
   // written before the deadline signal aborted.
   const stdout = lines.filter(line => line.stream === 'stdout')
   const deadline = stdout.findIndex(line => line.msg === 'deadline')
-  const sentBefore = new Set(stdout.slice(0, deadline).filter(line => line.msg === 'commit sent').map(line => line.id))
+  const sentBefore = new Set(stdout.slice(0, deadline === -1 ? undefined : deadline).filter(line => line.msg === 'commit sent').map(line => line.id))
   const named = new Map(forced.map(request => [request.path, request.handler]))
   const failed = [...outcomes].filter(([, outcome]) => outcome.kind === 'failed').map(([id]) => id)
   const ambiguous = failed.filter(id => committed.has(id))
