@@ -1,6 +1,6 @@
-// Writes that the drain deadline ends instead of leaving ambiguous, for Drizzle ORM on node-postgres: the transaction of
-// examples/pg-transaction.mjs, with a Drizzle database on its connection, so that a transaction cut at the deadline is
-// rolled back, never committed after its client was told it failed.
+// Writes that the drain deadline ends instead of leaving ambiguous, for Drizzle ORM on node-postgres: the transaction
+// of examples/pg-transaction.mjs, with a Drizzle database on its connection, so that a transaction cut at the deadline
+// is rolled back, never committed after its client was told it failed.
 //
 //   const order = await drizzleTransaction(pool, req.deadlineSignal, async (tx) => {
 //     const [row] = await tx.insert(orders).values({ id }).returning()

@@ -46,9 +46,9 @@ export async function withConnection (pool, signal, use) {
 
 /**
  * BEGIN, `work(client)`, COMMIT, on a connection the deadline closes (withConnection): rolled back when `work` throws,
- * and by PostgreSQL itself when the deadline cuts it before its COMMIT. A COMMIT already sent when the deadline comes is
- * let finish, and its outcome returned: the one race no server can close (its client was cut before the answer), which
- * graceful's report names (`handler: 'ended'` or `'ended-after-cut'`).
+ * and by PostgreSQL itself when the deadline cuts it before its COMMIT. A COMMIT already sent when the deadline comes
+ * is let finish, and its outcome returned: the one race no server can close (its client was cut before the answer),
+ * which graceful's report names (`handler: 'ended'` or `'ended-after-cut'`).
  */
 export function transaction (pool, signal, work) {
   return withConnection(pool, signal, async (client, committing) => {
@@ -68,10 +68,10 @@ export function transaction (pool, signal, work) {
 
 /**
  * What lets a statement cut at the deadline run on in PostgreSQL after the connection closed (and hold its locks there,
- * where the next instance's writes wait for them): read once at start-up, as the pool's sessions see it, each finding
- * a sentence for the application's logger. PostgreSQL notices a closed connection in the middle of a statement only
- * when `client_connection_check_interval` is set (Linux); otherwise `statement_timeout` (and `transaction_timeout`,
- * PostgreSQL 17) are what end it, and only when they are no longer than `drainTimeout`.
+ * where the next instance's writes wait for them): read once at start-up, as the pool's sessions see it, and returned
+ * as a warning for the application's logger when nothing bounds it. PostgreSQL notices a closed connection in the
+ * middle of a statement only when `client_connection_check_interval` is set (PostgreSQL 14+, on Linux among others);
+ * otherwise `statement_timeout` (and `transaction_timeout`, PostgreSQL 17) end it, if no longer than `drainTimeout`.
  */
 export async function deadlineWarnings (pool, drainTimeout) {
   const { rows } = await pool.query(`SELECT name, setting::bigint AS ms FROM pg_settings
@@ -82,7 +82,7 @@ export async function deadlineWarnings (pool, drainTimeout) {
   if (bounds.length > 0) return []
   const set = ['statement_timeout', 'transaction_timeout'].filter(name => name in ms)
     .map(name => `${name} ${ms[name] === 0 ? '0 (none)' : `${ms[name]} ms`}`).join(', ')
-  return [`a statement cut at the drain deadline (${drainTimeout} ms) runs on in PostgreSQL until it ends, holding its ` +
-    `locks (${set}, client_connection_check_interval 0): set statement_timeout to at most ${drainTimeout} ms, or ` +
-    'client_connection_check_interval so that PostgreSQL stops it when its connection closes']
+  return [`a statement cut at the drain deadline (${drainTimeout} ms) runs on in PostgreSQL until it ends, holding ` +
+    `its locks (${set}, client_connection_check_interval 0): set statement_timeout to at most ${drainTimeout} ms, ` +
+    'or client_connection_check_interval so that PostgreSQL stops it when its connection closes']
 }

@@ -37,7 +37,7 @@ function random (seed: number): () => number {
 
 type Outcome = { kind: 'answered' } | { kind: 'failed', error: string } | { kind: 'refused' }
 
-/** Keep-alive clients posting orders with ids of their own until the listener refuses them; SIGTERM once enough are answered. */
+/** Keep-alive clients post orders, each with an id of its own, until the listener refuses them; SIGTERM after a few. */
 async function load (origin: string, tag: string, seed: number, signal: () => void): Promise<Map<string, Outcome>> {
   const outcomes = new Map<string, Outcome>()
   let answered = 0
@@ -172,7 +172,7 @@ describe.runIf(runs)('writes cut by the drain deadline, on a real PostgreSQL', (
     expect(verdict.ambiguous.filter(id => !verdict.excused.includes(id)).length).toBeGreaterThan(0)
   }, 60_000)
 
-  /** The fixture with the pg recipe and one order in flight; resolves once `ready` says it is where the test wants it. */
+  /** The fixture with the pg recipe and one order in flight, signalled once `ready` says the order is where wanted. */
   async function oneOrder (id: string, ms: number, ready: (line: Line) => boolean, env: Record<string, string> = {}): Promise<{
     app: ExampleProcess, response: Promise<unknown>, signalledAt: number
   }> {
@@ -188,7 +188,7 @@ describe.runIf(runs)('writes cut by the drain deadline, on a real PostgreSQL', (
     return { app, response, signalledAt: performance.now() }
   }
 
-  /** How many sessions of `name` PostgreSQL still has, waited for (on the database's clock) until none or `seconds` pass. */
+  /** The sessions of `name` PostgreSQL still has, waited for (on its own clock) until none are or `seconds` pass. */
   async function sessionsOf (name: string, seconds: number): Promise<number> {
     return admin(async client => {
       const count = async (pause: number): Promise<number> => Number((await client.query<{ n: string }>(
