@@ -7,6 +7,7 @@ import { isMainThread } from 'node:worker_threads'
 import { isHttp2Server } from '../connections/connections.js'
 import { gracefulError } from '../errors.js'
 import { Graceful } from '../graceful.js'
+import { recordListenerOrigins } from '../process/competing-listeners.js'
 import { onServerListening } from './listen-channel.js'
 import { fallbackLogger, type GracefulLogger } from '../report/logger.js'
 import { applicationRoutes, takeOverSignals } from './preload-frameworks.js'
@@ -47,6 +48,7 @@ function describeAddress (address: string | AddressInfo | null): string {
  */
 export function startPreload (): void {
   if (!isMainThread) return
+  recordListenerOrigins()
   const switched = takeOverSignals()
   let ignored: ReadonlySet<number> | undefined
   let announced = false

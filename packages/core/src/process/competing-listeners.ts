@@ -5,7 +5,7 @@
 // at the signal: in order, with the signal's arguments, awaited when it returns a promise, bounded.
 
 
-import { kDeferred, kOwnHandler } from '../symbols.js'
+import { kDeferred, kListenerOrigins, kOwnHandler } from '../symbols.js'
 
 type Listener = (...args: unknown[]) => unknown
 type Deferred = Listener & { listener: Listener, once: boolean, [kDeferred]: true }
@@ -36,6 +36,27 @@ export function originOf (stack: string | undefined): string | undefined {
   if (caller === undefined) return undefined
   for (const [pattern, name] of known) if (pattern.test(caller)) return name
   return caller.replace(/^at\s+/, '')
+}
+
+/** Where each signal listener added since `recordListenerOrigins()` came from, shared by every installed copy. */
+function origins (): WeakMap<Listener, string> {
+  const holder = globalThis as Record<symbol, WeakMap<Listener, string> | undefined>
+  holder[kListenerOrigins] ??= new WeakMap()
+  return holder[kListenerOrigins]
+}
+
+const RECORDED = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR2'])
+
+/**
+ * The preload starts before the application: from then on each listener of a stopping signal is noted with who added
+ * it, so that one added before graceful's first instance (NestJS's, at enableShutdownHooks()) is named by its library.
+ */
+export function recordListenerOrigins (): void {
+  process.on('newListener', (event: string | symbol, listener: Listener) => {
+    if (typeof event !== 'string' || !RECORDED.has(event) || origins().has(listener)) return
+    const origin = originOf(new Error('where the listener was added').stack)
+    if (origin !== undefined) origins().set(listener, origin)
+  })
 }
 
 export class CompetingListeners {
@@ -129,7 +150,7 @@ export class CompetingListeners {
     } finally {
       this.#adding = false
     }
-    this.#found(signal, origin ?? `a listener added before graceful (${nameOf(listener)})`)
+    this.#found(signal, origin ?? origins().get(listener) ?? `a listener added before graceful (${nameOf(listener)})`)
   }
 }
 
