@@ -80,7 +80,7 @@ export class Sequence<G> {
     this.#parts.work.stop('signal', reason)
     // From here on every request passes the telling before the application; until now none paid for it.
     const telling = new Telling(connections, match)
-    routes.observer = telling
+    routes.observe(telling)
     telling.start()
     // No client told to go should be reconnecting here when the listener closes: the lame duck's last moments settle.
     const settle = this.crash === undefined && options.preStopDelay > 0
