@@ -215,7 +215,7 @@ describe('cluster deadlines and signals', () => {
     const primary = gracefulCluster({ signals: [], exit: false, logger: false })
     expect(primary.state).toBe('running')
     expect(primary.signal.aborted).toBe(false)
-    expect(isGracefulError(thrown(() => gracefulCluster({ signals: [], exit: false })), 'GRACEFUL_ERR_NOT_PRIMARY')).toBe(true)
+    expect(isGracefulError(thrown(() => gracefulCluster({ signals: [], exit: false })), 'GRACEFUL_ERR_CALLED_TWICE')).toBe(true)
   })
 })
 

@@ -163,7 +163,7 @@ describe('statements in the docs', () => {
   })
 
   it('api.md lists every warning name, in the WarningName row, the silenceWarnings row and the Warnings table', async () => {
-    const { WARNING_NAMES } = await import('../packages/core/dist/warnings.js')
+    const { WARNING_NAMES } = await import('../packages/core/dist/process/warnings.js')
     const api = read('docs/reference/api.md')
     const row = (name: string): string => new RegExp(`^\\| \`${name}\` \\|.*$`, 'm').exec(api)?.[0] ?? ''
     expect([...row('WarningName').matchAll(/`'([a-z0-9-]+)'`/g)].map(match => match[1])).toEqual([...WARNING_NAMES])

@@ -143,8 +143,8 @@ describe('listener API', () => {
 
   it('on() refuses an unknown event name or a listener that is not a function', () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
-    expect(isGracefulError(thrown(() => g.on('stopped' as 'phase', () => {})), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
-    expect(isGracefulError(thrown(() => g.on('phase', 'fn' as unknown as () => void)), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+    expect(isGracefulError(thrown(() => g.on('stopped' as 'phase', () => {})), 'GRACEFUL_ERR_UNKNOWN_EVENT')).toBe(true)
+    expect(isGracefulError(thrown(() => g.on('phase', 'fn' as unknown as () => void)), 'GRACEFUL_ERR_NOT_A_FUNCTION')).toBe(true)
   })
 })
 

@@ -26,6 +26,7 @@ describe('public surface', () => {
         "createGraceful",
         "endEventStream",
         "gracefulCluster",
+        "gracefulError",
         "isGracefulError",
         "renderReport",
       ]

@@ -171,10 +171,10 @@ describe('@graceful/grpc', () => {
   it('refuses a server created without its interceptor, and a second attach', () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     const grpcShutdown = gracefulGrpc(g)
-    expect(isGracefulError(thrown(() => grpcShutdown.attach(new grpc.Server())), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+    expect(isGracefulError(thrown(() => grpcShutdown.attach(new grpc.Server())), 'GRACEFUL_ERR_MISSING_INTERCEPTOR')).toBe(true)
     const server = new grpc.Server({ interceptors: [grpcShutdown.interceptor] })
     grpcShutdown.attach(server)
-    expect(isGracefulError(thrown(() => grpcShutdown.attach(server)), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+    expect(isGracefulError(thrown(() => grpcShutdown.attach(server)), 'GRACEFUL_ERR_CALLED_TWICE')).toBe(true)
   })
 })
 

@@ -24,7 +24,7 @@ import {
   receivingSockets,
   serverOf
 } from '../packages/core/dist/internals.js'
-import { onServerListening } from '../packages/core/dist/listen-channel.js'
+import { onServerListening } from '../packages/core/dist/preload/listen-channel.js'
 import { selfSignedCertificate } from './helpers.js'
 import { root } from './packages.js'
 
@@ -219,7 +219,7 @@ describe('Node internals graceful reads', () => {
 })
 
 // The one mechanism through which the preload (@graceful/core/register) sees the servers an application starts:
-// packages/core/src/listen-channel.ts. A documented channel, tested here on every line all the same.
+// packages/core/src/preload/listen-channel.ts. A documented channel, tested here on every line all the same.
 describe('the listen channel the preload reads (tracing:net.server.listen:asyncEnd)', () => {
   const kinds: Array<[string, () => NetServer]> = [
     ['http.createServer()', () => createServer()],
@@ -263,7 +263,7 @@ describe('the listen channel the preload reads (tracing:net.server.listen:asyncE
   })
 
   it('a cluster worker\'s server is reported in the worker, once the primary has handed it the listener', async () => {
-    const channel = pathToFileURL(join(root, 'packages/core/dist/listen-channel.js')).href
+    const channel = pathToFileURL(join(root, 'packages/core/dist/preload/listen-channel.js')).href
     const script = `
       const cluster = require('node:cluster')
       if (cluster.isPrimary) {

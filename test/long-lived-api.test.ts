@@ -74,7 +74,7 @@ describe('endEventStream', () => {
       expect(isGracefulError(error, code), String(error)).toBe(true)
       expect((error as Error).message).toMatch(message)
     }
-    expect(isGracefulError(thrown(() => { endEventStream({} as typeof sink) }), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+    expect(isGracefulError(thrown(() => { endEventStream({} as typeof sink) }), 'GRACEFUL_ERR_NOT_A_STREAM')).toBe(true)
   })
 })
 
@@ -142,7 +142,7 @@ describe('trackWebSockets', () => {
   it('refuses what is not a WebSocket server', () => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     for (const value of [undefined, {}, { on: () => undefined, clients: 3 }]) {
-      expect(isGracefulError(thrown(() => g.trackWebSockets(value as never)), 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+      expect(isGracefulError(thrown(() => g.trackWebSockets(value as never)), 'GRACEFUL_ERR_NOT_A_WEBSOCKET_SERVER')).toBe(true)
     }
   })
 })

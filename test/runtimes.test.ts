@@ -50,7 +50,7 @@ const runtimes = [
     args: [],
     // Bun's node:http Server emits 'connection' and keeps the response on its socket, but is not a node:net Server,
     // so attach() refuses it: nothing can be followed or drained.
-    expected: { netServer: false, attach: 'GRACEFUL_ERR_INVALID_ARGUMENT', connectionEvent: true, responseOnSocket: true }
+    expected: { netServer: false, attach: 'GRACEFUL_ERR_NOT_A_SERVER', connectionEvent: true, responseOnSocket: true }
   }
 ]
 

@@ -18,42 +18,42 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 export const sabotages = [
   {
     mechanism: 'telling: the newest response says Connection: close',
-    file: 'packages/core/src/http1.ts',
+    file: 'packages/core/src/connections/http1.ts',
     find: '  #tell (connection: Connection, response: ServerResponse): void {\n',
     replace: '  #tell (connection: Connection, response: ServerResponse): void {\n    if (Number.isFinite(0)) return\n',
     tests: [['test/contract.test.ts', 'in-flight responses at SIGTERM complete and carry Connection: close']]
   },
   {
     mechanism: 'the quiet window (idleSocketGrace) before an idle keep-alive socket is closed',
-    file: 'packages/core/src/close-decision.ts',
+    file: 'packages/core/src/connections/close-decision.ts',
     find: '  return neverUsed ? times.newSocketGrace : times.idleSocketGrace\n',
     replace: '  return neverUsed ? times.newSocketGrace : 0\n',
     tests: [['test/close-decision.test.ts', 'closes a quiet keep-alive connection once it has been quiet for idleSocketGrace'], ['test/contract.test.ts', 'a keep-alive request sent on a socket that turned idle a moment before the drain is answered, not reset']]
   },
   {
     mechanism: 'the poll hop: never closed in the tick the drain starts',
-    file: 'packages/core/src/drain.ts',
+    file: 'packages/core/src/shutdown/drain.ts',
     find: '    if (this.#quietNow.push(connection) === 1) afterNextPoll(this.#onQuietNow)',
     replace: '    this.#closeQuiet(connection)',
     tests: [['test/drain.test.ts', 'a request already on the wire when draining begins on a long-idle socket is served, not reset']]
   },
   {
     mechanism: 'one more poll before the listener closes: what the kernel queued while the event loop was busy is accepted',
-    file: 'packages/core/src/sequence.ts',
+    file: 'packages/core/src/shutdown/sequence.ts',
     find: '    await new Promise<void>(resolve => { afterNextPoll(resolve) })\n',
     replace: '',
     tests: [['test/contract.test.ts', 'a connection queued while the event loop was held is accepted and answered before the listener closes, not reset']]
   },
   {
     mechanism: "net.Server close semantics (http.Server's close resets idle sockets)",
-    file: 'packages/core/src/drain.ts',
+    file: 'packages/core/src/shutdown/drain.ts',
     find: 'NetServer.prototype.close.call(server, () => {',
     replace: ";(server as NetServer & { closeIdleConnections?: () => void }).closeIdleConnections?.()\n    NetServer.prototype.close.call(server, () => {",
     tests: [['test/drain.test.ts', 'a request already on the wire when draining begins on a long-idle socket is served, not reset']]
   },
   {
     mechanism: 'the never-used socket rule (newSocketGrace)',
-    file: 'packages/core/src/close-decision.ts',
+    file: 'packages/core/src/connections/close-decision.ts',
     find: '  if (facts.neverUsed) return after(freshWindow(true, times) - (facts.msSinceConnected ?? 0))\n',
     replace: '  if (facts.neverUsed) return NEVER\n',
     tests: [['test/close-decision.test.ts', 'never holds a connection that never sent a byte past newSocketGrace'], ['test/contract.test.ts', 'a socket that never sent a byte does not delay exit']]
@@ -67,119 +67,119 @@ export const sabotages = [
   },
   {
     mechanism: 'hook bounds (each hook cut at its timeout)',
-    file: 'packages/core/src/hooks.ts',
+    file: 'packages/core/src/shutdown/hooks.ts',
     find: 'await bounded(signal => hook.fn(signal, context), hook.timeout,',
     replace: 'await bounded(signal => hook.fn(signal, context), 2_147_483_647,',
     tests: [['test/lifecycle.test.ts', "aborts a timed-out hook's signal so that it can stop its own work"]]
   },
   {
     mechanism: 'hooks last registered first',
-    file: 'packages/core/src/sequence.ts',
+    file: 'packages/core/src/shutdown/sequence.ts',
     find: 'steps.push(...[...this.#parts.hooks].reverse())',
     replace: 'steps.push(...this.#parts.hooks)',
     tests: [['test/lifecycle.test.ts', 'runs the application close first, then the hooks last-registered-first, and reports a rejection']]
   },
   {
     mechanism: 'HTTP/2 GOAWAY when draining begins',
-    file: 'packages/core/src/http2.ts',
+    file: 'packages/core/src/connections/http2.ts',
     find: '  session.close()\n',
     replace: '',
     tests: [['test/long-lived.test.ts', 'sessions get GOAWAY, the open stream completes, new streams go elsewhere, idle sessions close']]
   },
   {
     mechanism: 'WebSockets closed with 1001 Going Away',
-    file: 'packages/core/src/web-sockets.ts',
+    file: 'packages/core/src/connections/web-sockets.ts',
     find: "    socket.close(GOING_AWAY, 'server shutting down')",
     replace: '    if (Number.isNaN(0)) socket.close(GOING_AWAY)',
     tests: [['test/long-lived.test.ts', 'a WebSocket is closed with 1001 Going Away when draining begins']]
   },
   {
     mechanism: 'probes answered ahead of the application',
-    file: 'packages/core/src/probe-routes.ts',
+    file: 'packages/core/src/serving/probe-routes.ts',
     find: '        const kind = routes.match((req as IncomingMessage).url!)\n',
     replace: '        const kind = routes.match((req as IncomingMessage).url!) === READINESS ? NOT_A_PROBE : NOT_A_PROBE\n',
     tests: [['test/probes.test.ts', 'Express: probes pass an authentication middleware mounted before graceful, once the server is attached']]
   },
   {
     mechanism: 'pipelined requests behind a started close declined (RFC 9112 §9.6)',
-    file: 'packages/core/src/http1.ts',
+    file: 'packages/core/src/connections/http1.ts',
     find: '    if (closing !== undefined && closing !== res) {',
     replace: '    if (closing !== undefined && closing !== res && Number.isNaN(0)) {',
     tests: [['test/long-lived.test.ts', 'a request pipelined behind a response that already said Connection: close is not handed to the application']]
   },
   {
     mechanism: 'the close decided as the head goes out, not while the next pipelined request is arriving',
-    file: 'packages/core/src/close-decision.ts',
+    file: 'packages/core/src/connections/close-decision.ts',
     find: 'head.statusCode !== 101 && !(head.requestComplete && head.receivingNext())',
     replace: 'head.statusCode !== 101',
     tests: [['test/long-lived.test.ts', 'a pipelined batch cut inside its second request']]
   },
   {
     mechanism: 'the staged close where the client may still send: reading goes on after the FIN (RFC 9112 §9.6)',
-    file: 'packages/core/src/http1.ts',
+    file: 'packages/core/src/connections/http1.ts',
     find: 'if (connection !== undefined && telling.#maySend(connection)) lingeringClose(this)',
     replace: 'if (connection !== undefined && telling.#maySend(connection) && Number.isNaN(0)) lingeringClose(this)',
     tests: [['test/long-lived.test.ts', "a request that reaches a pipelining client's connection after its close response and FIN is still read and declined"]]
   },
   {
     mechanism: "the lame duck's last 100 ms tell no client to go (none reconnects as the listener closes)",
-    file: 'packages/core/src/close-decision.ts',
+    file: 'packages/core/src/connections/close-decision.ts',
     find: 'head.newest && !head.settling && ',
     replace: 'head.newest && ',
     tests: [['test/lameduck.test.ts', 'in its last 100 ms responses keep their connection']]
   },
   {
     mechanism: 'only a queued (pipelined) response is stored on its socket: nothing kept alive on an idle socket',
-    file: 'packages/core/src/probe-routes.ts',
+    file: 'packages/core/src/serving/probe-routes.ts',
     find: '        if (isQueued(res as ServerResponse)) {',
     replace: '        if (isQueued(res as ServerResponse) || Number.isFinite(0)) {',
     tests: [['test/memory.test.ts', 'graceful keeps a small record per idle keep-alive socket']]
   },
   {
     mechanism: 'a socket idle since the signal counts the lame duck as quiet time',
-    file: 'packages/core/src/close-decision.ts',
+    file: 'packages/core/src/connections/close-decision.ts',
     find: '  if (facts.idleSinceSignal) return facts.msSinceSignal\n',
     replace: '',
     tests: [['test/close-decision.test.ts', 'counts the quiet time from the whole shutdown so far'], ['test/drain.test.ts', 'after a lame duck, a keep-alive socket idle since the signal is closed as draining begins']]
   },
   {
     mechanism: "a socket in the middle of a request's head is not closed as quiet",
-    file: 'packages/core/src/close-decision.ts',
+    file: 'packages/core/src/connections/close-decision.ts',
     find: '  if (facts.receiving) return NEVER\n',
     replace: '',
     tests: [['test/close-decision.test.ts', 'never closes a connection with request bytes received and unanswered'], ['test/drain.test.ts', 'a request whose headers are still arriving when the quiet window ends is waited for and served']]
   },
   {
     mechanism: 'a shell above node that will not hand it the stop signal is named (shell-parent)',
-    file: 'packages/core/src/shell-parent.ts',
+    file: 'packages/core/src/process/shell-parent.ts',
     find: "    if (!SHELLS.has(shell)) return undefined\n",
     replace: '    if (shell !== \'none\') return undefined\n',
     tests: [['test/warnings.test.ts', 'a shell as PID 1 above node is named'], ['test/warnings.test.ts', 'a shell that is the container\'s main process behind an init is named']]
   },
   {
     mechanism: 'a process npx started is no run script',
-    file: 'packages/core/src/warnings.ts',
+    file: 'packages/core/src/process/warnings.ts',
     find: "  if (event === undefined || event === '' || event === 'npx') return undefined\n",
     replace: "  if (event === undefined || event === '') return undefined\n",
     tests: [['test/warnings.test.ts', 'is not taken for a run script']]
   },
   {
     mechanism: 'a misspelt GRACEFUL_* variable is named with the closest known one',
-    file: 'packages/core/src/environment.ts',
+    file: 'packages/core/src/options/environment.ts',
     find: '    if (suggestion !== undefined) found.push({ variable, suggestion: PREFIX + suggestion })\n',
     replace: '',
     tests: [['test/warnings.test.ts', 'is named with the closest known variable, and the service starts'], ['test/warnings.test.ts', 'one edit away from a known variable']]
   },
   {
     mechanism: 'a blank GRACEFUL_* variable counts as unset',
-    file: 'packages/core/src/environment.ts',
+    file: 'packages/core/src/options/environment.ts',
     find: "  return raw === undefined || raw.trim() === '' ? undefined : raw\n",
     replace: "  return raw === undefined || raw === '' ? undefined : raw\n",
     tests: [['test/warnings.test.ts', 'is ignored, as if unset']]
   },
   {
     mechanism: 'the preload sees each server as it starts listening (net.server.listen channel)',
-    file: 'packages/core/src/listen-channel.ts',
+    file: 'packages/core/src/preload/listen-channel.ts',
     find: '  subscribe(LISTENING, onMessage)\n',
     replace: '',
     tests: [
@@ -189,28 +189,28 @@ export const sabotages = [
   },
   {
     mechanism: 'the preload attaches HTTP servers only (a raw TCP server is left alone)',
-    file: 'packages/core/src/preload.ts',
+    file: 'packages/core/src/preload/preload.ts',
     find: '    if (!servesHttp(server)) return\n',
     replace: '',
     tests: [['test/preload.test.ts', 'drains every HTTP server of the process']]
   },
   {
     mechanism: 'the preload switches Next.js\'s and Nitro\'s own signal handlers off',
-    file: 'packages/core/src/preload-frameworks.ts',
+    file: 'packages/core/src/preload/preload-frameworks.ts',
     find: '    env[entry.variable] = entry.value\n',
     replace: '',
     tests: [['test/preload.test.ts', 'sets both switches when the environment has neither, and says so']]
   },
   {
     mechanism: 'the preload leaves the servers GRACEFUL_IGNORE_PORTS lists alone',
-    file: 'packages/core/src/preload.ts',
+    file: 'packages/core/src/preload/preload.ts',
     find: 'ignored.has(address.port)',
     replace: 'ignored.has(-1)',
     tests: [['test/preload.test.ts', 'leaves a server on a port GRACEFUL_IGNORE_PORTS lists to the application']]
   },
   {
     mechanism: 'the preload follows an Express app\'s routing for the probe paths',
-    file: 'packages/core/src/preload.ts',
+    file: 'packages/core/src/preload/preload.ts',
     find: 'new Graceful({ logger }, routes?.routing)',
     replace: 'new Graceful({ logger })',
     tests: [['test/preload.test.ts', 'answers every variant of that path that Express would route to it']]
@@ -266,7 +266,7 @@ export const sabotages = [
   },
   {
     mechanism: "the application's own signal listeners run once the shutdown is over, not at the signal",
-    file: 'packages/core/src/competing-listeners.ts',
+    file: 'packages/core/src/process/competing-listeners.ts',
     find: '  #defer (signal: NodeJS.Signals, listener: Listener, origin: string | undefined): void {\n',
     replace: '  #defer (signal: NodeJS.Signals, listener: Listener, origin: string | undefined): void {\n    if (Number.isFinite(0)) return\n',
     tests: [
@@ -276,14 +276,14 @@ export const sabotages = [
   },
   {
     mechanism: 'a signal raised again by a listener run after the shutdown (NestJS) ends the process with graceful\'s code',
-    file: 'packages/core/src/signals.ts',
+    file: 'packages/core/src/process/signals.ts',
     find: '    if (this.#finishing) {\n      // Graceful',
     replace: '    if (this.#finishing && Number.isNaN(0)) {\n      // Graceful',
     tests: [['test/own-stop.test.ts', 'nest-express, closing itself on SIGTERM the way its documentation shows, next to graceful loses nothing']]
   },
   {
     mechanism: "an attached server's own close() during a shutdown leaves the listener to the drain",
-    file: 'packages/core/src/app-close.ts',
+    file: 'packages/core/src/serving/app-close.ts',
     find: "    if (state === 'stopping' || state === 'draining') return true\n",
     replace: '',
     tests: [['test/app-close.test.ts', 'during the lame duck leaves the listener open']]
@@ -297,7 +297,7 @@ export const sabotages = [
   },
   {
     mechanism: "Connection: close wins over a Connection header the application passes to writeHead",
-    file: 'packages/core/src/http1.ts',
+    file: 'packages/core/src/connections/http1.ts',
     find: "        return this.writeHead(...(withoutConnection(args) as Parameters<ServerResponse['writeHead']>))\n",
     replace: "        return this.writeHead(...(args as Parameters<ServerResponse['writeHead']>))\n",
     tests: [
@@ -308,21 +308,21 @@ export const sabotages = [
   },
   {
     mechanism: 'a writeHead the application wrapped before the signal still runs on a told response',
-    file: 'packages/core/src/http1-sockets.ts',
+    file: 'packages/core/src/connections/http1-sockets.ts',
     find: '  if (Object.hasOwn(told, \'writeHead\') && told[kOwnWriteHead] === undefined) told[kOwnWriteHead] = told.writeHead\n',
     replace: '',
     tests: [['test/app-close.test.ts', 'still runs when the response is told to close']]
   },
   {
     mechanism: 'a socket destroyed at the deadline is closed at once: openSockets is 0 when the report is out',
-    file: 'packages/core/src/deadline.ts',
+    file: 'packages/core/src/shutdown/deadline.ts',
     find: '      connections.release(connection)\n    }\n    for (const request of connections.socketless)',
     replace: '    }\n    for (const request of connections.socketless)',
     tests: [['test/app-close.test.ts', 'is 0 when shutdown\\(\\) resolves']]
   },
   {
     mechanism: 'work sources stop taking work at the signal, not after the lame duck',
-    file: 'packages/core/src/sequence.ts',
+    file: 'packages/core/src/shutdown/sequence.ts',
     find: "    this.#parts.work.stop('signal', reason)\n",
     replace: '',
     tests: [
@@ -333,7 +333,7 @@ export const sabotages = [
   },
   {
     mechanism: 'the work the deadline cuts is named in the report',
-    file: 'packages/core/src/work.ts',
+    file: 'packages/core/src/shutdown/work.ts',
     find: '      this.#forced.push(...forced)\n',
     replace: '',
     tests: [
@@ -344,16 +344,16 @@ export const sabotages = [
   },
   {
     mechanism: 'the work drains alongside the sockets: draining ends when both are done',
-    file: 'packages/core/src/sequence.ts',
+    file: 'packages/core/src/shutdown/sequence.ts',
     find: '}), this.#parts.work.drain(drainTimeout, () => { this.#parts.cut(reason) })])',
     replace: '}), Promise.resolve()])',
     tests: [['test/work.test.ts', 'draining lasts until the work taken before the signal has ended']]
   },
   {
     mechanism: 'telemetry and logs flushed last, after the drain, the hooks and the report',
-    file: 'packages/core/src/graceful.ts',
-    find: '    const report = await this.#sequence.run(reason)\n    if (this.#flushes.steps.length > 0) await this.#flush(report)\n',
-    replace: '    const early = this.#flushes.steps.length > 0 ? this.#flushes.run() : undefined\n    const report = await this.#sequence.run(reason)\n    if (early !== undefined) report.flush = await early\n',
+    file: 'packages/core/src/shutdown/lifecycle.ts',
+    find: '    const report = await sequence.run(reason)\n    if (flushes.steps.length > 0) await this.#flush(report)\n',
+    replace: '    const early = flushes.steps.length > 0 ? flushes.run() : undefined\n    const report = await sequence.run(reason)\n    if (early !== undefined) report.flush = await early\n',
     tests: [
       ['test/telemetry.test.ts', 'the spans of the requests served during the lame duck and the drain reach the collector'],
       ['test/work.test.ts', 'runs after the hooks and after the report is logged, last registered first']
@@ -389,17 +389,36 @@ export const sabotages = [
   },
   {
     mechanism: 'deadlineSignal aborts at the drain deadline, before the sockets are destroyed',
-    file: 'packages/core/src/sequence.ts',
+    file: 'packages/core/src/shutdown/sequence.ts',
     find: '      this.#parts.cut(reason)\n    }), this.#parts.work.drain',
     replace: '    }), this.#parts.work.drain',
     tests: [['test/deadline.test.ts', 'aborts at the drain deadline, before the socket is destroyed']]
   },
   {
     mechanism: 'a handler the deadline cut is followed: the report says whether it ended after the cut',
-    file: 'packages/core/src/deadline.ts',
+    file: 'packages/core/src/shutdown/deadline.ts',
     find: '      if (request.handler === \'running\' && ended()) request.handler = \'ended-after-cut\'\n',
     replace: '',
     tests: [['test/deadline.test.ts', 'aborts at the drain deadline, before the socket is destroyed']]
+  },
+  {
+    mechanism: 'the pg recipe closes a transaction\'s connection at the drain deadline: nothing commits after it (needs PostgreSQL: the PG* variables, bash .ci/postgres.sh start)',
+    file: 'examples/pg-transaction.mjs',
+    find: "  signal.addEventListener('abort', cut, { once: true })\n",
+    replace: '',
+    tests: [
+      ['test/writes.test.ts', 'Express with the pg recipe'],
+      ['test/writes.test.ts', 'Fastify with the pg recipe'],
+      ['test/writes.test.ts', 'Express with the Drizzle recipe'],
+      ['test/writes.test.ts', 'a transaction cut in a long statement has its connection closed at the deadline']
+    ]
+  },
+  {
+    mechanism: 'the pg recipe lets a COMMIT already sent at the deadline finish: the handler learns its outcome (needs PostgreSQL)',
+    file: 'examples/pg-transaction.mjs',
+    find: '      committing()\n',
+    replace: '',
+    tests: [['test/writes.test.ts', 'a COMMIT already on its way at the deadline is let finish']]
   },
   {
     mechanism: 'docs/benchmarks.md: a target is missed when the rank test finds graceful slower beyond its margin',

@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createGraceful, isGracefulError } from '@graceful/core'
-import { KNOWN_VARIABLES, misspeltVariables } from '../packages/core/dist/environment.js'
+import { KNOWN_VARIABLES, misspeltVariables } from '../packages/core/dist/options/environment.js'
 import { childEnv, Fixture, recordingLogger, thrown, type FixtureConfig } from './helpers.js'
 
 const quiet = { signals: [], exit: false } as const

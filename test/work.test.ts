@@ -12,7 +12,8 @@ import {
   type GracefulLogger,
   type RunningWork,
   type WorkSource,
-  type WorkStopContext
+  type WorkStopContext,
+  type GracefulErrorCode
 } from '@graceful/core'
 import { untilPhase } from '@graceful/core/testing'
 import { thrown } from './helpers.js'
@@ -93,16 +94,16 @@ async function serve (g: Graceful, handler: (end: (body: string) => void) => voi
 
 describe('addWorkSource', () => {
   it.each([
-    ['an empty name', '', { stop: () => {} }, 'GRACEFUL_ERR_INVALID_ARGUMENT'],
-    ['no source', 'mail', undefined, 'GRACEFUL_ERR_INVALID_ARGUMENT'],
-    ['a source without stop', 'mail', { running: () => [] }, 'GRACEFUL_ERR_INVALID_ARGUMENT'],
-    ['an unknown stopAt', 'mail', { stop: () => {}, stopAt: 'draining-begins' }, 'GRACEFUL_ERR_INVALID_ARGUMENT'],
-    ['a running that is not a function', 'mail', { stop: () => {}, running: [] }, 'GRACEFUL_ERR_INVALID_ARGUMENT'],
-    ['a force that is not a function', 'mail', { stop: () => {}, force: true }, 'GRACEFUL_ERR_INVALID_ARGUMENT']
+    ['an empty name', '', { stop: () => {} }, 'GRACEFUL_ERR_INVALID_NAME'],
+    ['no source', 'mail', undefined, 'GRACEFUL_ERR_INVALID_WORK_SOURCE'],
+    ['a source without stop', 'mail', { running: () => [] }, 'GRACEFUL_ERR_NOT_A_FUNCTION'],
+    ['an unknown stopAt', 'mail', { stop: () => {}, stopAt: 'draining-begins' }, 'GRACEFUL_ERR_INVALID_WORK_SOURCE'],
+    ['a running that is not a function', 'mail', { stop: () => {}, running: [] }, 'GRACEFUL_ERR_NOT_A_FUNCTION'],
+    ['a force that is not a function', 'mail', { stop: () => {}, force: true }, 'GRACEFUL_ERR_NOT_A_FUNCTION']
   ])('refuses %s at once, with a code', (_what, name, source, code) => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
     const err = thrown(() => g.addWorkSource(name, source as WorkSource))
-    expect(isGracefulError(err, code as 'GRACEFUL_ERR_INVALID_ARGUMENT'), String(err)).toBe(true)
+    expect(isGracefulError(err, code as GracefulErrorCode), String(err)).toBe(true)
   })
 
   it('refuses a second source of the same name, and one added after the drain', async () => {
@@ -294,12 +295,12 @@ describe('the flush tier', () => {
   })
 
   it.each([
-    ['an empty name', () => createGraceful({ signals: [], exit: false, logger: false }).onFlush('', () => {}), 'GRACEFUL_ERR_INVALID_ARGUMENT'],
-    ['a function that is not one', () => createGraceful({ signals: [], exit: false, logger: false }).onFlush('x', 'fn' as unknown as () => void), 'GRACEFUL_ERR_INVALID_ARGUMENT'],
+    ['an empty name', () => createGraceful({ signals: [], exit: false, logger: false }).onFlush('', () => {}), 'GRACEFUL_ERR_INVALID_NAME'],
+    ['a function that is not one', () => createGraceful({ signals: [], exit: false, logger: false }).onFlush('x', 'fn' as unknown as () => void), 'GRACEFUL_ERR_NOT_A_FUNCTION'],
     ['a negative timeout', () => createGraceful({ signals: [], exit: false, logger: false }).onFlush('x', () => {}, { timeout: -1 }), 'GRACEFUL_ERR_INVALID_DURATION'],
     ['a name twice', () => createGraceful({ signals: [], exit: false, logger: false }).onFlush('x', () => {}).onFlush('x', () => {}), 'GRACEFUL_ERR_DUPLICATE_HOOK']
   ])('onFlush refuses %s', (_what, call, code) => {
-    expect(isGracefulError(thrown(call), code as 'GRACEFUL_ERR_INVALID_ARGUMENT')).toBe(true)
+    expect(isGracefulError(thrown(call), code as GracefulErrorCode)).toBe(true)
   })
 })
 

@@ -28,6 +28,9 @@ export const kOwnHandler: unique symbol = Symbol.for('graceful.signal-handler')
 /** The brand of a `GracefulError`, recognised across installed copies as undici's errors are. */
 export const kGracefulError: unique symbol = Symbol.for('graceful.error')
 
+/** Who added each signal listener, noted by the preload before the application runs. */
+export const kListenerOrigins: unique symbol = Symbol.for('graceful.listener-origins.v1')
+
 /** The process's one signal registry. */
 export const kRegistry: unique symbol = Symbol.for('graceful.signal-registry.v1')
 

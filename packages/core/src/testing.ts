@@ -1,7 +1,7 @@
 // @graceful/core/testing: instances for a test suite, a simulated signal, and waiting for a phase.
 import { Graceful } from './graceful.js'
-import type { GracefulOptions } from './options.js'
-import type { Phase, ShutdownReport } from './report.js'
+import type { GracefulOptions } from './options/options.js'
+import type { Phase, ShutdownReport } from './report/report.js'
 
 /**
  * The options of an instance made for a test: it listens to no signal, never exits the process and logs nothing.

@@ -2,7 +2,7 @@ import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import {
   Graceful,
-  GracefulError,
+  gracefulError,
   type GracefulEventName,
   type GracefulListener,
   type GracefulOptions,
@@ -112,7 +112,7 @@ function followRouting (core: Graceful, app: ExpressApp): void {
 export function graceful (options?: GracefulOptions): GracefulMiddleware {
   // `app.use(graceful)`: Express calls the factory with each request. Said at once, on the first request.
   if (options instanceof IncomingMessage) {
-    throw new GracefulError('GRACEFUL_ERR_NOT_CALLED',
+    throw gracefulError('GRACEFUL_ERR_NOT_CALLED',
       'graceful is a factory: call it, `const shutdown = graceful(options)`, then `app.use(shutdown)` or `shutdown.attach(server)`; ' +
       'it was passed to app.use() uncalled.')
   }

@@ -1,7 +1,7 @@
 import type { Server as NetServer } from 'node:net'
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
-import { createGraceful, GracefulError, type Graceful, type GracefulOptions, type WebSocketServerLike } from '@graceful/core'
+import { createGraceful, gracefulError, type Graceful, type GracefulOptions, type WebSocketServerLike } from '@graceful/core'
 
 export type {
   EventStreamEnd,
@@ -38,21 +38,17 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyInstance, options, done) => {
   // `fastify.register(gracefulPlugin(options))`: the plugin was called instead of handed over.
   if (typeof done !== 'function' || typeof (fastify as Partial<FastifyInstance> | undefined)?.decorate !== 'function') {
-    throw new GracefulError('GRACEFUL_ERR_NOT_CALLED',
+    throw gracefulError('GRACEFUL_ERR_NOT_CALLED',
       'gracefulPlugin is a Fastify plugin, not a factory: pass it with its options, `await fastify.register(gracefulPlugin, options)`.')
   }
   if (fastify.hasDecorator('graceful')) {
-    done(new GracefulError('GRACEFUL_ERR_ALREADY_REGISTERED',
-      'gracefulPlugin is registered already on this instance: register it once, on the root instance.'))
+    done(gracefulError('GRACEFUL_ERR_ALREADY_REGISTERED'))
     return
   }
   // Inside an encapsulated or prefixed plugin its routes would answer under the prefix (/api/healthz) while the probes
   // answer at the root, and `fastify.graceful` would be missing at the root: a half-state no probe would reveal.
   if (Object.getPrototypeOf(fastify) !== Object.prototype || fastify.prefix !== '') {
-    done(new GracefulError('GRACEFUL_ERR_NOT_AT_ROOT',
-      `gracefulPlugin was registered inside an encapsulated plugin${fastify.prefix === '' ? '' : ` (prefix ${fastify.prefix})`}: ` +
-      'register it on the root instance, `await fastify.register(gracefulPlugin, options)` on what Fastify() returned, ' +
-      'or from a plugin wrapped in fastify-plugin.'))
+    done(gracefulError('GRACEFUL_ERR_NOT_AT_ROOT', fastify.prefix === '' ? '' : ` (prefix ${fastify.prefix})`))
     return
   }
   const given: Record<string, unknown> = { ...options }

@@ -3,7 +3,7 @@
 // drain deadline the calls still open ended with UNAVAILABLE (which clients and proxies retry), not CANCELLED.
 import { createRequire } from 'node:module'
 import { ServerInterceptingCall, status, type Server, type ServerInterceptor } from '@grpc/grpc-js'
-import { GracefulError, type Graceful, type RunningWork } from '@graceful/core'
+import { gracefulError, type Graceful, type RunningWork } from '@graceful/core'
 import type * as HealthModule from 'grpc-health-check'
 import type { HealthImplementation, ServingStatus } from 'grpc-health-check'
 
@@ -122,14 +122,13 @@ export function gracefulGrpc (graceful: Graceful | { readonly graceful: Graceful
 
   const attach = (server: Server): Server => {
     if (attached !== undefined) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT', `gracefulGrpc("${name}").attach(server) was called twice; create one gracefulGrpc() per server.`)
+      throw gracefulError('GRACEFUL_ERR_CALLED_TWICE', `gracefulGrpc("${name}").attach(server)`, '', 'create one gracefulGrpc() per server')
     }
     // grpc-js keeps the interceptors it was created with in this field (1.10 to 1.14); where it is missing, nothing
     // is checked. Without the interceptor no call would be counted, and the deadline would end them with CANCELLED.
     const interceptors = (server as unknown as { interceptors?: unknown }).interceptors
     if (Array.isArray(interceptors) && !interceptors.includes(interceptor)) {
-      throw new GracefulError('GRACEFUL_ERR_INVALID_ARGUMENT',
-        `gracefulGrpc("${name}").attach(server): the server was created without its interceptor; create it with new grpc.Server({ interceptors: [grpcShutdown.interceptor] }).`)
+      throw gracefulError('GRACEFUL_ERR_MISSING_INTERCEPTOR', `gracefulGrpc("${name}").attach(server)`, 'grpcShutdown.interceptor')
     }
     attached = server
     // Loaded when attached, not when imported: the health module reads its .proto file as it loads.

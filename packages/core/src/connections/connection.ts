@@ -1,0 +1,217 @@
+// One connection's life, from accept to close, and the one place that may change what graceful knows of it. While
+// the service runs it only sees the accept and the close: what a socket is doing is read from Node's own state when
+// the shutdown begins. From then on HTTP/1.1 (http1.ts) and HTTP/2 (http2.ts) report what happens on it, and the
+// drain asks close-decision.ts when it may close.
+//
+//   open      the service runs: nothing is followed per request
+//   new       shutting down, and it has never sent a byte (or is still in its TLS handshake)
+//   idle      shutting down, keep-alive, nothing in flight
+//   busy      a request in flight, its response followed
+//   closing   its newest response said `Connection: close`: Node, or the staged close, ends it after that response
+//   upgraded  it left HTTP (a WebSocket, CONNECT): its own protocol, or the deadline, ends it
+//   session   an HTTP/2 session: GOAWAY tells its client, its last stream ends it
+//   closed    closed, or destroyed by the drain (`endedBy` says how)
+import type { ServerResponse } from 'node:http'
+import type { Http2Session } from 'node:http2'
+import type { Socket } from 'node:net'
+import type { ConnectionFacts } from './close-decision.js'
+import { activeResponse, isDetachedFromHttp, quietFor } from '../internals.js'
+
+export type ConnectionState = 'open' | 'new' | 'idle' | 'busy' | 'closing' | 'upgraded' | 'session' | 'closed'
+
+/** How a connection ended, so that its close is counted in the right column of the report. */
+export type EndedBy = 'peer-or-response' | 'idle' | 'forced'
+
+export class Connection {
+  /** When it was accepted (`performance.now()`); 0 when unknown (a socket first seen through a request). */
+  readonly connectedAt: number
+  #socket: Socket
+  #handshaking: boolean
+  #session: Http2Session | undefined = undefined
+  #state: ConnectionState = 'open'
+  #webSocket = false
+  /** The response that is to say `Connection: close` when its head goes out: the newest graceful has seen. */
+  #told: ServerResponse | undefined = undefined
+  /** The response whose head went out with `Connection: close`: Node closes the socket after it. */
+  #closing: ServerResponse | undefined = undefined
+  /** `socket.bytesRead` when the shutdown began, for a connection idle then; -1 otherwise. */
+  #readAtSignal = -1
+  /** When its last followed response finished (`performance.now()`), during the shutdown; 0 before. */
+  #finishedAt = 0
+  /** When graceful first followed the request now in flight, for a cut request's age; 0 when none. */
+  #followedAt = 0
+  /** `socket.bytesRead` when its quiet window began: more since means a request is on its way in. */
+  #readAtQuiet = 0
+  #timer: NodeJS.Timeout | undefined = undefined
+  #endedBy: EndedBy = 'peer-or-response'
+
+  constructor (socket: Socket, connectedAt: number, handshaking: boolean) {
+    this.#socket = socket
+    this.connectedAt = connectedAt
+    this.#handshaking = handshaking
+  }
+
+  get socket (): Socket { return this.#socket }
+  get state (): ConnectionState { return this.#state }
+  get session (): Http2Session | undefined { return this.#session }
+  get handshaking (): boolean { return this.#handshaking }
+  get webSocket (): boolean { return this.#webSocket }
+  get told (): ServerResponse | undefined { return this.#told }
+  get closing (): ServerResponse | undefined { return this.#closing }
+  get followedAt (): number { return this.#followedAt }
+  get endedBy (): EndedBy { return this.#endedBy }
+
+  /** Its TLS handshake is done: requests arrive on the TLS socket, whose destruction ends both. */
+  secured (tlsSocket: Socket): void {
+    this.#socket = tlsSocket
+    this.#handshaking = false
+  }
+
+  /** An HTTP/2 session started on it: its streams are the requests, GOAWAY is how its client is told to go. */
+  sessionStarted (session: Http2Session): void {
+    this.#session = session
+    this.#state = 'session'
+  }
+
+  /** The application's WebSocket server took it: it closes itself (1001) when draining begins. */
+  upgradedToWebSocket (): void {
+    this.#webSocket = true
+    if (this.#state !== 'open' && this.#state !== 'closed') this.#state = 'upgraded'
+  }
+
+  /**
+   * The shutdown begins: what the connection is doing is read from Node now. Returns its response in flight.
+   * `receiving`: Node's parser is in the middle of a request's head on this socket (that request is in flight too).
+   */
+  signal (receiving: (socket: Socket) => boolean): ServerResponse | undefined {
+    if (this.#state === 'session' || this.#state === 'closed') return undefined
+    if (isDetachedFromHttp(this.#socket)) {
+      this.#state = 'upgraded'
+      return undefined
+    }
+    const active = activeResponse(this.#socket)
+    if (active !== undefined) {
+      this.#state = 'busy'
+      return active
+    }
+    if (this.#handshaking || this.#socket.bytesRead === 0) {
+      this.#state = 'new'
+    } else if (receiving(this.#socket)) {
+      this.#state = 'busy'
+      return undefined
+    } else {
+      this.#state = 'idle'
+    }
+    this.#readAtSignal = this.#socket.bytesRead
+    return undefined
+  }
+
+  /** Idle since the signal, with not a byte read since: its quiet time is the whole shutdown so far. */
+  get quietSinceSignal (): boolean {
+    return this.#state === 'idle' && this.#readAtSignal === this.#socket.bytesRead
+  }
+
+  /** A response on it is followed until it finishes: whatever quiet window it was in is over. */
+  follow (): void {
+    if (this.#state !== 'closing') this.#state = 'busy'
+    this.stopWaiting()
+  }
+
+  /** The request being written now has run since `now`, for its age should the deadline cut it. */
+  runningSince (now: number): void {
+    this.#followedAt = now
+  }
+
+  /** `response` is the newest: it, and no earlier one, is to say `Connection: close`. Returns the one it replaces. */
+  tell (response: ServerResponse): ServerResponse | undefined {
+    const previous = this.#told
+    this.#told = response
+    return previous
+  }
+
+  /** The head of `response` went out saying `Connection: close`: Node ends the connection after it. */
+  headSaidClose (response: ServerResponse): void {
+    this.#closing = response
+    this.#state = 'closing'
+  }
+
+  /** A followed response finished. `next`: Node handed the socket to a pipelined response, followed from `now`. */
+  finished (now: number, next: boolean): void {
+    if (next) {
+      this.#followedAt = now
+      return
+    }
+    this.#finishedAt = now
+    this.#followedAt = 0
+    if (this.#state === 'busy') this.#state = 'idle'
+  }
+
+  /** It has never sent a byte, or is still in its TLS handshake: a preconnect, not a keep-alive connection. */
+  get neverUsed (): boolean {
+    return this.#handshaking || this.#socket.bytesRead === 0
+  }
+
+  /** What the drain reads to decide when it may close, all of it at this moment. */
+  facts (now: number, since: number, clock: number | undefined, receiving: boolean): ConnectionFacts {
+    const socket = this.#socket
+    return {
+      session: this.#session !== undefined,
+      upgraded: isDetachedFromHttp(socket),
+      ending: socket.destroyed || socket.writableEnded,
+      inFlight: activeResponse(socket) !== undefined,
+      neverUsed: this.neverUsed,
+      receiving,
+      quietByNode: quietFor(socket, clock),
+      idleSinceSignal: this.#readAtSignal === socket.bytesRead,
+      msSinceSignal: now - since,
+      msSinceFinished: this.#finishedAt > 0 ? now - this.#finishedAt : undefined,
+      msSinceConnected: this.connectedAt === 0 ? undefined : now - this.connectedAt
+    }
+  }
+
+  /** Its quiet window begins: `onQuiet` in `ms` (none when `ms` is 0), and what it has read so far is noted. */
+  waitQuiet (ms: number, onQuiet: (connection: Connection) => void): void {
+    this.stopWaiting()
+    this.#readAtQuiet = this.#socket.bytesRead
+    if (ms > 0) this.#timer = setTimeout(onQuiet, ms, this)
+  }
+
+  /** The quiet window's timer fired. */
+  quietWindowOver (): void {
+    this.#timer = undefined
+  }
+
+  /** Waiting for a quiet window: a request served meanwhile starts a fresh one. */
+  get waiting (): boolean {
+    return this.#timer !== undefined
+  }
+
+  /** Bytes read since its quiet window began (a TLS handshake's aside): a request is arriving, or it was upgraded. */
+  get readSinceQuiet (): boolean {
+    return !this.#handshaking && this.#socket.bytesRead !== this.#readAtQuiet
+  }
+
+  stopWaiting (): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** The drain ends it: quiet (`idle`) or at the deadline (`forced`). */
+  destroy (endedBy: EndedBy): void {
+    this.#endedBy = endedBy
+    this.stopWaiting()
+    this.#session?.destroy()
+    this.#socket.destroy()
+  }
+
+  /** It is closed (or destroyed): followed no more. */
+  closed (): void {
+    this.#state = 'closed'
+    this.stopWaiting()
+  }
+
+  /** GOAWAY was sent with no stream open: its close is a quiet one. */
+  endedIdle (): void {
+    this.#endedBy = 'idle'
+  }
+}

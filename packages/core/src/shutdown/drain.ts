@@ -1,0 +1,233 @@
+// The drain: exists only once draining begins. Closes the listeners, closes each connection as soon as closing it
+// cannot lose a request (close-decision.ts decides when), and at the deadline hands what is left to deadline.ts.
+import { Server as NetServer, type Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
+import { closeDecision, freshWindow, stillQuiet, type DrainTimes } from '../connections/close-decision.js'
+import type { Connection } from '../connections/connection.js'
+import type { Connections } from '../connections/connections.js'
+import { Deadline } from './deadline.js'
+import { http1InFlight } from '../connections/http1-sockets.js'
+import type { Telling } from '../connections/http1.js'
+import { followStreams, goAway, http2InFlight } from '../connections/http2.js'
+import { activeResponse, loopNow, receivingSockets, serverOf } from '../internals.js'
+import type { ProbeKind } from '../serving/probe-routes.js'
+import type { DrainOutcome, ForcedRequest } from '../report/report.js'
+import { deadline, TIMED_OUT } from './timeout.js'
+
+export type { DrainTimes } from '../connections/close-decision.js'
+
+/** A drain's outcome before anything has closed. */
+export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): DrainOutcome {
+  return {
+    inFlightAtStart,
+    completed: 0,
+    socketsAtStart,
+    closedIdle: 0,
+    closedAfterResponse: 0,
+    forced: 0,
+    webSockets: 0,
+    http2Sessions: 0,
+    forcedRequests: [],
+    untracked: 0
+  }
+}
+
+/** Requests in flight over every connection, read from Node's own per-socket state. */
+export function inFlight (connections: Connections, match: (url: string) => ProbeKind): number {
+  let count = connections.socketless.size
+  for (const connection of connections.all) {
+    count += connection.session === undefined ? http1InFlight(connection) : http2InFlight(connection, match)
+  }
+  return count
+}
+
+export class Drain {
+  readonly outcome: DrainOutcome
+  readonly #connections: Connections
+  readonly #telling: Telling
+  readonly #match: (url: string) => ProbeKind
+  readonly #times: DrainTimes
+  readonly #deadline: Deadline
+  /** Servers whose listener close has not completed: something still holds a socket of theirs. */
+  readonly #closing = new Set<NetServer>()
+  #drained: (() => void) | undefined
+  /** Past the deadline: what closes now was cut, not completed. */
+  #forcing = false
+  readonly #streamCompleted = (): void => {
+    if (!this.#forcing) this.outcome.completed++
+  }
+
+  /** Connections already quiet long enough: closed together after the next poll, rather than one timer each. */
+  #quietNow: Connection[] = []
+  // A timer runs before the poll phase: a request already in the kernel's buffer when it fires has not been read yet,
+  // and destroying the socket then would reset it. The connection joins the batch closed after the next poll instead.
+  readonly #onQuiet = (connection: Connection): void => {
+    connection.quietWindowOver()
+    this.#closeAfterPoll(connection)
+  }
+
+  readonly #onQuietNow = (): void => {
+    const batch = this.#quietNow
+    this.#quietNow = []
+    // One that served a request meanwhile has a fresh window of its own (its timer): that one decides.
+    for (const connection of batch) if (!connection.waiting) this.#closeQuiet(connection)
+  }
+
+  /** `inFlightNow`: the requests in flight as draining begins, counted by the caller (a count reads every socket). */
+  constructor (connections: Connections, telling: Telling, match: (url: string) => ProbeKind, times: DrainTimes, inFlightNow: number) {
+    this.#connections = connections
+    this.#telling = telling
+    this.#match = match
+    this.#times = times
+    this.#deadline = new Deadline(match, telling.since)
+    this.outcome = drainOutcome(inFlightNow, connections.all.size)
+  }
+
+  /**
+   * Closes the listeners and waits until every connection is closed, or until `timeout` ms have passed: then the
+   * remaining ones are destroyed and their requests named. `atDeadline` runs just before that, while what holds the
+   * process is still there to be seen.
+   */
+  async run (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
+    const outcome = this.outcome
+    const drained = new Promise<void>(resolve => { this.#drained = resolve })
+    this.#telling.drain({
+      idle: connection => { this.#waitQuiet(connection, freshWindow(connection.neverUsed, this.#times)) },
+      completed: () => { outcome.completed++ }
+    })
+    this.#connections.report({
+      // Accepted while the listener was closing: the same window as any connection that has not spoken yet.
+      accepted: connection => {
+        if (connection.session === undefined) this.#waitQuiet(connection, freshWindow(connection.neverUsed, this.#times))
+      },
+      closed: connection => { this.#closed(connection) },
+      // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
+      // Closed once the application's own 'listening' callbacks have run: they may read server.address().
+      listening: server => { process.nextTick(() => { this.closeListener(server) }) },
+      socketlessEnded: () => {
+        if (!this.#forcing) outcome.completed++
+        this.#checkDrained()
+      },
+      session: connection => { goAway(connection, this.#match) }
+    })
+    for (const server of this.#connections.servers) this.closeListener(server)
+    this.#decide()
+    this.#checkDrained()
+    if (await deadline(drained, timeout) === TIMED_OUT) {
+      atDeadline?.()
+      this.#forcing = true
+      await this.#deadline.cut(this.#connections, this.#closing, outcome)
+    }
+    // The events stay: a server that starts listening after the drain (a signal before `listen`) is closed at once.
+    this.#drained = undefined
+    return outcome
+  }
+
+  closeListener (server: NetServer): void {
+    if (this.#closing.has(server) || !server.listening) return
+    this.#closing.add(server)
+    // net.Server's close, not http.Server's: the latter also destroys idle keep-alive sockets on the spot, and a
+    // client may be writing its next request on one of them at that instant. Idle sockets get a quiet window instead.
+    NetServer.prototype.close.call(server, () => {
+      this.#closing.delete(server)
+      this.#checkDrained()
+    })
+  }
+
+  /** The requests the deadline cut whose handlers are still running (deadline.ts). */
+  stillRunning (): ForcedRequest[] {
+    return this.#deadline.stillRunning()
+  }
+
+  /** Decides, for each connection open when draining begins, when it may close. */
+  #decide (): void {
+    const now = performance.now()
+    const clock = loopNow()
+    const receiving = new Map<NetServer, Set<Socket> | undefined>()
+    // One call per connection, not the decision written out in the loop: the loop runs once, over every connection,
+    // and V8 compiles a loop that runs long on the spot (on-stack replacement) with everything in its body inlined,
+    // on the same core as the drain when the process has one; a small function of its own compiles in less time.
+    for (const connection of this.#connections.all) this.#decideOne(connection, now, clock, receiving)
+  }
+
+  #decideOne (connection: Connection, now: number, clock: number | undefined, receiving: Map<NetServer, Set<Socket> | undefined>): void {
+    const socket = connection.socket
+    if (socket.destroyed) return
+    if (connection.webSocket) this.outcome.webSockets++
+    if (connection.session !== undefined) {
+      this.outcome.http2Sessions++
+      followStreams(connection, this.#match, this.#streamCompleted)
+      goAway(connection, this.#match)
+      return
+    }
+    // Idle since the signal through a lame duck at least as long as its window: nothing is left to decide, and closing
+    // thousands of them is a loop of closes after one poll.
+    if (connection.quietSinceSignal && now - this.#telling.since >= this.#times.idleSocketGrace && !socket.writableEnded) {
+      this.#waitQuiet(connection, 0)
+      return
+    }
+    const decision = closeDecision(connection.facts(now, this.#telling.since, clock, receivingOn(socket, receiving)), this.#times)
+    if (decision.close === 'after') this.#waitQuiet(connection, decision.ms)
+  }
+
+  #closed (connection: Connection): void {
+    const outcome = this.outcome
+    if (connection.endedBy === 'idle') outcome.closedIdle++
+    else if (connection.endedBy === 'peer-or-response') outcome.closedAfterResponse++
+    this.#checkDrained()
+  }
+
+  #checkDrained (): void {
+    const connections = this.#connections
+    if (this.#drained !== undefined && connections.all.size === 0 && connections.socketless.size === 0 &&
+      this.#closing.size === 0) this.#drained()
+  }
+
+  /** One timer per waiting connection, no polling; one already quiet long enough closes after the next poll. */
+  #waitQuiet (connection: Connection, ms: number): void {
+    connection.waitQuiet(ms, this.#onQuiet)
+    // Never before the event loop has polled once more, even for a connection quiet for minutes: a request already in
+    // the kernel's buffer is read by that poll, and then it is served instead of reset.
+    if (ms === 0) this.#closeAfterPoll(connection)
+  }
+
+  #closeAfterPoll (connection: Connection): void {
+    if (this.#quietNow.push(connection) === 1) afterNextPoll(this.#onQuietNow)
+  }
+
+  #closeQuiet (connection: Connection): void {
+    const socket = connection.socket
+    // Ending already: Node closes it once its last bytes are out. Bytes since the window began: a request is arriving
+    // (or it was upgraded); only its response or the deadline may end it.
+    if (!stillQuiet({
+      ending: socket.destroyed || socket.writableEnded,
+      session: connection.session !== undefined,
+      inFlight: activeResponse(socket) !== undefined,
+      readSinceQuiet: connection.readSinceQuiet
+    })) return
+    connection.destroy('idle')
+    // Done now, not at its 'close' event: destroy() has closed the descriptor, and nothing more can arrive on it or be
+    // lost. 'close' comes in the event loop's close phase, after Node's own JavaScript for each socket (socketOnClose,
+    // the parser's release); waiting for it runs that for every socket before the exit, where an exit right away skips
+    // it, as bare server.close() then exit does.
+    this.#connections.release(connection)
+  }
+}
+
+/** Whether Node's parser is in the middle of a request's head on `socket` (its server's list read once per drain). */
+function receivingOn (socket: Socket, receiving: Map<NetServer, Set<Socket> | undefined>): boolean {
+  const server = serverOf(socket)
+  if (server === undefined) return false
+  if (!receiving.has(server)) receiving.set(server, receivingSockets(server))
+  return receiving.get(server)?.has(socket) === true
+}
+
+/**
+ * Runs `fn` once the event loop has completed one more poll phase, wherever it is called from: what the kernel holds
+ * for this process by then (a request on a socket, a connection in a listener's accept queue) has been taken in. An
+ * immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
+ * guarantee one complete poll (a timer will not do: the timers phase comes before the poll).
+ */
+export function afterNextPoll (fn: () => void): void {
+  setImmediate(() => { setImmediate(fn) })
+}

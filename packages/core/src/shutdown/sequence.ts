@@ -1,0 +1,194 @@
+// The shutdown sequence: running → stopping (lame duck) → draining → cleanup → stopped, the report, and the exit code.
+import { performance } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { Connections } from '../connections/connections.js'
+import { afterNextPoll, Drain, drainOutcome } from './drain.js'
+import type { GracefulEvents, LifecycleEvents } from '../report/events.js'
+import { runHooks, type Hook } from './hooks.js'
+import { Telling } from '../connections/http1.js'
+import { lameDuck, settleAt } from './lameduck.js'
+import type { ResolvedOptions } from '../options/resolve-options.js'
+import type { ProbeKind, ProbeRoutes } from '../serving/probe-routes.js'
+import { activeResources, buildReport, exitCodeFor, round, type CrashReport, type HeldAtDeadline, type Phase, type ShutdownReport } from '../report/report.js'
+import type { WebSockets } from '../connections/web-sockets.js'
+import type { WorkSources } from './work.js'
+
+export type Log = (level: 'info' | 'warn' | 'error', obj: object, msg: string) => void
+
+/** What the sequence works on: the instance's parts, lent by the facade. */
+export interface SequenceParts<G> {
+  instance: G
+  options: ResolvedOptions
+  connections: Connections
+  routes: ProbeRoutes
+  match: (url: string) => ProbeKind
+  webSockets: WebSockets
+  /** Aborts the instance's `signal`: draining has begun. */
+  abort: (reason: string) => void
+  /** Aborts the instance's `deadlineSignal`: the drain deadline is cutting requests or work. */
+  cut: (reason: string) => void
+  /** The instance's `deadlineSignal`, for the hooks. */
+  deadlineSignal: () => AbortSignal
+  events: LifecycleEvents<G>
+  hooks: readonly Hook[]
+  /** Requests in flight (the work sources count their own work). */
+  inFlight: () => number
+  work: WorkSources<G>
+  log: Log
+}
+
+export class Sequence<G> {
+  phase: Phase = 'running'
+  /** The hook running now, to name it when something ends the process in the middle of the shutdown. */
+  hookRunning: string | undefined = undefined
+  /** The drain, once draining has begun: a server attached then is closed at once. */
+  drain: Drain | undefined = undefined
+  /** Set when a crash started or joined the shutdown: no lame duck, a short drain, exit 1, and the report names it. */
+  crash: CrashReport | undefined = undefined
+  #phaseStarted = 0
+  readonly #parts: SequenceParts<G>
+
+  constructor (parts: SequenceParts<G>) {
+    this.#parts = parts
+  }
+
+  /** Runs the whole sequence once; never rejects: a bug still ends in a report (and an exit), never in a hang. */
+  async run (reason: string): Promise<ShutdownReport> {
+    try {
+      return await this.#sequence(reason)
+    } catch (err) {
+      this.#enter('stopped')
+      const report = buildReport(reason, drainOutcome(0, 0), [], { servedWhileStopping: 0, declined: 0 },
+        { stopping: 0, draining: 0, cleanup: 0, total: 0 }, 1)
+      report.error = err instanceof Error ? err.message : String(err)
+      if (this.crash !== undefined) report.crash = this.crash
+      this.#parts.log('error', report, 'graceful: shutdown failed')
+      this.#parts.events.emit('shutdown:end', { graceful: this.#parts.instance, report })
+      return report
+    }
+  }
+
+  async #sequence (reason: string): Promise<ShutdownReport> {
+    const { instance, options, connections, routes, match, events, log } = this.#parts
+    events.emit('shutdown:start', { graceful: instance, reason })
+    // Counted once per moment: each count reads every socket, thousands of them on a busy instance.
+    const inFlightAtSignal = this.#parts.inFlight()
+    const started = this.#enter('stopping', inFlightAtSignal)
+    log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: inFlightAtSignal },
+      'graceful: shutdown started')
+    // Consumers and schedulers stop taking work now: nothing routes to them, so the lame duck is no reason to go on.
+    this.#parts.work.stop('signal', reason)
+    // From here on every request passes the telling before the application; until now none paid for it.
+    const telling = new Telling(connections, match)
+    routes.observe(telling)
+    telling.start()
+    // No client told to go should be reconnecting here when the listener closes: the lame duck's last moments settle.
+    const settle = this.crash === undefined && options.preStopDelay > 0
+      ? setTimeout(() => { telling.settle() }, settleAt(options.preStopDelay))
+      : undefined
+    // After a crash the process may be corrupt: no lame duck, only the requests already here finish.
+    if (this.crash !== undefined) {
+      // nothing to wait for
+    } else if (options.preStopQuietWindow > 0 && options.preStopDelay > 0) {
+      const ended = await lameDuck({
+        maximum: options.preStopDelay,
+        minimum: options.preStopMinimumDelay,
+        quietWindow: options.preStopQuietWindow
+      }, () => telling.freshRequestAt)
+      if (ended.reason === 'quiet') {
+        log('info', { phase: 'stopping', stoppingMs: round(ended.durationMs), preStopQuietWindow: options.preStopQuietWindow },
+          'graceful: lame duck ended early, no new traffic')
+      }
+    } else if (options.preStopDelay > 0) {
+      await delay(options.preStopDelay)
+    }
+
+    // One more poll of the event loop before the listener closes: a connection the kernel queued while the event loop
+    // was busy, its request maybe written, is accepted by that poll and served, where closing the listener would reset
+    // it. Settling meanwhile, as at the end of a lame duck: a client told to go then would reconnect at once, into the
+    // accept queue of a listener about to close.
+    telling.settle()
+    await new Promise<void>(resolve => { afterNextPoll(resolve) })
+    clearTimeout(settle)
+    const inFlightAtDrain = this.#parts.inFlight()
+    const drainStarted = this.#enter('draining', inFlightAtDrain)
+    this.#parts.abort(reason)
+    this.#parts.webSockets.goAway()
+    this.#parts.work.stop('draining', reason)
+    let held: HeldAtDeadline | undefined
+    this.drain = new Drain(connections, telling, match, options, inFlightAtDrain)
+    const drainTimeout = this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout)
+    // One deadline for the sockets and the work: both timers start now, so the work's `deadline` aborts in the same
+    // turn as the sockets are destroyed, and draining ends once both are done.
+    // Whatever the deadline cuts first, requests or work, `deadlineSignal` aborts before anything is destroyed: a
+    // handler still running learns it at once, as a Go handler's context is cancelled with its connection.
+    const [drain] = await Promise.all([this.drain.run(drainTimeout, () => {
+      held = { inFlight: this.#parts.inFlight(), openSockets: connections.all.size, activeResources: activeResources() }
+      this.#parts.cut(reason)
+    }), this.#parts.work.drain(drainTimeout, () => { this.#parts.cut(reason) })])
+    const forced = drain.forced > 0 || drain.forcedRequests.length > 0 || this.#parts.work.failed
+
+    const cleanupStarted = this.#enter('cleanup')
+    const steps: Hook[] = []
+    const close = options.close
+    if (close !== undefined) steps.push({ name: 'close', fn: () => close(reason), timeout: options.hookTimeout })
+    steps.push(...[...this.#parts.hooks].reverse())
+    const cut = this.drain
+    const hooks = await runHooks(steps, {
+      start: hook => {
+        this.hookRunning = hook.name
+        events.emit('hook:start', { graceful: instance, name: hook.name, timeoutMs: hook.timeout })
+      },
+      end: result => { events.emit('hook:end', { graceful: instance, name: result.name, result }) }
+    }, () => ({ reason, forced, running: cut.stillRunning(), deadline: this.#parts.deadlineSignal() }))
+    this.hookRunning = undefined
+    // The handlers the deadline cut, as they are now: named in the report as having ended since, or still running.
+    cut.stillRunning()
+    // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
+    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first. Without hooks there
+    // is nothing to wait for, and the turn is not free: it runs Node's close handling of every socket the drain has
+    // just destroyed (see Drain#closeQuiet), which an exit now skips.
+    if (steps.length > 0) await new Promise(resolve => setImmediate(resolve))
+
+    const stopped = this.#enter('stopped')
+    const times = {
+      stopping: drainStarted - started,
+      draining: cleanupStarted - drainStarted,
+      cleanup: stopped - cleanupStarted,
+      total: stopped - started
+    }
+    const failed = this.crash !== undefined || forced || hooks.some(hook => hook.status !== 'ok')
+    const report = buildReport(reason, drain, hooks, telling, times,
+      exitCodeFor(failed, reason, options.signalExitCode), held)
+    if (this.crash !== undefined) report.crash = this.crash
+    const work = this.#parts.work.report()
+    if (work !== undefined) report.work = work
+    log(failed ? 'warn' : 'info', report, 'graceful: shutdown complete')
+    events.emit('shutdown:end', { graceful: instance, report })
+    return report
+  }
+
+  /**
+   * Moves to the next phase and tells the listeners and the diagnostics channel. Returns the time it began, so that
+   * the report and the events give a phase the same duration.
+   */
+  #enter (phase: Phase, inFlight = this.#parts.inFlight()): number {
+    const previous = this.phase
+    const now = performance.now()
+    const previousDurationMs = previous === 'running' ? 0 : round(now - this.#phaseStarted)
+    this.phase = phase
+    this.#phaseStarted = now
+    const workInFlight = this.#parts.work.inFlight
+    const event: GracefulEvents<G>['phase'] = {
+      graceful: this.#parts.instance,
+      phase,
+      previous,
+      previousDurationMs,
+      inFlight: inFlight + workInFlight,
+      workInFlight,
+      openSockets: this.#parts.connections.all.size
+    }
+    this.#parts.events.emit('phase', event)
+    return now
+  }
+}
