@@ -1,5 +1,4 @@
-// Validation shared by every entry that takes options (an instance, the cluster primary, endEventStream): one
-// message shape, one "did you mean", so that a mistake reads the same wherever it is made.
+// Validation shared by every entry that takes options: one message shape, one "did you mean", wherever it is made.
 import { constants } from 'node:os'
 import { gracefulError, type GracefulError } from '../errors.js'
 import type { GracefulLogger } from '../report/logger.js'
@@ -106,9 +105,8 @@ export function validateLogger (value: unknown, name: string): GracefulLogger | 
 }
 
 /**
- * Checks an options object against a table of validators: it must be an object, every own key must be known (with
- * "did you mean"), and each value given passes its validator. Returns the validated values; absent ones stay absent.
- * Own keys only: an inherited or `__proto__` key must neither configure anything nor pass unnoticed.
+ * Checks an options object against a table of validators: an object, own keys only (an inherited or `__proto__` key
+ * must neither configure anything nor pass unnoticed), each known (else "did you mean") and valid.
  */
 export function validateOptions<T extends object> (input: unknown, validators: { readonly [K in keyof T]-?: Validator<T[K]> }, what: string): Partial<T> {
   if (input === undefined) return {}
