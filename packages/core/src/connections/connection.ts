@@ -1,16 +1,9 @@
-// One connection's life, from accept to close, and the one place that may change what graceful knows of it. While
-// the service runs it only sees the accept and the close: what a socket is doing is read from Node's own state when
-// the shutdown begins. From then on HTTP/1.1 (http1.ts) and HTTP/2 (http2.ts) report what happens on it, and the
-// drain asks close-decision.ts when it may close.
-//
-//   open      the service runs: nothing is followed per request
-//   new       shutting down, and it has never sent a byte (or is still in its TLS handshake)
-//   idle      shutting down, keep-alive, nothing in flight
-//   busy      a request in flight, its response followed
-//   closing   its newest response said `Connection: close`: Node, or the staged close, ends it after that response
-//   upgraded  it left HTTP (a WebSocket, CONNECT): its own protocol, or the deadline, ends it
-//   session   an HTTP/2 session: GOAWAY tells its client, its last stream ends it
-//   closed    closed, or destroyed by the drain (`endedBy` says how)
+// One connection's life from accept to close; no other file writes its state. While the service runs it sees only the
+// accept and the close; from the signal on, http1.ts and http2.ts report to it, and the drain asks close-decision.ts
+// when it may close. States: open (serving: nothing followed per request) · new (no byte yet, or in its TLS handshake)
+// · idle (keep-alive, nothing in flight) · busy (a response followed) · closing (its newest response said `Connection:
+// close`; Node or the staged close ends it) · upgraded (left HTTP: its protocol or the deadline ends it) · session
+// (HTTP/2: GOAWAY, then its last stream ends it) · closed (`endedBy` says how).
 import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
@@ -67,13 +60,11 @@ export class Connection {
     this.#handshaking = false
   }
 
-  /** An HTTP/2 session started on it: its streams are the requests, GOAWAY is how its client is told to go. */
   sessionStarted (session: Http2Session): void {
     this.#session = session
     this.#state = 'session'
   }
 
-  /** The application's WebSocket server took it: it closes itself (1001) when draining begins. */
   upgradedToWebSocket (): void {
     this.#webSocket = true
     if (this.#state !== 'open' && this.#state !== 'closed') this.#state = 'upgraded'
@@ -102,7 +93,6 @@ export class Connection {
     this.stopWaiting()
   }
 
-  /** The request being written now has run since `now`, for its age should the deadline cut it. */
   runningSince (now: number): void {
     this.#followedAt = now
   }
@@ -114,7 +104,6 @@ export class Connection {
     return previous
   }
 
-  /** The head of `response` went out saying `Connection: close`: Node ends the connection after it. */
   headSaidClose (response: ServerResponse): void {
     this.#closing = response
     this.#state = 'closing'
@@ -136,7 +125,6 @@ export class Connection {
     return this.#handshaking || this.#socket.bytesRead === 0
   }
 
-  /** What the drain reads to decide when it may close, all of it at this moment. */
   facts (now: number, since: number, clock: number | undefined, receiving: boolean): ConnectionFacts {
     const socket = this.#socket
     return {
@@ -161,7 +149,6 @@ export class Connection {
     if (ms > 0) this.#timer = setTimeout(onQuiet, ms, this)
   }
 
-  /** The quiet window's timer fired. */
   quietWindowOver (): void {
     this.#timer = undefined
   }
@@ -181,7 +168,6 @@ export class Connection {
     this.#timer = undefined
   }
 
-  /** The drain ends it: quiet (`idle`) or at the deadline (`forced`). */
   destroy (endedBy: EndedBy): void {
     this.#endedBy = endedBy
     this.stopWaiting()
@@ -189,7 +175,6 @@ export class Connection {
     this.#socket.destroy()
   }
 
-  /** It is closed (or destroyed): followed no more. */
   closed (): void {
     this.#state = 'closed'
     this.stopWaiting()
