@@ -1,8 +1,6 @@
-// The other listeners of the signals graceful owns: NestJS's enableShutdownHooks(), close-with-grace, Hono's and
-// every tutorial's `process.on('SIGTERM', () => { server.close(); process.exit(0) })`. Run at the signal, each closes
-// the application or exits the process while the lame duck and the drain still need it. They are named when they
-// appear (at start-up, not first at the signal), and each runs once graceful's shutdown is over, as it would have run
-// at the signal: in order, with the signal's arguments, awaited when it returns a promise, bounded.
+// The other listeners of the signals graceful owns (NestJS's enableShutdownHooks(), close-with-grace, every tutorial's
+// `process.on('SIGTERM', () => { server.close(); process.exit(0) })`) would close the app or exit mid-drain: each is
+// named when it appears, and run once graceful's shutdown is over, as at the signal (in order, awaited, bounded).
 
 
 import { kDeferred, kOwnHandler } from '../symbols.js'

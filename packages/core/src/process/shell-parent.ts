@@ -18,11 +18,9 @@ export interface ShellParent {
 let found: { parent: ShellParent | undefined } | undefined
 
 /**
- * A shell that receives the stop signal in node's place: it is PID 1, or the child of PID 1 in a container (the main
- * process behind an init). Such a shell does not hand SIGTERM on (dash does not even replace itself with its last
- * command), so node is killed, not drained. Linux only (read from /proc); undefined elsewhere, or when /proc says
- * nothing. `inContainer` is asked only when needed: outside one, a shell whose parent is PID 1 is a service manager's
- * (systemd signals the whole group) or an orphan's, not a container's main process.
+ * A shell that receives the stop signal in node's place: PID 1, or PID 1's child in a container. It does not hand
+ * SIGTERM on (dash does not even exec its last command), so node is killed, not drained. Linux only (/proc).
+ * `inContainer` is asked only when needed: outside one, PID 1's child is a service manager's or an orphan's.
  */
 export function shellParent (inContainer: () => boolean): ShellParent | undefined {
   found ??= { parent: readShellParent(inContainer) }

@@ -10,9 +10,7 @@ export const SHUTDOWN_MESSAGE = 'graceful:shutdown'
 export interface SignalMember {
   readonly signals: readonly NodeJS.Signals[]
   readonly exit: boolean
-  /** True from the start of its shutdown until its report is out. */
   readonly busy: boolean
-  /** Starts (or joins) the shutdown because `signal` arrived. */
   startFromSignal: (signal: NodeJS.Signals) => void
   /** A second signal arrived while this instance was busy: say what is being abandoned. */
   abandon: (signal: NodeJS.Signals) => void
@@ -20,13 +18,11 @@ export interface SignalMember {
   readonly hookTimeout?: number
   /** Another listener of a signal this instance answers to was found (at start-up, when it is added). */
   competing?: (signal: NodeJS.Signals, origin: string) => void
-  /** The application's own signal listeners ran after the shutdown: what became of them. */
   ranDeferred?: (run: DeferredRun) => void
 }
 
 /** An instance that drains when the process crashes (`onCrash: 'drain'`). */
 export interface CrashMember {
-  /** An uncaught exception or unhandled rejection: drain briefly, run the hooks, report it, exit 1. */
   crashed: (kind: 'uncaughtException' | 'unhandledRejection', error: unknown) => void
 }
 
@@ -36,9 +32,8 @@ export interface ExitWatcher {
 }
 
 /**
- * One registry per process serves every instance, so that several servers and several apps share one listener per
- * signal (no MaxListeners warning, no leak), and the process exits once, when the last busy instance is done,
- * not when the first one finishes.
+ * One registry per process: one listener per signal for every instance (no MaxListeners warning, no leak), and one
+ * exit, when the last busy instance is done, not the first.
  */
 export class SignalRegistry {
   readonly #members = new Set<SignalMember>()
@@ -165,9 +160,8 @@ export class SignalRegistry {
   }
 
   /**
-   * A cluster worker is told to shut down by its primary through IPC, not by a signal: on a terminal, Ctrl-C has
-   * already reached every process of the group, and a forwarded signal would be the worker's second, which exits at
-   * once. The message starts the same shutdown as the signal; a worker already shutting down ignores it.
+   * A cluster worker is told by its primary through IPC, not a signal: on a terminal, Ctrl-C has reached every process
+   * of the group already, and a forwarded signal would be the worker's second, which exits at once.
    */
   #listenToPrimary (): void {
     const onMessage = (message: unknown): void => {

@@ -137,10 +137,7 @@ export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ t
   return true
 }
 
-/**
- * Warnings about how one instance is used (a server never attached, a route graceful shadows, a unit mistaken):
- * each once per instance and subject, silenceable by name like the others.
- */
+/** Warnings about how one instance is used (a server never attached, a shadowed route): once per subject. */
 export function usageWarnings (options: WarningOptions, warn: Warn): (name: WarningName, subject: string, obj: object, msg: string) => void {
   const warned = new Set<string>()
   return (name, subject, obj, msg) => {
