@@ -7,19 +7,14 @@ import type { Phase, ShutdownReport } from './report.js'
 import { describe } from '../options/validate.js'
 import type { ForcedWork, WorkSourceResult, WorkStopAt } from '../shutdown/work.js'
 
-/** Fired once, when the shutdown begins (before the lame duck). */
 export interface ShutdownStartEvent<G> {
-  /** The instance the event is about. */
   graceful: G
   /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
   reason: string
 }
 
-/** Fired when the instance enters a phase: `stopping`, `draining`, `cleanup`, then `stopped`. */
 export interface PhaseEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The phase now entered. */
   phase: Phase
   /** The phase just left. */
   previous: Phase
@@ -33,43 +28,30 @@ export interface PhaseEvent<G> {
   openSockets: number
 }
 
-/** Fired before a cleanup step runs (the application's own `close`, then each `onShutdown` hook). */
 export interface HookStartEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The hook's name, as in the report. */
   name: string
   /** Its bound in milliseconds: past it, it is reported as timed out and the next one starts. */
   timeoutMs: number
 }
 
-/** Fired when a cleanup step ended: finished, threw or rejected, or timed out. */
 export interface HookEndEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The hook's name, as in the report. */
   name: string
   /** Its entry in the report: status, duration, error message. */
   result: HookResult
 }
 
-/** Fired when a work source is told to stop taking work (at the signal, or when draining begins). */
 export interface WorkStopEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The work source's name, as in the report. */
   name: string
-  /** The moment it stops at. */
   stopAt: WorkStopAt
   /** The work it was running then. */
   running: number
 }
 
-/** Fired when a work source's work has ended, or the drain deadline cut it, or its stop failed. */
 export interface WorkEndEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The work source's name, as in the report. */
   name: string
   /** Its entry in the report. */
   result: WorkSourceResult
@@ -77,14 +59,12 @@ export interface WorkEndEvent<G> {
   forced: ForcedWork[]
 }
 
-/** Fired once, when the shutdown is over and its report is logged (before the process exits). */
 export interface ShutdownEndEvent<G> {
-  /** The instance the event is about. */
   graceful: G
   report: ShutdownReport
 }
 
-/** Every lifecycle event by the name `on()` takes; the `node:diagnostics_channel` name is `graceful:` + this. */
+/** Every lifecycle event (each payload names its instance in `graceful`) by the name `on()` takes. */
 export interface GracefulEvents<G> {
   'shutdown:start': ShutdownStartEvent<G>
   phase: PhaseEvent<G>
@@ -100,8 +80,8 @@ export type GracefulEventName = keyof GracefulEvents<unknown>
 export type GracefulListener<E extends GracefulEventName, G> = (event: GracefulEvents<G>[E]) => void
 
 /**
- * The `node:diagnostics_channel` names graceful publishes on, for every instance in the process (each payload names
- * its instance in `graceful`). Subscribe with `diagnostics_channel.subscribe(channels.phase, fn)`.
+ * The `node:diagnostics_channel` names graceful publishes on, for every instance in the process (the payloads of
+ * `on()`). Subscribe with `diagnostics_channel.subscribe(channels.phase, fn)`.
  */
 export const channels: {
   readonly shutdownStart: 'graceful:shutdown:start'

@@ -1,10 +1,7 @@
 // The report as a person reads it on a terminal.
 import type { ShutdownReport } from './report.js'
 
-/**
- * The report as a person reads it on a terminal: a few aligned lines, the exit code and the total time first, then
- * only what explains them.
- */
+/** The report as a person reads it on a terminal: exit code and total time first, then only what explains them. */
 export function renderReport (report: ShutdownReport): string {
   const { phases, requests, sockets } = report
   const lines = [
