@@ -1,8 +1,6 @@
-// The application's own close, joined to the shutdown: a `server.close()` of an attached server during graceful's
-// shutdown, or a framework's close that an adapter routes here (`fastify.close()`) during or instead of it. Left
-// alone, it closes the listener at once while balancers still route here (refused connections), and Fastify answers
-// 503 from then on. Joined, the lame duck serves, the drain closes the listener, and the application's callback or
-// promise settles once the shutdown is over.
+// The application's own close joined to the shutdown: `server.close()` of an attached server, or a framework's close an
+// adapter routes here (`fastify.close()`). Left alone it closes the listener while balancers still route here (and
+// Fastify answers 503); joined, the lame duck serves, the drain runs, and the application's callback settles after.
 import type { Server as NetServer } from 'node:net'
 import type { Phase } from '../report/report.js'
 
@@ -25,10 +23,9 @@ export class AppCloses {
   }
 
   /**
-   * From now on the application's own `server.close()` on this server joins a shutdown under way. Outside one it is
-   * the server's own close: test tools close the servers they listen (supertest, after every request), and a server
-   * the application is done with is not the service stopping; the service stops through a signal, whose other
-   * listeners run after the shutdown, or through `shutdown()`.
+   * From now on the application's `server.close()` joins a shutdown under way. Outside one it is the server's own
+   * close: test tools close the servers they listen (supertest), and a server the application is done with is not the
+   * service stopping (that is a signal, or `shutdown()`).
    */
   install (server: NetServer): void {
     if (this.#patched.has(server)) return
@@ -48,7 +45,6 @@ export class AppCloses {
     }
   }
 
-  /** Gives every server back its own `close`. */
   uninstall (): void {
     for (const [server, own] of this.#patched) {
       if (own === undefined) Reflect.deleteProperty(server, 'close')
@@ -82,9 +78,8 @@ export class AppCloses {
       return true
     }
     if (state === 'stopping' || state === 'draining') return true
-    // The drain is over. A framework closes as it would (graceful's own close step is what closed it); a server that
-    // graceful closed is closed, not an error and not a wait: the framework's close step may be what asks (Fastify
-    // closes its server in an onClose hook), and so may a handler written for a server nobody else closes.
+    // The drain is over: a framework closes as it would, and a server graceful closed is closed, neither an error nor
+    // a wait (Fastify closes its server in an onClose hook, during graceful's own close step).
     return server !== undefined && !server.listening
   }
 

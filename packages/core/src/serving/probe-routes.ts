@@ -72,7 +72,6 @@ export interface RequestObserver {
   request: (req: IncomingMessage, res: ServerResponse) => boolean
   /** A probe: it holds its socket like any request, and is told like one, but it is not application work. */
   probe: (req: IncomingMessage, res: ServerResponse) => boolean
-  /** An HTTP/2 stream. */
   stream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void
 }
 
@@ -84,10 +83,8 @@ interface Wrapped {
 
 
 /**
- * Puts the probes in front of each attached server. Probes are answered inside the server's `emit`, before any
- * 'request' listener runs: the application (node:http handler, Express middleware, Fastify hooks) never sees them, so
- * authentication, body parsing or rate limiting cannot fail a probe. A prepended listener would not do: every
- * listener of an event runs, so the application would answer too.
+ * The application never sees a probe, so no authentication, body parser or rate limit can fail one. A prepended
+ * listener would not do: every listener of an event runs, so the application would answer too.
  */
 export class ProbeRoutes {
   /** The probe check: replaced when an adapter learns how its application's router matches paths. */
@@ -108,7 +105,6 @@ export class ProbeRoutes {
     this.#onError = onError
   }
 
-  /** The answer to a probe of `kind` now (a promise when readiness checks have to run). */
   health (kind: ProbeKind): HealthResponse | Promise<HealthResponse> {
     return this.#health(kind)
   }
@@ -173,9 +169,8 @@ export class ProbeRoutes {
           routes.probe(req as IncomingMessage, res as ServerResponse, kind)
           return true
         }
-        // Only a response queued behind another (pipelined) has no socket yet: it alone is stored. The response being
-        // written is Node's own `socket._httpMessage`, and storing it would keep it, and its request, alive on every
-        // idle keep-alive socket.
+        // Only a response queued behind another (pipelined) is stored: the one being written is `socket._httpMessage`,
+        // and storing it would keep it and its request alive on every idle keep-alive socket.
         if (isQueued(res as ServerResponse)) {
           ;((req as IncomingMessage).socket as Socket & { [kLatestResponse]?: unknown })[kLatestResponse] = res
         }
@@ -188,7 +183,6 @@ export class ProbeRoutes {
         const observer = routes.observer
         if (observer !== undefined && !observer.request(req as IncomingMessage, res as ServerResponse)) return true
       }
-      // Every other event passes through untouched, with all its arguments.
       // eslint-disable-next-line prefer-rest-params
       return Reflect.apply(emit, this, arguments) as boolean
     } as NetServer['emit']

@@ -3,7 +3,6 @@
 import type { Server as NetServer } from 'node:net'
 import { kAttachedBy } from '../symbols.js'
 
-/** On the server: the instance that attached it first. Process-wide, so that two installed copies agree. */
 
 interface Claim {
   readonly instance: object
