@@ -4,18 +4,14 @@ import type { ServerResponse } from 'node:http'
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
 
-/**
- * The response Node is writing on an HTTP/1 socket (`socket._httpMessage`, Node 18–26: what its own
- * `closeIdleConnections()` reads); pipelined ones wait behind it, each taking its place in turn.
- */
+// The response Node is writing on an HTTP/1 socket (`socket._httpMessage`, Node 18–26: what its own
+// `closeIdleConnections()` reads); pipelined ones wait behind it, each taking its place in turn.
 export function activeResponse (socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined
 }
 
-/**
- * True for a response queued behind the one being written: Node gives it its socket only at the front of the queue
- * (`response.socket` is null until then, Node 18–26). Read per request, so that only such a response is stored.
- */
+// True for a response queued behind the one being written: Node gives it its socket only at the front of the queue
+// (`response.socket` is null until then, Node 18–26). Read per request, so that only such a response is stored.
 export function isQueued (response: ServerResponse): boolean {
   return response.socket === null
 }
@@ -36,11 +32,9 @@ export function parentSocket (tlsSocket: Socket): Socket | undefined {
 }
 
 let kHttpConnections: symbol | undefined
-/**
- * HTTP/1 sockets receiving a request (or yet to send one): `server[kConnections].active()`, the list Node keeps for
- * `headersTimeout` (Node 18.2–26); one with bytes read is mid-head, and closing it would reset that request.
- * Undefined without the list (HTTP/2 with allowHTTP1): then only bytes since the signal make a socket busy.
- */
+// HTTP/1 sockets receiving a request (or yet to send one): `server[kConnections].active()`, the list Node keeps for
+// `headersTimeout` (Node 18.2–26); one with bytes read is mid-head, and closing it would reset that request.
+// Undefined without the list (HTTP/2 with allowHTTP1): then only bytes since the signal make a socket busy.
 export function receivingSockets (server: NetServer): Set<Socket> | undefined {
   kHttpConnections ??= ownSymbol(server, 'http.server.connections')
   if (kHttpConnections === undefined) return undefined
@@ -63,11 +57,9 @@ export function httpSockets (server: NetServer): Socket[] {
 }
 
 let kTimeout: symbol | undefined
-/**
- * How long an idle keep-alive socket has been quiet, in ms (`now` is `loopNow()`). Node arms its keep-alive timer
- * (`socket[kTimeout]`, Node 18–26) after a response, every read or write refreshes its `_idleStart`, a complete
- * request disarms it: a live timer tells since when the socket has been silent. Undefined without one.
- */
+// How long an idle keep-alive socket has been quiet, in ms (`now` is `loopNow()`). Node arms its keep-alive timer
+// (`socket[kTimeout]`, Node 18–26) after a response, every read or write refreshes its `_idleStart`, a complete
+// request disarms it: a live timer tells since when the socket has been silent. Undefined without one.
 export function quietFor (socket: Socket, now: number | undefined): number | undefined {
   if (now === undefined) return undefined
   kTimeout ??= ownSymbol(socket, 'timeout')

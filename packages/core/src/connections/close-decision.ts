@@ -10,7 +10,6 @@ export interface DrainTimes {
 /** What the drain reads of a connection, all at one moment (Connection#facts). */
 export interface ConnectionFacts {
   session: boolean
-  /** It left HTTP (WebSocket, CONNECT). */
   upgraded: boolean
   /** Node is ending it already (its last response said close), or it is gone. */
   ending: boolean
@@ -25,22 +24,17 @@ export interface ConnectionFacts {
   msSinceSignal: number
   /** Since its last followed response finished, when one did during the shutdown. */
   msSinceFinished: number | undefined
-  /** Since it was accepted, when that is known. */
   msSinceConnected: number | undefined
 }
 
-/**
- * `never`: its own end (its response, its protocol) or the deadline closes it. `after`: once quiet `ms` more (0: after
- * the event loop's next poll, never in the tick it is decided).
- */
+// `never`: its own end (its response, its protocol) or the deadline closes it. `after`: once quiet `ms` more (0: after
+// the event loop's next poll, never in the tick it is decided).
 export type CloseDecision = { close: 'never' } | { close: 'after', ms: number }
 
 const NEVER: CloseDecision = { close: 'never' }
 
-/**
- * A quiet connection may have a request on the wire that its client wrote before it saw anything from us: it gets a
- * window from the moment it turned quiet (a connection that never sent a request: from its accept, a preconnect).
- */
+// A quiet connection may have a request on the wire that its client wrote before it saw anything from us: it gets a
+// window from the moment it turned quiet (a connection that never sent a request: from its accept, a preconnect).
 export function closeDecision (facts: ConnectionFacts, times: DrainTimes): CloseDecision {
   // In flight: its response decides. Upgraded: its own protocol (1001), or the deadline. Ending: Node closes it once its
   // last bytes are out; closing it could cut them. A session: GOAWAY.
@@ -51,10 +45,8 @@ export function closeDecision (facts: ConnectionFacts, times: DrainTimes): Close
   return after(freshWindow(false, times) - quietFor(facts))
 }
 
-/**
- * How long it has been quiet: by Node's keep-alive timer when it runs; else, idle at the signal and silent since, the
- * whole shutdown (the lame duck counts); else since its last response finished; else unknown: the whole window.
- */
+// How long it has been quiet: by Node's keep-alive timer when it runs; else, idle at the signal and silent since, the
+// whole shutdown (the lame duck counts); else since its last response finished; else unknown: the whole window.
 export function quietFor (facts: ConnectionFacts): number {
   if (facts.quietByNode !== undefined) return facts.quietByNode
   if (facts.idleSinceSignal) return facts.msSinceSignal
@@ -71,12 +63,10 @@ export function stillQuiet (facts: { ending: boolean, session: boolean, inFlight
   return !facts.ending && !facts.session && !facts.inFlight && !facts.readSinceQuiet
 }
 
-/**
- * Whether a head going out says `Connection: close`: only the newest on its connection (Node closes the socket after
- * it, dropping what is pipelined behind); not while the lame duck settles (the client would reconnect to a listener
- * about to close); not a protocol switch; not while the parser receives the next request behind a complete one (the
- * close waits for that request's answer).
- */
+// Whether a head going out says `Connection: close`: only the newest on its connection (Node closes the socket after
+// it, dropping what is pipelined behind); not while the lame duck settles (the client would reconnect to a listener
+// about to close); not a protocol switch; not while the parser receives the next request behind a complete one (the
+// close waits for that request's answer).
 export function saysClose (head: { newest: boolean, settling: boolean, statusCode: unknown, requestComplete: boolean, receivingNext: () => boolean }): boolean {
   return head.newest && !head.settling && head.statusCode !== 101 && !(head.requestComplete && head.receivingNext())
 }

@@ -120,7 +120,6 @@ export class Connection {
     if (this.#state === 'busy') this.#state = 'idle'
   }
 
-  /** It has never sent a byte, or is still in its TLS handshake: a preconnect, not a keep-alive connection. */
   get neverUsed (): boolean {
     return this.#handshaking || this.#socket.bytesRead === 0
   }

@@ -29,11 +29,9 @@ export class Telling implements RequestObserver {
   /** When the last request (no probe) came on a connection opened after the signal: the adaptive lame duck's clue. */
   freshRequestAt = 0
   readonly since: number
-  /**
-   * The lame duck's last moments (`SETTLE_MS`) and the poll before the listener closes: responses keep their
-   * connection, so that no client is reconnecting as the listener closes (a connection still in its accept queue then
-   * is reset, and a POST on it is unsafe to retry). Draining tells them.
-   */
+  // The lame duck's last moments (`SETTLE_MS`) and the poll before the listener closes: responses keep their
+  // connection, so that no client is reconnecting as the listener closes (a connection still in its accept queue then
+  // is reset, and a POST on it is unsafe to retry). Draining tells them.
   #settling = false
   #events: ResponseEvents | undefined = undefined
   readonly #connections: Connections
@@ -103,11 +101,9 @@ export class Telling implements RequestObserver {
     return this.#events !== undefined
   }
 
-  /**
-   * Whether the client may still be sending after a close response, as nginx's `lingering_close on` judges it: it
-   * pipelined here before (and may have written ahead again), another request is arriving, or the closing response
-   * went out before its request's body was in.
-   */
+  // Whether the client may still be sending after a close response, as nginx's `lingering_close on` judges it: it
+  // pipelined here before (and may have written ahead again), another request is arriving, or the closing response
+  // went out before its request's body was in.
   #maySend (connection: Connection): boolean {
     return latestResponse(connection.socket) !== undefined || connection.closing?.req.complete === false || this.#receivingOn(connection)
   }

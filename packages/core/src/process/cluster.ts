@@ -196,11 +196,8 @@ class ClusterPrimary implements SignalMember {
 /** A worker dead a moment ago can look connected: the failed write (EPIPE) must not become an unhandled 'error'. */
 function unsent (): void {}
 
-/**
- * A worker told to stop while its listen was on the way exits without waiting for the answer, and Node's write to its
- * closed channel is an EPIPE 'error' on the Worker that would crash the primary, and the other workers' shutdown. Its
- * 'exit' settles it; any other error still throws.
- */
+// A worker told to stop while its listen was on the way exits without waiting for the answer; Node's write to its
+// closed channel is then an EPIPE 'error' on the Worker that would crash the primary. Its 'exit' settles it.
 function closedChannel (err: NodeJS.ErrnoException): void {
   if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET' && err.code !== 'ERR_IPC_CHANNEL_CLOSED') throw err
 }

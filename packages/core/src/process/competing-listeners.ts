@@ -78,7 +78,6 @@ export class CompetingListeners {
     }
   }
 
-  /** Listeners that heard a signal and wait for the shutdown to be over. */
   get pending (): boolean {
     return this.#due.length > 0
   }
@@ -113,8 +112,7 @@ export class CompetingListeners {
     const raw = (process.rawListeners(signal) as Listener[]).find(entry => entry === listener || (entry as Partial<Deferred>).listener === listener)
     if (raw === undefined || !this.#owned.has(signal)) return
     const once = raw !== listener
-    // The original stays what the application sees: `removeListener(signal, original)` and `listeners()` work on
-    // it as on a `once` wrapper.
+    // The original stays what the application sees: `removeListener()` and `listeners()` work as on a `once` wrapper.
     const deferred = Object.assign((...args: unknown[]): void => {
       if (once) process.removeListener(signal, deferred)
       this.#dueSignal ??= signal

@@ -17,11 +17,9 @@ export interface ShellParent {
 // Once per process: how node was started does not change, and /proc is not read again for each instance.
 let found: { parent: ShellParent | undefined } | undefined
 
-/**
- * A shell that receives the stop signal in node's place: PID 1, or PID 1's child in a container. It does not hand
- * SIGTERM on (dash does not even exec its last command), so node is killed, not drained. Linux only (/proc).
- * `inContainer` is asked only when needed: outside one, PID 1's child is a service manager's or an orphan's.
- */
+// A shell that gets the stop signal in node's place: PID 1, or PID 1's child in a container. It does not hand SIGTERM
+// on (dash does not even exec its last command): node is killed, not drained. Linux only. `inContainer` is asked only
+// when needed: outside one, PID 1's child is a service manager's or an orphan's.
 export function shellParent (inContainer: () => boolean): ShellParent | undefined {
   found ??= { parent: readShellParent(inContainer) }
   return found.parent

@@ -31,10 +31,7 @@ export interface ExitWatcher {
   exitedEarly: (code: number) => void
 }
 
-/**
- * One registry per process: one listener per signal for every instance (no MaxListeners warning, no leak), and one
- * exit, when the last busy instance is done, not the first.
- */
+/** One per process: one listener per signal for every instance (no leak), and one exit, after the last busy one. */
 export class SignalRegistry {
   readonly #members = new Set<SignalMember>()
   readonly #handlers = new Map<NodeJS.Signals, () => void>()
@@ -61,10 +58,7 @@ export class SignalRegistry {
   readonly #onUncaught = (error: unknown): void => { this.#crashed('uncaughtException', error) }
   readonly #onUnhandled = (reason: unknown): void => { this.#crashed('unhandledRejection', reason) }
 
-  /**
-   * Listens for crashes on behalf of `member`, only because it asked (`onCrash: 'drain'`): one listener per event for
-   * every such instance. While one listens, Node no longer ends the process on a crash by itself: the instances do.
-   */
+  /** Only for members that asked (`onCrash: 'drain'`): while one listens, Node no longer exits on a crash by itself. */
   watchCrashes (member: CrashMember): void {
     if (this.#crashMembers.size === 0) {
       process.on('uncaughtException', this.#onUncaught)
@@ -159,10 +153,8 @@ export class SignalRegistry {
     this.#release()
   }
 
-  /**
-   * A cluster worker is told by its primary through IPC, not a signal: on a terminal, Ctrl-C has reached every process
-   * of the group already, and a forwarded signal would be the worker's second, which exits at once.
-   */
+  // A cluster worker is told by its primary through IPC, not a signal: on a terminal, Ctrl-C has reached the whole
+  // process group already, and a forwarded signal would be the worker's second, which exits at once.
   #listenToPrimary (): void {
     const onMessage = (message: unknown): void => {
       if (typeof message !== 'object' || message === null) return
@@ -242,10 +234,8 @@ export class SignalRegistry {
     this.#stepAside(signal)
   }
 
-  /**
-   * Every busy instance was told to leave the process alone (`exit: false`): step aside for this signal and let it
-   * do what it would have done without graceful (Node's default terminates; the embedder's own handlers may not).
-   */
+  // Every busy instance leaves the process alone (`exit: false`): step aside and let the signal do what it would have
+  // done without graceful (Node's default terminates; the embedder's own handlers may not).
   #stepAside (signal: NodeJS.Signals): void {
     this.#competing.release(signal)
     const handler = this.#handlers.get(signal)
@@ -256,10 +246,8 @@ export class SignalRegistry {
   }
 }
 
-/**
- * A failure (1) outranks a clean exit that reports its signal (128 + n, `signalExitCode: 'conventional'`), which
- * outranks 0: when several instances report, the process exits with the code that tells the most.
- */
+// A failure (1) outranks a clean exit that reports its signal (128 + n), which outranks 0: with several instances, the
+// process exits with the code that tells the most.
 export function worst (a: number, b: number): number {
   return severity(b) > severity(a) || (severity(b) === severity(a) && b > a) ? b : a
 }

@@ -53,10 +53,8 @@ function runScript (): string | undefined {
   return `${manager} run ${event}`
 }
 
-/**
- * Warnings about how the process was started, each once per process and only through a logger that is on: facts a
- * library cannot fix but that lose requests or leak zombies in production.
- */
+// About how the process was started, each once per process: facts a library cannot fix, but that lose requests or
+// leak zombies in production.
 export function containerWarnings (options: WarningOptions, warn: Warn): void {
   const warned = warnedSet()
   const once = (name: WarningName, obj: object, msg: string): void => {
@@ -102,11 +100,8 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
   }
 }
 
-/**
- * Warns when the worst-case shutdown does not fit in the grace period, so that the platform's SIGKILL would cut it.
- * True once it has warned (or never can): the caller stops asking. `last`: the flush tier's steps, and the bound on
- * the work sources' hand-back at the drain deadline (0 when none can hand work back).
- */
+// Warns when the worst-case shutdown would not fit in the grace period (SIGKILL would cut it); true once it has warned
+// or never can. `last`: the flush steps, and the bound on the work sources' hand-back (0 when none can).
 export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ timeout: number }>, warn: Warn,
   last: { flushes: ReadonlyArray<{ timeout: number }>, forceTimeout: number } = { flushes: [], forceTimeout: 0 }): boolean {
   const gracePeriod = options.gracePeriod
@@ -159,7 +154,6 @@ export function unitsMistake (name: string, value: number | undefined): string |
     `${value} s (${value * 1000}); write ${value}_000, or ignore this if ${value} ms is meant`
 }
 
-/** Options that do nothing in the combination given: said once, at start-up. */
 export function ineffectiveOptions (options: { preStopDelay: number, preStopQuietWindow: number, preStopMinimumDelay: number }): Array<[string, string]> {
   const found: Array<[string, string]> = []
   if (options.preStopMinimumDelay > 0 && options.preStopQuietWindow === 0) {

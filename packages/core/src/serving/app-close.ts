@@ -22,11 +22,9 @@ export class AppCloses {
     this.#host = host
   }
 
-  /**
-   * From now on the application's `server.close()` joins a shutdown under way. Outside one it is the server's own
-   * close: test tools close the servers they listen (supertest), and a server the application is done with is not the
-   * service stopping (that is a signal, or `shutdown()`).
-   */
+  // From now on the application's `server.close()` joins a shutdown under way. Outside one it is the server's own
+  // close: test tools close the servers they listen (supertest), and a server the application is done with is not the
+  // service stopping (that is a signal, or `shutdown()`).
   install (server: NetServer): void {
     if (this.#patched.has(server)) return
     // Read, not called: each is applied with the server as `this`.
@@ -53,16 +51,13 @@ export class AppCloses {
     this.#patched.clear()
   }
 
-  /**
-   * A framework's own close called by the application (an adapter's entry): a promise that settles once the shutdown
-   * it joins, or starts, is over; undefined once the drain is over, when the framework closes as it would.
-   */
+  // A framework's own close called by the application (an adapter's entry): settles once the shutdown it joins, or
+  // starts, is over; undefined once the drain is over, when the framework closes as it would.
   join (reason: string): Promise<void> | undefined {
     if (!this.#joins(reason, undefined)) return undefined
     return new Promise<void>(resolve => { this.#wait(() => { resolve() }) })
   }
 
-  /** The shutdown is over: what the application waits on settles now, in the order it asked. */
   settle (): void {
     const waiting = this.#waiting
     this.#waiting = []

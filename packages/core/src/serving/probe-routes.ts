@@ -14,22 +14,16 @@ export const NOT_A_PROBE = 0
 export const READINESS = 1
 export const LIVENESS = 2
 
-/**
- * How the application's router matches paths, so that no variant of a probe path reaches the application while the
- * probe says something else (Express matches `/HEALTHZ` and `/healthz/` to a `/healthz` route by default).
- */
+/** How the application's router matches paths, so that no variant of a probe path reaches it (Express: `/HEALTHZ`). */
 export interface ProbeRouting {
-  /** `/Healthz` is not `/healthz`. */
   caseSensitive: boolean
   /** `/healthz/` is not `/healthz`. */
   strict: boolean
 }
 
 
-/**
- * The probe check every request pays: the common case (`/`, `/api/...`) fails on a length or a character compare,
- * and nothing allocates. A query string is ignored; routing decides whether case and a trailing slash matter.
- */
+// The probe check every request pays: the common case (`/`, `/api/...`) fails on a length or a character compare, and
+// nothing allocates. A query string is ignored; routing decides whether case and a trailing slash matter.
 export function probeMatcher (readinessPath: string, livenessPath: string, routing: ProbeRouting): (url: string) => ProbeKind {
   const readiness = routing.caseSensitive ? readinessPath : readinessPath.toLowerCase()
   const liveness = routing.caseSensitive ? livenessPath : livenessPath.toLowerCase()
@@ -82,10 +76,8 @@ interface Wrapped {
 }
 
 
-/**
- * The application never sees a probe, so no authentication, body parser or rate limit can fail one. A prepended
- * listener would not do: every listener of an event runs, so the application would answer too.
- */
+// The application never sees a probe, so no authentication, body parser or rate limit can fail one. A prepended
+// listener would not do: every listener of an event runs, so the application would answer too.
 export class ProbeRoutes {
   /** The probe check: replaced when an adapter learns how its application's router matches paths. */
   match: (url: string) => ProbeKind

@@ -22,10 +22,7 @@ export class Deadline {
     this.#since = since
   }
 
-  /**
-   * Destroys every connection still open and names its requests, and the requests without a socket (which cannot be
-   * cut: they are named, and the shutdown goes on without them). `closing` are the listeners still closing.
-   */
+  /** Destroys what is still open and names its requests; socketless ones are only named (they cannot be cut). */
   async cut (connections: Connections, closing: Iterable<NetServer>, outcome: DrainOutcome): Promise<void> {
     // Sockets graceful never saw (connected before attach) still hold their listener's close. Node's own count finds
     // them; http.Server#closeAllConnections ends them.

@@ -16,7 +16,6 @@ import { deadline, TIMED_OUT } from './timeout.js'
 
 export type { DrainTimes } from '../connections/close-decision.js'
 
-/** A drain's outcome before anything has closed. */
 export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): DrainOutcome {
   return {
     inFlightAtStart,
@@ -83,11 +82,8 @@ export class Drain {
     this.outcome = drainOutcome(inFlightNow, connections.all.size)
   }
 
-  /**
-   * Closes the listeners and waits until every connection is closed, or until `timeout` ms have passed: then the
-   * remaining ones are destroyed and their requests named. `atDeadline` runs just before that, while what holds the
-   * process is still there to be seen.
-   */
+  // Closes the listeners and waits until every connection is closed, or `timeout` ms: then destroys the rest and names
+  // their requests. `atDeadline` runs just before, while what holds the process can still be seen.
   async run (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
     const outcome = this.outcome
     const drained = new Promise<void>(resolve => { this.#drained = resolve })
@@ -118,7 +114,6 @@ export class Drain {
       this.#forcing = true
       await this.#deadline.cut(this.#connections, this.#closing, outcome)
     }
-    // The events stay: a server that starts listening after the drain (a signal before `listen`) is closed at once.
     this.#drained = undefined
     return outcome
   }
@@ -134,19 +129,16 @@ export class Drain {
     })
   }
 
-  /** The requests the deadline cut whose handlers are still running (deadline.ts). */
   stillRunning (): ForcedRequest[] {
     return this.#deadline.stillRunning()
   }
 
-  /** Decides, for each connection open when draining begins, when it may close. */
   #decide (): void {
     const now = performance.now()
     const clock = loopNow()
     const receiving = new Map<NetServer, Set<Socket> | undefined>()
-    // One call per connection, not the decision written out in the loop: the loop runs once, over every connection,
-    // and V8 compiles a loop that runs long on the spot (on-stack replacement) with everything in its body inlined,
-    // on the same core as the drain when the process has one; a small function of its own compiles in less time.
+    // One call per connection rather than the decision inlined: V8 compiles a long-running loop on the spot (on-stack
+    // replacement) with its whole body, on the drain's own core; a small function compiles in less time.
     for (const connection of this.#connections.all) this.#decideOne(connection, now, clock, receiving)
   }
 
@@ -200,10 +192,9 @@ export class Drain {
       readSinceQuiet: connection.readSinceQuiet
     })) return
     connection.destroy('idle')
-    // Done now, not at its 'close' event: destroy() has closed the descriptor, and nothing more can arrive on it or be
-    // lost. 'close' comes in the event loop's close phase, after Node's own JavaScript for each socket (socketOnClose,
-    // the parser's release); waiting for it runs that for every socket before the exit, where an exit right away skips
-    // it, as bare server.close() then exit does.
+    // Done now, not at its 'close' event: nothing more can arrive on a closed descriptor. 'close' comes in the close
+    // phase, after Node's own JavaScript for each socket; waiting for it runs that for every socket before the exit,
+    // where an exit right away skips it, as bare server.close() then exit does.
     this.#connections.release(connection)
   }
 }
@@ -216,12 +207,9 @@ function receivingOn (socket: Socket, receiving: Map<NetServer, Set<Socket> | un
   return receiving.get(server)?.has(socket) === true
 }
 
-/**
- * Runs `fn` once the event loop has completed one more poll phase, wherever it is called from: what the kernel holds
- * for this process by then (a request on a socket, a connection in a listener's accept queue) has been taken in. An
- * immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
- * guarantee one complete poll (a timer will not do: the timers phase comes before the poll).
- */
+// Runs `fn` once the event loop has completed one more poll phase, so that what the kernel holds for this process (a
+// request on a socket, a connection in an accept queue) has been taken in. Two immediates guarantee one complete poll;
+// a timer would not (the timers phase comes before the poll).
 export function afterNextPoll (fn: () => void): void {
   setImmediate(() => { setImmediate(fn) })
 }

@@ -25,18 +25,15 @@ export class Lifecycle implements SignalMember, CrashMember {
   readonly #parts: LifecycleParts
   #shutdown: Promise<ShutdownReport> | undefined
   #registered = false
-  /**
-   * Whether the process exits at the end: `undefined` follows the `exit` option; `false` for a shutdown the application
-   * started by closing itself; `true` after a crash, whatever `exit` says.
-   */
+  // Whether the process exits at the end: `undefined` follows the `exit` option; `false` for a shutdown the
+  // application started by closing itself; `true` after a crash, whatever `exit` says.
   #exits: boolean | undefined
   /** A second signal is ending the process on purpose: that exit is no surprise. */
   #abandoned = false
   /** The shutdown's report said something was forced or failed. */
   #failed = false
-  // Something other than graceful ended the process while it was shutting down: a hook's own process.exit(), an
-  // uncaught exception or unhandled rejection. The report will never come, so say where it stopped, and never let
-  // such an exit pass for a clean one.
+  // Something other than graceful ended the process mid-shutdown (a hook's process.exit(), a crash): the report will
+  // never come, so say where it stopped, and never let such an exit pass for a clean one.
   readonly #exitWatcher = { exitedEarly: (code: number): void => { this.#exitedEarly(code) } }
 
   constructor (parts: LifecycleParts) {
@@ -52,13 +49,11 @@ export class Lifecycle implements SignalMember, CrashMember {
   get exit (): boolean { return this.#exits ?? this.#parts.options.exit }
   get hookTimeout (): number { return this.#parts.options.hookTimeout }
 
-  /** From the start of the shutdown until its report is out and the flush tier has run. */
   get busy (): boolean {
     const phase = this.#parts.sequence.phase
     return phase !== 'running' && (phase !== 'stopped' || this.#parts.flushes.running)
   }
 
-  /** Starts the shutdown (or returns the one under way) giving `reason` for it. */
   start (reason: string): Promise<ShutdownReport> {
     this.#shutdown ??= this.#run(reason)
     return this.#shutdown
@@ -70,7 +65,6 @@ export class Lifecycle implements SignalMember, CrashMember {
     return this.start(reason)
   }
 
-  /** Lets go of the registry without shutting down. */
   dispose (): void {
     signalRegistry().unwatchCrashes(this)
     if (!this.#registered) return
@@ -86,10 +80,7 @@ export class Lifecycle implements SignalMember, CrashMember {
     void this.start(signal)
   }
 
-  /**
-   * @internal The registry's entry for `onCrash: 'drain'`: the error is logged in full (never swallowed), the shutdown
-   * starts without a lame duck (or the one under way goes on), and the process exits 1 when it is over.
-   */
+  /** @internal For `onCrash: 'drain'`: logs the error in full, drains without a lame duck, exits 1 when it is over. */
   crashed (kind: 'uncaughtException' | 'unhandledRejection', error: unknown): void {
     const crash = {
       kind,

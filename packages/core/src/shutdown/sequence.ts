@@ -27,7 +27,6 @@ export interface SequenceParts<G> {
   abort: (reason: string) => void
   /** Aborts the instance's `deadlineSignal`: the drain deadline is cutting requests or work. */
   cut: (reason: string) => void
-  /** The instance's `deadlineSignal`, for the hooks. */
   deadlineSignal: () => AbortSignal
   events: LifecycleEvents<G>
   hooks: readonly Hook[]
@@ -103,10 +102,9 @@ export class Sequence<G> {
       await delay(options.preStopDelay)
     }
 
-    // One more poll of the event loop before the listener closes: a connection the kernel queued while the event loop
-    // was busy, its request maybe written, is accepted by that poll and served, where closing the listener would reset
-    // it. Settling meanwhile, as at the end of a lame duck: a client told to go then would reconnect at once, into the
-    // accept queue of a listener about to close.
+    // One more poll before the listener closes: a connection the kernel queued while the event loop was busy is
+    // accepted and served, where closing would reset it. Settling meanwhile, as at the end of a lame duck, so that no
+    // client told to go reconnects into the accept queue of a listener about to close.
     telling.settle()
     await new Promise<void>(resolve => { afterNextPoll(resolve) })
     clearTimeout(settle)
@@ -118,10 +116,8 @@ export class Sequence<G> {
     let held: HeldAtDeadline | undefined
     this.drain = new Drain(connections, telling, match, options, inFlightAtDrain)
     const drainTimeout = this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout)
-    // One deadline for the sockets and the work: both timers start now, so the work's `deadline` aborts in the same
-    // turn as the sockets are destroyed, and draining ends once both are done.
-    // Whatever the deadline cuts first, requests or work, `deadlineSignal` aborts before anything is destroyed: a
-    // handler still running learns it at once, as a Go handler's context is cancelled with its connection.
+    // One deadline for the sockets and the work, both started now; whatever it cuts first, `deadlineSignal` aborts
+    // before anything is destroyed, as a Go handler's context is cancelled with its connection.
     const [drain] = await Promise.all([this.drain.run(drainTimeout, () => {
       held = { inFlight: this.#parts.inFlight(), openSockets: connections.all.size, activeResources: activeResources() }
       this.#parts.cut(reason)
@@ -144,10 +140,8 @@ export class Sequence<G> {
     this.hookRunning = undefined
     // The handlers the deadline cut, as they are now: named in the report as having ended since, or still running.
     cut.stillRunning()
-    // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
-    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first. Without hooks there
-    // is nothing to wait for, and the turn is not free: it runs Node's close handling of every socket the drain has
-    // just destroyed (see Drain#closeQuiet), which an exit now skips.
+    // A rejection a hook left unhandled surfaces only after this turn: exiting within it would report a clean shutdown.
+    // Without hooks the turn is skipped: it would run Node's close handling of every socket the drain just destroyed.
     if (steps.length > 0) await new Promise(resolve => setImmediate(resolve))
 
     const stopped = this.#enter('stopped')
@@ -168,10 +162,7 @@ export class Sequence<G> {
     return report
   }
 
-  /**
-   * Moves to the next phase and tells the listeners and the diagnostics channel. Returns the time it began, so that
-   * the report and the events give a phase the same duration.
-   */
+  /** Enters `phase` and tells the listeners; returns when, so that the report and the events give it one duration. */
   #enter (phase: Phase, inFlight = this.#parts.inFlight()): number {
     const previous = this.phase
     const now = performance.now()
