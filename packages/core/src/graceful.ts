@@ -19,10 +19,7 @@ import type { WorkSource } from './shutdown/work.js'
 /** How probe paths match unless an adapter says how its router does: exactly, a query string allowed. */
 const EXACT: ProbeRouting = { caseSensitive: true, strict: true }
 
-/**
- * One shutdown coordinator: attach the servers it drains, register cleanup hooks, and let a signal or `shutdown()`
- * run the sequence running → stopping → draining → cleanup → stopped.
- */
+/** One shutdown coordinator: the servers it drains, its hooks, and the sequence that a signal or `shutdown()` runs. */
 export class Graceful {
   readonly #parts: Parts<Graceful>
 
@@ -34,17 +31,13 @@ export class Graceful {
   /** Where the instance is in the shutdown sequence. */
   get state (): Phase { return this.#parts.sequence.phase }
 
-  /**
-   * Aborted when draining begins (the listener closes): long polls and streams should end then, not during the lame
-   * duck (`preStopDelay`), when their clients would only reconnect to this instance.
-   */
+  /** Aborted when draining begins (not in the lame duck, when clients would reconnect here): end long polls then. */
   get signal (): AbortSignal { return this.#parts.draining.signal }
 
   /**
-   * Aborted at the drain deadline, just before the sockets still open are destroyed: a handler still running learns
-   * that its client was cut (as a Go handler's context is cancelled) and can stop before its side effect (roll back
-   * instead of COMMIT); pass it to what the handler awaits. Never aborted by a drain that ends in time. Per request:
-   * `req.deadlineSignal` (Express), `request.deadlineSignal` (Fastify).
+   * Aborted at the drain deadline, before the sockets still open are destroyed: a handler still running can stop
+   * before its side effect (roll back, not COMMIT), as with a Go request context. Never aborted by a drain that ends in
+   * time. Per request: `req.deadlineSignal` (Express), `request.deadlineSignal` (Fastify).
    */
   get deadlineSignal (): AbortSignal { return this.#parts.deadline.signal }
 
@@ -57,13 +50,10 @@ export class Graceful {
   /** Sockets open right now, over every attached server. */
   get openSockets (): number { return this.#parts.connections.all.size }
 
-  /** The readiness route's path. */
   get readinessPath (): string { return this.#parts.options.readinessPath }
 
-  /** The liveness route's path. */
   get livenessPath (): string { return this.#parts.options.livenessPath }
 
-  /** The signals this instance answers to. */
   get signals (): readonly NodeJS.Signals[] { return this.#parts.options.signals }
 
   /** The `exit` option; false for a shutdown the application started by closing itself (a direct `fastify.close()`). */
@@ -90,19 +80,16 @@ export class Graceful {
     return this
   }
 
-  /**
-   * With `startup: 'manual'`: the application is ready for traffic, so readiness may answer 200 from now on (when the
-   * checks pass and no shutdown has begun). Call it once the caches are warm and the connections open. Idempotent.
-   */
+  /** With `startup: 'manual'`: ready for traffic, readiness may answer 200 from now on (once caches are warm). */
   ready (): this {
     this.#parts.readiness.ready()
     return this
   }
 
   /**
-   * Follows the server's sockets and answers the probes ahead of its application. Call it right after creating or
-   * listening the server: a socket opened earlier is only known from its next request. Idempotent. node:http, https
-   * and http2 servers (HTTP/2 sessions get GOAWAY when draining begins).
+   * Follows the server's sockets and answers the probes ahead of its application: call it right after creating or
+   * listening the server (a socket opened earlier is known only from its next request). node:http, https and http2
+   * servers (HTTP/2 sessions get GOAWAY when draining begins). Idempotent.
    */
   attach (server: NetServer): this {
     const { connections, routes, appCloses, late, sequence } = this.#parts
@@ -119,9 +106,8 @@ export class Graceful {
   }
 
   /**
-   * Closes the server's WebSockets with 1001 (Going Away) when draining begins, later ones at once; the deadline
-   * destroys any that never complete the close. Takes a `ws` WebSocketServer (the Fastify plugin tracks
-   * `fastify.websocketServer` itself). WebSockets are never in flight and readiness ignores them. Idempotent.
+   * Closes a `ws` server's WebSockets with 1001 when draining begins (later ones at once); the deadline ends any that
+   * never close. Never in flight, and readiness ignores them. The Fastify plugin tracks its own. Idempotent.
    */
   trackWebSockets (server: WebSocketServerLike): this {
     this.#parts.webSockets.track(server)
@@ -145,8 +131,7 @@ export class Graceful {
 
   /**
    * Registers a work source (a queue consumer, a scheduler, a gRPC server): it stops taking work at its `stopAt`, its
-   * work runs out under the drain deadline alongside the sockets, and what the deadline cuts is named in the report
-   * (exit code 1). Added during a shutdown after its moment, it stops at once.
+   * work runs out under the drain deadline, and what the deadline cuts is named in the report (exit code 1).
    */
   addWorkSource (name: string, source: WorkSource): this {
     const phase = this.#parts.sequence.phase
@@ -156,9 +141,8 @@ export class Graceful {
   }
 
   /**
-   * Registers a flush step, the last tier: after the hooks and the report, last registered first, each bounded by its
-   * timeout (default `hookTimeout`), then the exit. For telemetry exporters and log transports, so that the spans and
-   * lines of the shutdown itself, the report's included, are not lost.
+   * Registers a flush step: after the hooks and the report, last registered first, each bounded (default
+   * `hookTimeout`), then the exit. For telemetry exporters and log transports: the shutdown's own lines are not lost.
    */
   onFlush (name: string, fn: ShutdownHook, options?: HookOptions): this {
     this.#parts.flushes.add(name, fn, options, this.#parts.options.hookTimeout)

@@ -54,7 +54,6 @@ export class Connection {
   get followedAt (): number { return this.#followedAt }
   get endedBy (): EndedBy { return this.#endedBy }
 
-  /** Its TLS handshake is done: requests arrive on the TLS socket, whose destruction ends both. */
   secured (tlsSocket: Socket): void {
     this.#socket = tlsSocket
     this.#handshaking = false
@@ -152,7 +151,6 @@ export class Connection {
     this.#timer = undefined
   }
 
-  /** Waiting for a quiet window: a request served meanwhile starts a fresh one. */
   get waiting (): boolean {
     return this.#timer !== undefined
   }

@@ -18,7 +18,6 @@ export function latestResponse (socket: Socket): ServerResponse | undefined {
 export interface SocketlessRequest {
   method: string
   path: string
-  /** When it started (`performance.now()`). */
   since: number
   /** Its response was given (after the deadline cut it, too). */
   ended: boolean

@@ -72,14 +72,11 @@ function isConnection (name: unknown): boolean {
   return typeof name === 'string' && name.toLowerCase() === 'connection'
 }
 
-/** How long a socket that said `Connection: close` goes on reading after its last response, at most. */
 export const LINGER_MS = 1_000
 
-/**
- * The staged close (RFC 9112 §9.6): the FIN, then read on until the client closes too (`LINGER_MS` at most). Node's
- * close destroys the socket once the FIN is out, and a request still arriving then gets the kernel's reset, which can
- * destroy the unread close response in the client's buffer. A request arriving meanwhile is declined (and retried).
- */
+// The staged close (RFC 9112 §9.6): the FIN, then read on until the client closes too (`LINGER_MS` at most). Node's
+// close destroys the socket once the FIN is out, and a request still arriving then gets the kernel's reset, which can
+// destroy the unread close response in the client's buffer. A request arriving meanwhile is declined (and retried).
 export function lingeringClose (socket: Socket): void {
   if (socket.writable) socket.end()
   if (socket.destroyed) return

@@ -12,11 +12,9 @@ import { activeResponse, receivingSockets, serverOf } from '../internals.js'
 import { NOT_A_PROBE, type ProbeKind, type RequestObserver } from '../serving/probe-routes.js'
 import { kProbeResponse } from '../symbols.js'
 
-/** What the drain hears from the responses it follows, once draining has begun. */
 export interface ResponseEvents {
   /** A followed response finished and its connection has nothing else in flight: it is idle now. */
   idle: (connection: Connection) => void
-  /** A followed response (not a probe's) finished. */
   completed: () => void
 }
 
@@ -29,9 +27,8 @@ export class Telling implements RequestObserver {
   /** When the last request (no probe) came on a connection opened after the signal: the adaptive lame duck's clue. */
   freshRequestAt = 0
   readonly since: number
-  // The lame duck's last moments (`SETTLE_MS`) and the poll before the listener closes: responses keep their
-  // connection, so that no client is reconnecting as the listener closes (a connection still in its accept queue then
-  // is reset, and a POST on it is unsafe to retry). Draining tells them.
+  // The lame duck's last moments and the poll before the listener closes: responses keep their connection, so that no
+  // client is reconnecting as the listener closes (its accept queue is reset: a POST there is unsafe to retry).
   #settling = false
   #events: ResponseEvents | undefined = undefined
   readonly #connections: Connections
@@ -71,14 +68,12 @@ export class Telling implements RequestObserver {
         this.setHeader('connection', 'close')
         connection.headSaidClose(this)
         ;(connection.socket as Socket & { destroySoon: unknown }).destroySoon = telling.#closeSoon
-        // The application's own `Connection` (keep-alive, as event-stream handlers and proxies write) would win:
-        // the client would keep a connection about to close, and be reset on its next request.
+        // The application's own `Connection: keep-alive` (event streams, proxies) would keep a closing connection.
         return this.writeHead(...(withoutConnection(args) as Parameters<ServerResponse['writeHead']>))
       }
       return this.writeHead(...(args as Parameters<ServerResponse['writeHead']>))
     }
-    // Node ends a socket after its close response with destroySoon(); where the client may still be sending, a staged
-    // close instead (`lingeringClose`).
+    // Node ends the socket with destroySoon(); where the client may still be sending, `lingeringClose` instead.
     this.#closeSoon = function () {
       Reflect.deleteProperty(this, 'destroySoon')
       const connection = connections.of(this)
@@ -101,9 +96,8 @@ export class Telling implements RequestObserver {
     return this.#events !== undefined
   }
 
-  // Whether the client may still be sending after a close response, as nginx's `lingering_close on` judges it: it
-  // pipelined here before (and may have written ahead again), another request is arriving, or the closing response
-  // went out before its request's body was in.
+  // Whether the client may still be sending after a close response (nginx's `lingering_close on`): it pipelined here
+  // before, another request is arriving, or the closing response went out before its request's body was in.
   #maySend (connection: Connection): boolean {
     return latestResponse(connection.socket) !== undefined || connection.closing?.req.complete === false || this.#receivingOn(connection)
   }

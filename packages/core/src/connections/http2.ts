@@ -1,5 +1,4 @@
-// HTTP/2 once a shutdown has begun: GOAWAY, then Node closes each session after its last stream. Streams are read from
-// the session when needed, never counted while the service runs.
+// HTTP/2 once a shutdown has begun: GOAWAY, and the streams read from the session (never counted while serving).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Connection } from './connection.js'
 import { openStreams } from '../internals.js'

@@ -50,7 +50,6 @@ export class WebSockets {
     this.#onClose = function () { open.delete(this) }
   }
 
-  /** As the application calls it: what is not a `ws` server is a GracefulError now. */
   track (server: WebSocketServerLike): void {
     if (!isWebSocketServer(server)) {
       throw gracefulError('GRACEFUL_ERR_NOT_A_WEBSOCKET_SERVER', describe(server))

@@ -13,8 +13,7 @@ export interface GracefulOptions {
    */
   signals?: readonly NodeJS.Signals[]
   /**
-   * Readiness route: 200 while running, 503 with `Retry-After` from the start of the shutdown. Point the Kubernetes
-   * readiness probe (or the load balancer's health check) here.
+   * Readiness route: 200 while running, 503 with `Retry-After` once shutting down; point the readiness probe here.
    * @default '/healthz'
    */
   readinessPath?: string
@@ -24,37 +23,31 @@ export interface GracefulOptions {
    */
   livenessPath?: string
   /**
-   * Lame duck in milliseconds: after the signal, keep accepting and serving (with `Connection: close`) this long, so
-   * that load balancers see readiness fail and stop routing here before the listener closes. About probe period ×
-   * failure threshold, plus the endpoint propagation time.
-   * @default 0; on Kubernetes (`KUBERNETES_SERVICE_HOST` set) adaptive: 10_000 at most, with `preStopMinimumDelay`
-   * 3_000 and `preStopQuietWindow` 1_000 (docs/kubernetes.md)
+   * Lame duck in milliseconds: after the signal, keep serving (with `Connection: close`) this long, so that load
+   * balancers see readiness fail and stop routing here first: about probe period × failure threshold, plus propagation.
+   * @default 0; on Kubernetes (`KUBERNETES_SERVICE_HOST`) adaptive: 3_000 to 10_000, over after 1_000 of quiet
    * @example createGraceful({ preStopDelay: 5_000 }) // or GRACEFUL_PRE_STOP_DELAY=5s in the environment
    */
   preStopDelay?: number
   /**
-   * Deadline in milliseconds for in-flight requests once the listener is closed; sockets still open then are
-   * destroyed and named in the report (the exit code becomes 1).
+   * Deadline in milliseconds for in-flight requests once the listener closes; sockets open then are destroyed (exit 1).
    * @default 10_000
    * @example createGraceful({ drainTimeout: 20_000 }) // the slowest request, plus a margin
    */
   drainTimeout?: number
   /**
-   * Bound in milliseconds for each `onShutdown` hook that gives none of its own, and for the framework's close; a
-   * hook still running then is reported as timed out and the next one starts.
+   * Bound in milliseconds for each `onShutdown` hook without its own, and the framework's close; then the next runs.
    * @default 5_000
    */
   hookTimeout?: number
   /**
-   * While draining, a keep-alive socket with nothing in flight closes once quiet this many milliseconds after its
-   * last response: the client's next request may be on the wire already, and deserves an answer, not a reset. A
-   * socket that received bytes since (a request arriving slowly, an upgrade) is busy: only `drainTimeout` ends it.
+   * While draining, an idle keep-alive socket closes once quiet this many milliseconds: the client's next request may
+   * be on the wire, and deserves an answer, not a reset; one that received bytes since is busy till the deadline.
    * @default 100
    */
   idleSocketGrace?: number
   /**
-   * While draining, a socket that has not sent a byte (TLS handshake aside) closes once it is this many milliseconds
-   * old, so that a browser's preconnect cannot hold the drain.
+   * While draining, a socket that never sent a byte closes this many milliseconds after connecting (a preconnect).
    * @default 1_000
    */
   newSocketGrace?: number
@@ -65,9 +58,8 @@ export interface GracefulOptions {
    */
   exit?: boolean
   /**
-   * Exit code after a clean shutdown that a signal started: `'zero'` (Kubernetes shows 0 as "Completed", 143 as
-   * "Error"), or `'conventional'`, 128 + the signal's number (143 for SIGTERM, 130 for SIGINT), for supervisors that
-   * expect it. `shutdown()` exits 0, and a shutdown where anything was forced or failed exits 1, either way.
+   * Exit code after a clean shutdown a signal started: `'zero'` (Kubernetes shows 143 as "Error"), or `'conventional'`,
+   * 128 + the signal's number, for supervisors that expect it. Other shutdowns exit 0, or 1 when anything failed.
    * @default 'zero'
    */
   signalExitCode?: SignalExitCode
@@ -78,17 +70,15 @@ export interface GracefulOptions {
    */
   logger?: GracefulLogger | false
   /**
-   * Closes the application after the drain and before the `onShutdown` hooks, bounded by `hookTimeout`, reported as
-   * the hook `close` (the Fastify plugin passes `fastify.close()`: `onClose` hooks run after the drain). It receives
-   * the shutdown's reason (`'SIGTERM'`, `'shutdown()'`…), for frameworks that hand it to their own hooks.
+   * Closes the application after the drain and before the hooks, bounded by `hookTimeout`, reported as the hook
+   * `close`; it receives the shutdown's reason (`'SIGTERM'`…). The Fastify plugin passes `fastify.close()`.
    * @default undefined (nothing to close)
    * @example createGraceful({ close: (signal) => app.close(signal) }) // NestJS
    */
   close?: (reason: string) => unknown
   /**
-   * Readiness checks, run when readiness is probed: 503 while any throws, rejects, resolves `false` or times out (its
-   * `AbortSignal` aborts then). Liveness never runs them (a database outage must not get every pod restarted), and
-   * none runs once the shutdown has begun.
+   * Readiness checks, run when readiness is probed: 503 while one throws, rejects, resolves `false` or times out. Never
+   * run by liveness (an outage must not restart every pod), nor once the shutdown has begun.
    * @default {} (no checks)
    * @example createGraceful({ checks: { db: () => pool.query('select 1'), cache: () => redis.ping() } })
    */
@@ -99,20 +89,18 @@ export interface GracefulOptions {
    */
   checkTimeout?: number
   /**
-   * How long in milliseconds a readiness result is reused; probes that arrive while the checks run share that run, so
-   * that a probe storm cannot overload a dependency. 0 still shares the run in flight.
+   * How long in milliseconds a readiness result is reused; probes during a run share it (0: only the run in flight).
    * @default 1_000
    */
   checkMaxAge?: number
   /**
-   * Put a failing check's error message in the readiness body (messages can leak host names or credentials). Failures
-   * are logged either way, each time a check's status changes.
+   * Put a failing check's message in the readiness body (it can leak host names or credentials); logs have it anyway.
    * @default false
    */
   exposeCheckErrors?: boolean
   /**
-   * `'manual'`: readiness is 503 (`"status": "starting"`) until `ready()` is called, so that a pod gets no traffic
-   * before its caches are warm; `'auto'`: ready as soon as it listens.
+   * `'manual'`: readiness is 503 (`starting`) until `ready()`, so that no traffic comes before caches are warm;
+   * `'auto'`: ready once it listens.
    * @default 'auto'
    */
   startup?: 'auto' | 'manual'
@@ -123,30 +111,27 @@ export interface GracefulOptions {
    */
   preStopQuietWindow?: number
   /**
-   * With `preStopQuietWindow`: the lame duck lasts at least this many milliseconds, however quiet: the time the load
-   * balancer needs to notice failing readiness (before that, quiet may just be little traffic). At most `preStopDelay`.
+   * With `preStopQuietWindow`: the lame duck lasts at least this many milliseconds, the time the load balancer needs to
+   * notice failing readiness (before that, quiet may be little traffic). At most `preStopDelay`.
    * @default 0
    */
   preStopMinimumDelay?: number
   /**
-   * Milliseconds the platform grants between SIGTERM and SIGKILL (`terminationGracePeriodSeconds` × 1000, less any
-   * preStop sleep): graceful warns at start-up when `preStopDelay + drainTimeout`, the close, hook and flush timeouts
-   * (and 1 s when a work source can hand work back) do not fit in it.
+   * Milliseconds between SIGTERM and SIGKILL (`terminationGracePeriodSeconds` × 1000, less a preStop sleep): warns at
+   * start-up when the lame duck, the drain and the close, hook, flush and work hand-back timeouts do not fit in it.
    * @default the env variable `TERMINATION_GRACE_PERIOD_SECONDS` × 1000 when set, else no check
    */
   gracePeriod?: number
   /**
-   * Silences warnings: `true` for all, or a list of `WarningName`s such as `'pid1'`, `'run-script'`, `'shell-parent'`,
-   * `'kubernetes-prestop'`, `'budget'`, `'unknown-variable'` (each explained in docs/reference/api.md). The env
-   * variable `GRACEFUL_SILENCE_WARNINGS` (`all`, or names separated by commas) does the same.
+   * Silences warnings: `true`, or a list of `WarningName`s (`'pid1'`, `'budget'`…: docs/reference/api.md lists them).
+   * `GRACEFUL_SILENCE_WARNINGS` (`all`, or names separated by commas) does the same.
    * @default false
    */
   silenceWarnings?: boolean | readonly WarningName[]
   /**
-   * On an uncaught exception or unhandled rejection: `'exit'` does what Node does (the process ends at once, cutting
-   * every request in flight); `'drain'` fails readiness, drains without a lame duck within `crashDrainTimeout`, runs
-   * the hooks, names the error in the report (`crash`) and exits 1 whatever `exit` says, on a state that may be
-   * corrupt (docs/faq.md). The application's own crash listeners still run.
+   * On an uncaught exception or unhandled rejection: `'exit'` does what Node does (ends at once, cutting requests);
+   * `'drain'` fails readiness, drains without a lame duck within `crashDrainTimeout`, runs the hooks, names the error
+   * in the report (`crash`) and exits 1, on a state that may be corrupt (docs/faq.md). The app's listeners still run.
    * @default 'exit'
    */
   onCrash?: 'exit' | 'drain'

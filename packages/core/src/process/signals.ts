@@ -3,7 +3,6 @@ import cluster from 'node:cluster'
 import { CompetingListeners, type DeferredRun } from './competing-listeners.js'
 import { kOwnHandler, kRegistry } from '../symbols.js'
 
-/** What a cluster primary (`gracefulCluster`) sends its workers to shut them down. */
 export const SHUTDOWN_MESSAGE = 'graceful:shutdown'
 
 /** What the registry needs of an instance. Kept small and stable: another installed copy may share the registry. */
@@ -21,7 +20,6 @@ export interface SignalMember {
   ranDeferred?: (run: DeferredRun) => void
 }
 
-/** An instance that drains when the process crashes (`onCrash: 'drain'`). */
 export interface CrashMember {
   crashed: (kind: 'uncaughtException' | 'unhandledRejection', error: unknown) => void
 }
@@ -51,7 +49,6 @@ export class SignalRegistry {
   })
   /** Every busy member has reported; the application's own signal listeners run before the exit. */
   #finishing = false
-  /** The member that speaks for the deferred listeners' run, and its bound. */
   #reporter: SignalMember | undefined
   #deferredTimeout = 0
   readonly #crashMembers = new Set<CrashMember>()
@@ -81,7 +78,7 @@ export class SignalRegistry {
     for (const watcher of [...this.#watchers]) watcher.exitedEarly(code)
   }
 
-  /** Tells `watcher` if the process exits before `unwatch`: something other than graceful ended a shutdown. */
+  /** Tells `watcher` if the process exits before `unwatch`: something else than graceful ended a shutdown. */
   watch (watcher: ExitWatcher): void {
     if (this.#watchers.size === 0) process.on('exit', this.#onExit)
     this.#watchers.add(watcher)
@@ -105,7 +102,7 @@ export class SignalRegistry {
     for (const signal of member.signals) this.#competing.own(signal)
   }
 
-  /** The member is done (or disposed). Exits the process when it asked to and nothing else is still shutting down. */
+  /** The member is done (or disposed): exits when it asked to and nothing else is still shutting down. */
   settle (member: SignalMember, exitCode?: number): void {
     this.#members.delete(member)
     if (member.exit && exitCode !== undefined) this.#exitCode = worst(this.#exitCode ?? 0, exitCode)
@@ -123,7 +120,6 @@ export class SignalRegistry {
     this.#exitOrRelease()
   }
 
-  /** The application's own listeners of the signal run now that graceful's shutdown is over, then the exit. */
   async #finish (): Promise<void> {
     const exitCode = this.#exitCode
     // A listener that exits the process itself (process.exit(0)) must not hide a failed shutdown.
@@ -170,7 +166,7 @@ export class SignalRegistry {
     this.#stopListeningToPrimary = () => { process.off('message', onMessage) }
   }
 
-  /** Removes the handlers no remaining member listens to, so that a later signal gets Node's default behaviour. */
+  /** Removes the handlers no remaining member listens to: a later signal gets Node's default behaviour. */
   #release (): void {
     if (this.#members.size === 0 && this.#stopListeningToPrimary !== undefined) {
       // The IPC channel holds the event loop while something listens to it.
@@ -190,8 +186,8 @@ export class SignalRegistry {
 
   #onSignal (signal: NodeJS.Signals): void {
     if (this.#finishing) {
-      // Graceful's shutdown is over and the application's own listeners are running: one of them raised the signal
-      // again to end the process (NestJS does), or the operator insists. Either way, nothing of graceful's is left.
+      // Graceful's shutdown is over and the application's own listeners are running: one raised the signal again to
+      // end the process (NestJS does), or the operator insists.
       this.#exitNow(signal)
       return
     }
@@ -211,7 +207,7 @@ export class SignalRegistry {
     }
   }
 
-  /** A second signal, in any phase, is an operator who will not wait: leave now. */
+  /** A second signal, in any phase, is an operator who will not wait. */
   #forceExit (signal: NodeJS.Signals): void {
     let exit = false
     for (const member of this.#members) {
@@ -234,8 +230,7 @@ export class SignalRegistry {
     this.#stepAside(signal)
   }
 
-  // Every busy instance leaves the process alone (`exit: false`): step aside and let the signal do what it would have
-  // done without graceful (Node's default terminates; the embedder's own handlers may not).
+  // Every busy instance leaves the process alone (`exit: false`): let the signal do what it would without graceful.
   #stepAside (signal: NodeJS.Signals): void {
     this.#competing.release(signal)
     const handler = this.#handlers.get(signal)
@@ -252,7 +247,6 @@ export function worst (a: number, b: number): number {
   return severity(b) > severity(a) || (severity(b) === severity(a) && b > a) ? b : a
 }
 
-/** The bound for the application's own signal listeners when no member gave one. */
 const DEFERRED_TIMEOUT = 5_000
 
 function severity (code: number): number {

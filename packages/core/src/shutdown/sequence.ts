@@ -15,7 +15,6 @@ import type { WorkSources } from './work.js'
 
 export type Log = (level: 'info' | 'warn' | 'error', obj: object, msg: string) => void
 
-/** What the sequence works on: the instance's parts, lent by the facade. */
 export interface SequenceParts<G> {
   instance: G
   options: ResolvedOptions
@@ -23,14 +22,13 @@ export interface SequenceParts<G> {
   routes: ProbeRoutes
   match: (url: string) => ProbeKind
   webSockets: WebSockets
-  /** Aborts the instance's `signal`: draining has begun. */
+  /** Aborts `signal`: draining has begun. */
   abort: (reason: string) => void
-  /** Aborts the instance's `deadlineSignal`: the drain deadline is cutting requests or work. */
+  /** Aborts `deadlineSignal`: the drain deadline is cutting requests or work. */
   cut: (reason: string) => void
   deadlineSignal: () => AbortSignal
   events: LifecycleEvents<G>
   hooks: readonly Hook[]
-  /** Requests in flight (the work sources count their own work). */
   inFlight: () => number
   work: WorkSources<G>
   log: Log
@@ -77,11 +75,10 @@ export class Sequence<G> {
       'graceful: shutdown started')
     // Consumers and schedulers stop taking work now: nothing routes to them, so the lame duck is no reason to go on.
     this.#parts.work.stop('signal', reason)
-    // From here on every request passes the telling before the application; until now none paid for it.
+    // From here on every request passes the telling first; until now none paid for it.
     const telling = new Telling(connections, match)
     routes.observer = telling
     telling.start()
-    // No client told to go should be reconnecting here when the listener closes: the lame duck's last moments settle.
     const settle = this.crash === undefined && options.preStopDelay > 0
       ? setTimeout(() => { telling.settle() }, settleAt(options.preStopDelay))
       : undefined
@@ -103,8 +100,7 @@ export class Sequence<G> {
     }
 
     // One more poll before the listener closes: a connection the kernel queued while the event loop was busy is
-    // accepted and served, where closing would reset it. Settling meanwhile, as at the end of a lame duck, so that no
-    // client told to go reconnects into the accept queue of a listener about to close.
+    // accepted and served, where closing would reset it (settling meanwhile, as at the end of a lame duck).
     telling.settle()
     await new Promise<void>(resolve => { afterNextPoll(resolve) })
     clearTimeout(settle)
@@ -138,7 +134,7 @@ export class Sequence<G> {
       end: result => { events.emit('hook:end', { graceful: instance, name: result.name, result }) }
     }, () => ({ reason, forced, running: cut.stillRunning(), deadline: this.#parts.deadlineSignal() }))
     this.hookRunning = undefined
-    // The handlers the deadline cut, as they are now: named in the report as having ended since, or still running.
+    // The handlers the deadline cut: named in the report as having ended since, or still running.
     cut.stillRunning()
     // A rejection a hook left unhandled surfaces only after this turn: exiting within it would report a clean shutdown.
     // Without hooks the turn is skipped: it would run Node's close handling of every socket the drain just destroyed.
