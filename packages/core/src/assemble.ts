@@ -21,7 +21,6 @@ import { FORCE_TIMEOUT, WorkSources } from './shutdown/work.js'
 export interface Parts<G> {
   options: ResolvedOptions
   log: InstanceLog
-  /** A warning about how the instance is used, once per subject. */
   warn: (name: WarningName, subject: string, obj: object, msg: string) => void
   events: LifecycleEvents<G>
   connections: Connections

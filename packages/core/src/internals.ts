@@ -4,8 +4,7 @@ import type { ServerResponse } from 'node:http'
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
 
-// The response Node is writing on an HTTP/1 socket (`socket._httpMessage`, Node 18–26: what its own
-// `closeIdleConnections()` reads); pipelined ones wait behind it, each taking its place in turn.
+// The response being written on an HTTP/1 socket: `socket._httpMessage` (Node 18–26, as closeIdleConnections reads).
 export function activeResponse (socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined
 }

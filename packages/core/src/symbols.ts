@@ -13,18 +13,15 @@ export const kStreamHeaders: unique symbol = Symbol('graceful.stream-headers')
 /** The `writeHead` a response had (the application's wrapper, on-headers) before graceful told it to close. */
 export const kOwnWriteHead: unique symbol = Symbol('graceful.own-write-head')
 
-/** A listener of the application's deferred until the shutdown is over (competing-listeners.ts). */
 export const kDeferred: unique symbol = Symbol('graceful.deferred-listener')
 
 /** Marks a signal handler of graceful's own registry (any installed copy): never deferred. */
 export const kOwnHandler: unique symbol = Symbol.for('graceful.signal-handler')
 
-/** The brand of a `GracefulError`, recognised across installed copies as undici's errors are. */
 export const kGracefulError: unique symbol = Symbol.for('graceful.error')
 
 export const kRegistry: unique symbol = Symbol.for('graceful.signal-registry.v1')
 
-/** The start-up warnings said once per process. */
 export const kWarned: unique symbol = Symbol.for('graceful.warned.v1')
 
 export const kPrimary: unique symbol = Symbol.for('graceful.cluster-primary.v1')

@@ -15,7 +15,6 @@ export interface ConnectionFacts {
   ending: boolean
   inFlight: boolean
   neverUsed: boolean
-  /** Node's parser is in the middle of a request's head on it. */
   receiving: boolean
   /** How long it has been quiet by Node's own keep-alive timer, when that runs. */
   quietByNode: number | undefined

@@ -86,7 +86,6 @@ export class Connection {
     return undefined
   }
 
-  /** A response on it is followed until it finishes: whatever quiet window it was in is over. */
   follow (): void {
     if (this.#state !== 'closing') this.#state = 'busy'
     this.stopWaiting()
@@ -140,7 +139,6 @@ export class Connection {
     }
   }
 
-  /** Its quiet window begins: `onQuiet` in `ms` (none when `ms` is 0), and what it has read so far is noted. */
   waitQuiet (ms: number, onQuiet: (connection: Connection) => void): void {
     this.stopWaiting()
     this.#readAtQuiet = this.#socket.bytesRead

@@ -19,11 +19,9 @@ export interface SocketlessRequest {
   method: string
   path: string
   since: number
-  /** Its response was given (after the deadline cut it, too). */
   ended: boolean
 }
 
-/** What the drain hears about connections, once draining begins. */
 export interface ConnectionEvents {
   /** Accepted (or an HTTP/2 session started) while the listener was closing. */
   accepted: (connection: Connection) => void
@@ -40,7 +38,6 @@ export class Connections {
   readonly servers: Set<NetServer> = new Set()
   readonly socketless: Set<SocketlessRequest> = new Set()
   readonly #key: symbol = Symbol('graceful.connection')
-  /** Set once draining begins. */
   #events: ConnectionEvents | undefined = undefined
 
   readonly #onConnection = (socket: Socket): void => { this.#accepted(socket, false) }
@@ -62,7 +59,6 @@ export class Connections {
     this.#onListening = function () { connections.#events?.listening(this) }
   }
 
-/** The symbol a socket's (or a followed response's) connection is stored under. */
   get key (): symbol {
     return this.#key
   }
@@ -159,7 +155,6 @@ export class Connections {
   }
 }
 
-/** node:http2's servers, secure or not (the only servers with `updateSettings`). */
 export function isHttp2Server (server: NetServer): boolean {
   return typeof (server as { updateSettings?: unknown }).updateSettings === 'function'
 }

@@ -16,7 +16,6 @@ export function http1InFlight (connection: Connection): number {
   return ((active as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] === true ? 0 : 1) + behind
 }
 
-/** The responses in flight on an HTTP/1 connection, for the report when the deadline cuts them. */
 export function http1Responses (connection: Connection): ServerResponse[] {
   const active = activeResponse(connection.socket)
   if (active === undefined || isDetachedFromHttp(connection.socket)) return []

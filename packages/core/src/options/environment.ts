@@ -72,10 +72,8 @@ export function gracePeriodFromEnv (): number | undefined {
   return seconds * 1000
 }
 
-/**
- * Variables close to one graceful reads (`GRACEFUL_DRAIN_TIMOUT`), with the name meant. Named, not thrown: a manifest
- * shared by several versions may carry one that an older version does not know. Far names are the application's.
- */
+// Variables close to one graceful reads (`GRACEFUL_DRAIN_TIMOUT`), with the name meant: named, not thrown, since a
+// manifest shared by several versions may carry one an older version does not know. Far names are the application's.
 export function misspeltVariables (env: NodeJS.ProcessEnv = process.env): Array<{ variable: string, suggestion: string }> {
   const known = KNOWN_VARIABLES.map(name => name.slice(PREFIX.length))
   const found: Array<{ variable: string, suggestion: string }> = []

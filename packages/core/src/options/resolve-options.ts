@@ -151,10 +151,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   return options
 }
 
-/**
- * On Kubernetes, endpoints are removed as SIGTERM is sent and balancers learn it seconds later: a zero lame duck
- * refuses traffic still routed here (docs/kubernetes.md). Unless `preStopDelay` is set, it is adaptive there.
- */
+// On Kubernetes, endpoints are removed as SIGTERM is sent and balancers learn it seconds later: a zero lame duck
+// refuses traffic still routed here (docs/kubernetes.md). Unless `preStopDelay` is set, it is adaptive there.
 const KUBERNETES_LAME_DUCK = { preStopDelay: 10_000, preStopMinimumDelay: 3_000, preStopQuietWindow: 1_000 }
 
 function onKubernetes (): boolean {

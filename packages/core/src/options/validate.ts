@@ -104,10 +104,8 @@ export function validateLogger (value: unknown, name: string): GracefulLogger | 
   throw invalid(name, 'false or a logger with info, warn and error methods (pino, fastify.log)', value)
 }
 
-/**
- * Checks an options object against a table of validators: an object, own keys only (an inherited or `__proto__` key
- * must neither configure anything nor pass unnoticed), each known (else "did you mean") and valid.
- */
+// Checks an options object against a table of validators: own keys only (an inherited or `__proto__` key must neither
+// configure anything nor pass unnoticed), each known (else "did you mean") and valid.
 export function validateOptions<T extends object> (input: unknown, validators: { readonly [K in keyof T]-?: Validator<T[K]> }, what: string): Partial<T> {
   if (input === undefined) return {}
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw notAnObject(what, input)

@@ -2,11 +2,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { Server as NetServer } from 'node:net'
 
-/**
- * Published by `net.Server#listen` once bound (lib/net.js), for every server however made: a `new Server()` from an
- * ESM import (Nitro), which a patch of `http.createServer` never sees, or in a cluster worker. Documented, and tested
- * on each Node line (test/internals.test.ts). Connections come on a later turn: the server is attached before any.
- */
+// Published by `net.Server#listen` once bound (lib/net.js), for every server however made: a `new Server()` from an
+// ESM import (Nitro), which a patch of `http.createServer` never sees, or in a cluster worker. Documented, and tested
+// on each Node line. Connections come on a later turn: the server is attached before its first.
 const LISTENING = 'tracing:net.server.listen:asyncEnd'
 
 /** Calls `listener` with each server as it starts listening, from now on. Returns the function that stops it. */

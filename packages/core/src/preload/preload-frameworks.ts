@@ -5,10 +5,8 @@ import type { Server as NetServer } from 'node:net'
 import { join } from 'node:path'
 import type { ProbeRouting } from '../serving/probe-routes.js'
 
-/**
- * The documented switches that turn the frameworks' own SIGTERM and SIGINT handlers off. Left on, Next.js and Nitro
- * close their listener at once and exit. Both read the variable when their server starts, after the preload.
- */
+// The documented switches that turn the frameworks' own SIGTERM and SIGINT handlers off: left on, Next.js and Nitro
+// close their listener at once and exit. Both read the variable when their server starts, after the preload.
 export const SIGNAL_SWITCHES: ReadonlyArray<{ framework: string, variable: string, value: string }> = [
   { framework: 'Next.js', variable: 'NEXT_MANUAL_SIG_HANDLE', value: 'true' },
   { framework: 'Nitro', variable: 'NITRO_SHUTDOWN_DISABLED', value: 'true' }
@@ -46,10 +44,8 @@ function isExpressApp (value: unknown): value is ExpressApp {
     typeof (value as Partial<ExpressApp>).request === 'object'
 }
 
-/**
- * Where the routes can be read as the server starts listening: an Express app (NestJS on Express too) is its request
- * listener; a Next.js build has `.next/routes-manifest.json`. Nitro, Fastify and others keep theirs to themselves.
- */
+// Where the routes can be read as the server starts listening: an Express app (NestJS on Express too) is its request
+// listener; a Next.js build has `.next/routes-manifest.json`. Nitro, Fastify and others keep theirs to themselves.
 export function applicationRoutes (server: NetServer, cwd: string = process.cwd()): ApplicationRoutes | undefined {
   for (const listener of server.listeners('request')) {
     if (!isExpressApp(listener)) continue

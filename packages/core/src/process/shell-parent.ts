@@ -8,7 +8,6 @@ const COMMAND_LENGTH = 120
 export interface ShellParent {
   pid: number
   shell: string
-  /** The shell's command line, as `ps` shows it (shortened). */
   command: string
   /** `pid1`: the shell is PID 1 itself; `main`: it is the child of the container's init (tini, dumb-init, --init). */
   role: 'pid1' | 'main'

@@ -53,8 +53,7 @@ function runScript (): string | undefined {
   return `${manager} run ${event}`
 }
 
-// About how the process was started, each once per process: facts a library cannot fix, but that lose requests or
-// leak zombies in production.
+// How the process was started, once per process: facts a library cannot fix that lose requests in production.
 export function containerWarnings (options: WarningOptions, warn: Warn): void {
   const warned = warnedSet()
   const once = (name: WarningName, obj: object, msg: string): void => {
@@ -62,8 +61,7 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
     warned.add(name)
     warn({ warning: name, ...obj }, `${msg} (silence with silenceWarnings: ['${name}'] or GRACEFUL_SILENCE_WARNINGS=${name})`)
   }
-  // In a cluster the process facts are the primary's (gracefulCluster warns about them), and the workers share one
-  // configuration: the first worker speaks for all of them, rather than each repeating the same line.
+  // In a cluster the process facts are the primary's and the configuration is shared: the first worker speaks for all.
   const worker = cluster.isWorker
   if (worker && cluster.worker?.id !== 1) return
   if (process.pid === 1 && !worker) {
@@ -165,7 +163,6 @@ export function ineffectiveOptions (options: { preStopDelay: number, preStopQuie
   return found
 }
 
-/** What the options say that is almost surely not what was meant: seconds written as ms, options that do nothing. */
 export function configurationWarnings (
   options: { fromEnvironment: ReadonlyArray<{ option: string }> } & Record<typeof SECONDS_SCALE[number], number | undefined> & Parameters<typeof ineffectiveOptions>[0],
   warn: (name: WarningName, subject: string, obj: object, msg: string) => void

@@ -1,5 +1,4 @@
-// Lifecycle events: the instance's own listeners and the process-wide diagnostics channels, fed together. Generic in
-// the instance type, so that this file needs nothing of the facade that emits them.
+// Lifecycle events: the instance's listeners and the process-wide diagnostics channels, fed together.
 import { channel } from 'node:diagnostics_channel'
 import { gracefulError } from '../errors.js'
 import type { HookResult } from '../shutdown/hooks.js'
@@ -115,7 +114,6 @@ export class LifecycleEvents<G> {
     this.#onListenerError = onListenerError
   }
 
-  /** `on(event, listener)` as the application calls it: a wrong name or listener is a GracefulError now. */
   on<E extends GracefulEventName>(name: E, listener: GracefulListener<E, G>): void {
     if (typeof listener !== 'function') {
       throw gracefulError('GRACEFUL_ERR_NOT_A_FUNCTION', `on(${describe(name)}, listener)`, 'listener', describe(listener))

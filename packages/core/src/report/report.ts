@@ -8,10 +8,7 @@ export interface ForcedRequest {
   method: string
   /** The request's path, without the query string (it may carry secrets). */
   path: string
-  /**
-   * How long it had been running, in milliseconds. graceful reads no clock while the service runs: for a request
-   * already running when the shutdown began, this counts from the signal (it ran at least this long).
-   */
+  /** How long it had been running, in ms (for a request older than the signal: since the signal, at least). */
   ageMs: number
   /**
    * What its handler did (absent for HTTP/2): `'ended'` its response before the cut (which did not reach the client
@@ -55,10 +52,7 @@ export interface HeldAtDeadline {
 export interface ShutdownReport {
   /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
   reason: string
-  /**
-   * 1 when a socket was destroyed at the deadline, work was cut, or a hook or work source failed or timed out; else 0
-   * (128 + the signal's number with `signalExitCode: 'conventional'`). The process's exit code (unless `exit: false`).
-   */
+  /** 1 when anything was forced, cut or failed, else 0 (or 128 + the signal's number): the process's exit code. */
   exitCode: number
   /** From the start of shutdown to the end of the last hook, in milliseconds. */
   durationMs: number
@@ -89,10 +83,7 @@ export interface ShutdownReport {
     closedAfterResponse: number
     /** Destroyed at the drain deadline (the untracked ones included). */
     forced: number
-    /**
-     * Of those, sockets graceful never saw (connected before `attach()`): neither told nor closed when quiet. Attach
-     * the server right after `listen()`.
-     */
+    /** Of those, sockets graceful never saw (connected before `attach()`): attach right after `listen()`. */
     untracked: number
   }
   /** Present only when the drain deadline passed: what was still holding the process then. */
@@ -117,7 +108,6 @@ export interface CrashReport {
   stack?: string
 }
 
-/** The exit code a shutdown ends with, under the instance's `signalExitCode` policy. */
 export function exitCodeFor (failed: boolean, reason: string, policy: SignalExitCode): number {
   if (failed) return 1
   if (policy === 'conventional') {

@@ -22,9 +22,8 @@ export class AppCloses {
     this.#host = host
   }
 
-  // From now on the application's `server.close()` joins a shutdown under way. Outside one it is the server's own
-  // close: test tools close the servers they listen (supertest), and a server the application is done with is not the
-  // service stopping (that is a signal, or `shutdown()`).
+  // The application's `server.close()` joins a shutdown under way; outside one it is the server's own close (supertest
+  // closes the servers it listens; the service stops by a signal or `shutdown()`).
   install (server: NetServer): void {
     if (this.#patched.has(server)) return
     // Read, not called: each is applied with the server as `this`.
@@ -51,8 +50,7 @@ export class AppCloses {
     this.#patched.clear()
   }
 
-  // A framework's own close called by the application (an adapter's entry): settles once the shutdown it joins, or
-  // starts, is over; undefined once the drain is over, when the framework closes as it would.
+  // A framework's close called by the application (an adapter's entry); undefined once the drain is over.
   join (reason: string): Promise<void> | undefined {
     if (!this.#joins(reason, undefined)) return undefined
     return new Promise<void>(resolve => { this.#wait(() => { resolve() }) })

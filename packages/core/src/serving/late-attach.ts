@@ -25,7 +25,6 @@ export class LateAttach {
     this.#warn = warn
   }
 
-  /** True when it answered (or declined) the request; false when the application is to handle it. */
   handle (req: IncomingMessage, res: ServerResponse): boolean {
     const server = serverOf(req.socket)
     if (server === this.#lastServer && server !== undefined) return false

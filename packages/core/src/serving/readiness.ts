@@ -62,7 +62,6 @@ export class Readiness {
     return this.#started
   }
 
-  /** With `startup: 'manual'`: from now on readiness reflects the checks (and the shutdown) only. */
   ready (): void {
     this.#started = true
   }

@@ -31,7 +31,6 @@ export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): 
   }
 }
 
-/** Requests in flight over every connection, read from Node's own per-socket state. */
 export function inFlight (connections: Connections, match: (url: string) => ProbeKind): number {
   let count = connections.socketless.size
   for (const connection of connections.all) {
@@ -58,8 +57,7 @@ export class Drain {
 
   /** Connections already quiet long enough: closed together after the next poll, rather than one timer each. */
   #quietNow: Connection[] = []
-  // A timer runs before the poll phase: a request already in the kernel's buffer when it fires has not been read yet,
-  // and destroying the socket then would reset it. The connection joins the batch closed after the next poll instead.
+  // A timer fires before the poll phase, when a request in the kernel's buffer is not read yet: close after the poll.
   readonly #onQuiet = (connection: Connection): void => {
     connection.quietWindowOver()
     this.#closeAfterPoll(connection)
@@ -82,8 +80,7 @@ export class Drain {
     this.outcome = drainOutcome(inFlightNow, connections.all.size)
   }
 
-  // Closes the listeners and waits until every connection is closed, or `timeout` ms: then destroys the rest and names
-  // their requests. `atDeadline` runs just before, while what holds the process can still be seen.
+  // Waits until every connection is closed, or `timeout` ms; `atDeadline` runs before the rest is destroyed.
   async run (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
     const outcome = this.outcome
     const drained = new Promise<void>(resolve => { this.#drained = resolve })
@@ -137,8 +134,7 @@ export class Drain {
     const now = performance.now()
     const clock = loopNow()
     const receiving = new Map<NetServer, Set<Socket> | undefined>()
-    // One call per connection rather than the decision inlined: V8 compiles a long-running loop on the spot (on-stack
-    // replacement) with its whole body, on the drain's own core; a small function compiles in less time.
+    // One call per connection: V8 compiles a long-running loop on the spot (OSR) with its whole body inlined: slower.
     for (const connection of this.#connections.all) this.#decideOne(connection, now, clock, receiving)
   }
 
@@ -183,8 +179,7 @@ export class Drain {
 
   #closeQuiet (connection: Connection): void {
     const socket = connection.socket
-    // Ending already: Node closes it once its last bytes are out. Bytes since the window began: a request is arriving
-    // (or it was upgraded); only its response or the deadline may end it.
+    // Ending already (Node closes it), or bytes since the window began (a request arriving): not quiet.
     if (!stillQuiet({
       ending: socket.destroyed || socket.writableEnded,
       session: connection.session !== undefined,
@@ -192,9 +187,8 @@ export class Drain {
       readSinceQuiet: connection.readSinceQuiet
     })) return
     connection.destroy('idle')
-    // Done now, not at its 'close' event: nothing more can arrive on a closed descriptor. 'close' comes in the close
-    // phase, after Node's own JavaScript for each socket; waiting for it runs that for every socket before the exit,
-    // where an exit right away skips it, as bare server.close() then exit does.
+    // Done now, not at its 'close' event: nothing more can arrive on a closed descriptor, and an exit right away skips
+    // Node's close handling of each socket, as bare server.close() then exit does.
     this.#connections.release(connection)
   }
 }

@@ -50,7 +50,6 @@ function noContext (): ShutdownContext {
   return { reason: '', forced: false, running: [], deadline: new AbortController().signal }
 }
 
-/** Told before each hook starts and after it ends (the lifecycle events); must not throw. */
 export interface HookObserver {
   start: (hook: Hook) => void
   end: (result: HookResult) => void
@@ -86,8 +85,7 @@ function elapsed (since: number): number {
   return Math.round((performance.now() - since) * 10) / 10
 }
 
-// Checks a cleanup (`onShutdown`) or flush (`onFlush`) step as it is registered: a mistake is a GracefulError now,
-// never a crash during the shutdown. `late`: the phase when such steps have started already.
+// Checks a step as it is registered: a mistake is a GracefulError now, never a crash during the shutdown.
 export function checkedStep (kind: 'onShutdown' | 'onFlush', name: unknown, fn: unknown, options: unknown,
   defaultTimeout: number, registered: readonly Hook[], late: string | undefined): Hook {
   if (typeof name !== 'string' || name.length === 0) {

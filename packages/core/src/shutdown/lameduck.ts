@@ -14,7 +14,6 @@ export interface LameDuckTimes {
 // reconnect here just as the listener closes. Half the lame duck when that is shorter.
 export const SETTLE_MS = 100
 
-/** When, into a lame duck of at most `maximum` ms, the settling begins. */
 export function settleAt (maximum: number): number {
   return maximum - Math.min(SETTLE_MS, maximum / 2)
 }

@@ -74,8 +74,7 @@ export class Lifecycle implements SignalMember, CrashMember {
 
   /** @internal The registry's entry: a signal this instance listens to arrived. */
   startFromSignal (signal: NodeJS.Signals): void {
-    // A signal during a shutdown the application started itself: the operator wants the process gone (after a crash
-    // it goes anyway).
+    // A signal during the application's own close: the operator wants the process gone.
     if (this.#parts.sequence.crash === undefined) this.#exits = undefined
     void this.start(signal)
   }
@@ -140,8 +139,7 @@ export class Lifecycle implements SignalMember, CrashMember {
     const report = await sequence.run(reason)
     if (flushes.steps.length > 0) await this.#flush(report)
     this.#failed = report.exitCode === 1
-    // What the application's own close waits on settles now: its callback may end the process, and everything
-    // graceful owns is done and reported.
+    // What the application's own close waits on settles now: its callback may end the process.
     appCloses.settle()
     registry.unwatch(this.#exitWatcher)
     registry.unwatchCrashes(this)

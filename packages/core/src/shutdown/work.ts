@@ -79,7 +79,6 @@ interface Entry {
   name: string
   source: WorkSource
   stopAt: WorkStopAt
-  /** `performance.now()` when it was told to stop. */
   stoppedAt: number
   runningAtStop: number
   controller: AbortController | undefined
@@ -115,7 +114,6 @@ export class WorkSources<G> {
     return count
   }
 
-  /** True when a source was forced or failed: the shutdown is not clean. */
   get failed (): boolean {
     return this.#entries.some(entry => entry.result !== undefined && entry.result.status !== 'ok')
   }
