@@ -16,7 +16,6 @@ import { unitsMistake, type WarningName } from './process/warnings.js'
 import type { WebSocketServerLike } from './connections/web-sockets.js'
 import type { WorkSource } from './shutdown/work.js'
 
-/** How probe paths match unless an adapter says how its router does: exactly, a query string allowed. */
 const EXACT: ProbeRouting = { caseSensitive: true, strict: true }
 
 /** One shutdown coordinator: the servers it drains, its hooks, and the sequence that a signal or `shutdown()` runs. */
@@ -129,10 +128,7 @@ export class Graceful {
     return this
   }
 
-  /**
-   * Registers a work source (a queue consumer, a scheduler, a gRPC server): it stops taking work at its `stopAt`, its
-   * work runs out under the drain deadline, and what the deadline cuts is named in the report (exit code 1).
-   */
+  /** Registers a work source (a queue consumer, a scheduler): stopped at its `stopAt`, drained under the deadline. */
   addWorkSource (name: string, source: WorkSource): this {
     const phase = this.#parts.sequence.phase
     this.#parts.work.add(name, source, phase === 'cleanup' || phase === 'stopped')
@@ -140,28 +136,19 @@ export class Graceful {
     return this
   }
 
-  /**
-   * Registers a flush step: after the hooks and the report, last registered first, each bounded (default
-   * `hookTimeout`), then the exit. For telemetry exporters and log transports: the shutdown's own lines are not lost.
-   */
+  /** Registers a flush step (telemetry, log transports): after the hooks and the report, last first, each bounded. */
   onFlush (name: string, fn: ShutdownHook, options?: HookOptions): this {
     this.#parts.flushes.add(name, fn, options, this.#parts.options.hookTimeout)
     this.#parts.checkBudget()
     return this
   }
 
-  /**
-   * The per-request entry for a handler or middleware: answers the probes on a server never attached, and attaches
-   * it on first sight. True when it answered (or declined) the request. On an attached server: one comparison.
-   */
+  /** The per-request entry for a handler: answers the probes on a server never attached (attaching it); true if so. */
   handle (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
     return this.#parts.late.handle(req as IncomingMessage, res as ServerResponse)
   }
 
-  /**
-   * The health response for a URL, or undefined when it is not a probe path; a promise when readiness checks have to
-   * run. With a `method` other than GET or HEAD, the 405 (with `Allow`) that the probe routes give on a socket.
-   */
+  /** The health response for a probe URL (a promise while checks run; 405 unless GET or HEAD), or undefined. */
   healthFor (url: string, method?: string): HealthResponse | Promise<HealthResponse> | undefined {
     const kind = this.#parts.routes.match(url)
     if (kind === NOT_A_PROBE) return undefined

@@ -1,5 +1,5 @@
-// Every Node internal graceful reads, in one place, each with a test on every supported Node line
-// (test/internals.test.ts) and its fallback named (docs/how-it-works.md). None is read per request but `isQueued`.
+// Every Node internal graceful reads, each tested on every supported Node line (test/internals.test.ts), its fallback
+// named in docs/how-it-works.md. None is read per request but `isQueued`.
 import type { ServerResponse } from 'node:http'
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
@@ -20,7 +20,7 @@ export function isDetachedFromHttp (socket: Socket): boolean {
   return (socket as Socket & { parser?: unknown }).parser === null
 }
 
-/** The server that accepted the socket (`socket.server`, set by net.Server on every accepted socket, Node 0.x to 26). */
+/** The server that accepted the socket (`socket.server`, Node 0.x–26). */
 export function serverOf (socket: Socket): NetServer | undefined {
   return (socket as Socket & { server?: NetServer }).server ?? undefined
 }
@@ -56,9 +56,8 @@ export function httpSockets (server: NetServer): Socket[] {
 }
 
 let kTimeout: symbol | undefined
-// How long an idle keep-alive socket has been quiet, in ms (`now` is `loopNow()`). Node arms its keep-alive timer
-// (`socket[kTimeout]`, Node 18–26) after a response, every read or write refreshes its `_idleStart`, a complete
-// request disarms it: a live timer tells since when the socket has been silent. Undefined without one.
+// How long an idle keep-alive socket has been quiet (`now`: `loopNow()`): Node's keep-alive timer (`socket[kTimeout]`,
+// Node 18–26) is armed after a response, refreshed by every read or write, disarmed by a complete request.
 export function quietFor (socket: Socket, now: number | undefined): number | undefined {
   if (now === undefined) return undefined
   kTimeout ??= ownSymbol(socket, 'timeout')

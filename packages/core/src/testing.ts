@@ -3,10 +3,7 @@ import { Graceful } from './graceful.js'
 import type { GracefulOptions } from './options/options.js'
 import type { Phase, ShutdownReport } from './report/report.js'
 
-/**
- * Options for an instance in a test: no signals, no exit, no logs. Spread them under your own:
- * `graceful({ ...testOptions, preStopDelay: 0 })`, `fastify.register(gracefulPlugin, testOptions)`.
- */
+/** Options for a test's instance (no signals, no exit, no logs): spread them under yours, `{ ...testOptions, … }`. */
 export const testOptions: Readonly<{ signals: readonly NodeJS.Signals[], exit: false, logger: false }> =
   Object.freeze({ signals: Object.freeze([]), exit: false as const, logger: false as const })
 
@@ -15,10 +12,7 @@ export function createTestGraceful (options?: GracefulOptions): Graceful {
   return new Graceful({ ...testOptions, ...options })
 }
 
-/**
- * Starts the shutdown as `signal` would (the report's `reason` is its name) without sending one; resolves with the
- * report. Give it `shutdown.graceful` (Express) or `fastify.graceful` (Fastify).
- */
+/** Starts the shutdown as `signal` would (its name is the `reason`), without sending one; resolves with the report. */
 export function simulateSignal (graceful: Graceful, signal: NodeJS.Signals = 'SIGTERM'): Promise<ShutdownReport> {
   return graceful.shutdownFor(signal)
 }

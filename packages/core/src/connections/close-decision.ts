@@ -26,8 +26,7 @@ export interface ConnectionFacts {
   msSinceConnected: number | undefined
 }
 
-// `never`: its own end (its response, its protocol) or the deadline closes it. `after`: once quiet `ms` more (0: after
-// the event loop's next poll, never in the tick it is decided).
+// `never`: its own end or the deadline closes it; `after`: once quiet `ms` more (0: after the next poll, not now).
 export type CloseDecision = { close: 'never' } | { close: 'after', ms: number }
 
 const NEVER: CloseDecision = { close: 'never' }
@@ -63,9 +62,8 @@ export function stillQuiet (facts: { ending: boolean, session: boolean, inFlight
 }
 
 // Whether a head going out says `Connection: close`: only the newest on its connection (Node closes the socket after
-// it, dropping what is pipelined behind); not while the lame duck settles (the client would reconnect to a listener
-// about to close); not a protocol switch; not while the parser receives the next request behind a complete one (the
-// close waits for that request's answer).
+// it, dropping what is pipelined behind); not while the lame duck settles; not a protocol switch; not while the parser
+// receives the next request behind a complete one (the close waits for that request's answer).
 export function saysClose (head: { newest: boolean, settling: boolean, statusCode: unknown, requestComplete: boolean, receivingNext: () => boolean }): boolean {
   return head.newest && !head.settling && head.statusCode !== 101 && !(head.requestComplete && head.receivingNext())
 }

@@ -1,9 +1,7 @@
-// One connection's life from accept to close; no other file writes its state. While the service runs it sees only the
-// accept and the close; from the signal on, http1.ts and http2.ts report to it, and the drain asks close-decision.ts
-// when it may close. States: open (serving: nothing followed per request) · new (no byte yet, or in its TLS handshake)
-// · idle (keep-alive, nothing in flight) · busy (a response followed) · closing (its newest response said `Connection:
-// close`; Node or the staged close ends it) · upgraded (left HTTP: its protocol or the deadline ends it) · session
-// (HTTP/2: GOAWAY, then its last stream ends it) · closed (`endedBy` says how).
+// One connection's life; no other file writes its state. While serving it sees only accept and close; from the signal
+// on, http1.ts and http2.ts report to it. States: open (serving) · new (no byte yet, or in its TLS handshake) · idle ·
+// busy (a response followed) · closing (its newest response said close) · upgraded (left HTTP: its protocol or the
+// deadline ends it) · session (HTTP/2: GOAWAY, then its last stream) · closed (`endedBy` says how).
 import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
@@ -29,7 +27,6 @@ export class Connection {
   #closing: ServerResponse | undefined = undefined
   /** `socket.bytesRead` when the shutdown began, for a connection idle then; -1 otherwise. */
   #readAtSignal = -1
-  /** When its last followed response finished (`performance.now()`), during the shutdown; 0 before. */
   #finishedAt = 0
   /** When graceful first followed the request now in flight, for a cut request's age; 0 when none. */
   #followedAt = 0

@@ -74,9 +74,8 @@ export class Connections {
   attach (server: NetServer): boolean {
     if (this.servers.has(server)) return false
     this.servers.add(server)
-    // TLS: 'connection' gives the TCP socket (followed from its first byte, so a stalled handshake cannot hold the
-    // drain); 'secureConnection' the TLS socket that requests arrive on. Both prepended: an HTTP/2 server starts its
-    // session in its own listener, and the session must find its socket followed.
+    // TLS: followed from the TCP socket's first byte (a stalled handshake cannot hold the drain). Prepended: an HTTP/2
+    // server starts its session in its own listener, and the session must find its socket followed.
     if (typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function') {
       server.prependListener('connection', this.#onTlsConnection)
       server.prependListener('secureConnection', this.#onSecureConnection)

@@ -1,4 +1,3 @@
-// Server-sent event streams: the last event, which sends an EventSource client to reconnect elsewhere.
 import { gracefulError, type GracefulError } from '../errors.js'
 import { describe, invalid as invalidOption, notAnObject, rejectUnknownKeys, validateDuration } from '../options/validate.js'
 

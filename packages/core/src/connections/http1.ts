@@ -1,5 +1,4 @@
-// HTTP/1.1 once a shutdown has begun: tells keep-alive clients to go (`Connection: close` on the newest response),
-// declines what is pipelined behind one that said so, and reports each response's end to its Connection.
+// HTTP/1.1 once shutting down: the newest response says `Connection: close`, what is pipelined behind it is declined.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Socket } from 'node:net'
@@ -20,7 +19,6 @@ export interface ResponseEvents {
 
 /** From the signal on, every request passes here before the application; nothing is added while the service runs. */
 export class Telling implements RequestObserver {
-  /** Requests that arrived after the signal and before draining began. */
   servedWhileStopping = 0
   /** Requests pipelined behind a response that said `Connection: close`: declined (RFC 9112 §9.6). */
   declined = 0
@@ -36,7 +34,6 @@ export class Telling implements RequestObserver {
   readonly #onFinish: (this: ServerResponse) => void
   readonly #writeHead: (this: ServerResponse, ...args: unknown[]) => ServerResponse
   readonly #closeSoon: (this: Socket) => void
-  /** The sockets receiving a request, per server, read once per turn of the event loop. */
   #receiving: Map<object, Set<Socket> | undefined> | undefined
 
   constructor (connections: Connections, match: (url: string) => ProbeKind) {
@@ -52,7 +49,7 @@ export class Telling implements RequestObserver {
       if (connection !== undefined) telling.#finished(connection, this)
     }
     // Decided as the head goes out, not when the request arrived: by then the next pipelined request may be arriving,
-    // and closing after this response would drop what Node has read of it; the close then waits for its answer.
+    // and closing after this response would drop it; the close then waits for that request's answer.
     this.#writeHead = function (...args) {
       const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
       restoreWriteHead(this)
@@ -125,7 +122,7 @@ export class Telling implements RequestObserver {
 
   start (): void {
     for (const connection of this.#connections.all) {
-      // Idle, never used, upgraded (its own protocol tells its client to go) or HTTP/2 (GOAWAY): nothing to follow.
+      // Idle, never used, upgraded or HTTP/2 (GOAWAY): nothing to follow.
       const active = connection.signal()
       if (active === undefined) continue
       connection.runningSince(this.since)
@@ -149,12 +146,12 @@ export class Telling implements RequestObserver {
   }
 
   #told (req: IncomingMessage, res: ServerResponse, probe: boolean): boolean {
-    // HTTP/2 streams are counted as streams (they arrive through 'stream' first); their client is told by GOAWAY.
+    // HTTP/2 streams arrive through 'stream' first; GOAWAY tells their client.
     if (req.httpVersionMajor === 2) return true
     const connection = this.#connections.adopt(req.socket)
     const closing = connection.closing
-    // Once a response that said `Connection: close` has started, the client has stopped sending on this connection
-    // (RFC 9112 §9.6): a request behind it would be processed and its answer dropped. The client retries it.
+    // Once a close response has started, the client has stopped sending here (RFC 9112 §9.6): a request behind it
+    // would be processed and its answer dropped. The client retries it.
     if (closing !== undefined && closing !== res) {
       this.declined++
       return false
@@ -197,8 +194,8 @@ export class Telling implements RequestObserver {
       this.#follow(connection, next)
       return
     }
-    // A response told `Connection: close` makes Node end the socket (its write side is ended by now); one whose headers
-    // left before the signal did not, and its socket is closed once it has been quiet.
+    // A response told to close makes Node end the socket; one whose headers left before the signal did not: it closes
+    // once quiet.
     if (!socket.destroyed && !socket.writableEnded) this.#events?.idle(connection)
   }
 }

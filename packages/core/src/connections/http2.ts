@@ -25,7 +25,6 @@ export function http2InFlight (connection: Connection, match: (url: string) => P
   return count
 }
 
-/** The request headers of the streams open on the session, for the report when the deadline cuts them. */
 export function http2Requests (connection: Connection, match: (url: string) => ProbeKind): Array<IncomingHttpHeaders | undefined> {
   const requests: Array<IncomingHttpHeaders | undefined> = []
   if (connection.session !== undefined) {

@@ -31,7 +31,6 @@ export function isWebSocketServer (value: unknown): value is WebSocketServerLike
       Symbol.iterator in candidate.clients))
 }
 
-/** The WebSockets of the servers given to `trackWebSockets`: told 1001 when draining begins, later ones at once. */
 export class WebSockets {
   readonly #open = new Set<WebSocketLike>()
   readonly #servers = new WeakSet<object>()

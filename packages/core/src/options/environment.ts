@@ -17,7 +17,6 @@ export const ENVIRONMENT: ReadonlyArray<{ option: EnvironmentOption, variable: s
 ]
 
 const PREFIX = 'GRACEFUL_'
-/** Every `GRACEFUL_*` variable graceful reads: the table's, and the one that silences warnings (warnings.ts). */
 export const KNOWN_VARIABLES: readonly string[] = [...ENVIRONMENT.map(entry => entry.variable), 'GRACEFUL_SILENCE_WARNINGS']
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000 }

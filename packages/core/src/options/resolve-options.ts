@@ -44,7 +44,6 @@ export interface ResolvedOptions {
   silenceWarnings: boolean | readonly WarningName[]
   onCrash: 'exit' | 'drain'
   crashDrainTimeout: number
-  /** The options the environment set (`GRACEFUL_*` variables), for the start-up line that says so. */
   fromEnvironment: ReadonlyArray<{ option: string, variable: string, value: string }>
 }
 

@@ -10,7 +10,6 @@ export type Validator<T = unknown> = (value: unknown, name: string) => T
 export const MAX_DELAY = 2_147_483_647
 const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
 
-/** An option of the wrong kind: its name, what was expected, what was received. `where` prefixes the name. */
 export function invalid (name: string, expected: string, value: unknown, where = ''): GracefulError {
   return gracefulError('GRACEFUL_ERR_INVALID_OPTION', where, name, expected, describe(value))
 }
@@ -20,7 +19,6 @@ export function notAnObject (what: string, value: unknown): GracefulError {
   return gracefulError('GRACEFUL_ERR_OPTIONS_NOT_OBJECT', what === '' ? '' : `${what} `, describe(value))
 }
 
-/** A value as an error message shows it: strings quoted, objects by kind, never their contents. */
 export function describe (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
@@ -120,7 +118,6 @@ export function validateOptions<T extends object> (input: unknown, validators: {
   return resolved as Partial<T>
 }
 
-/** Throws for an own key of `given` that is not in `known`, suggesting the closest known name; `what` names the entry. */
 export function rejectUnknownKeys (given: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(given)) {
     if (known.includes(key)) continue
@@ -130,7 +127,6 @@ export function rejectUnknownKeys (given: object, known: readonly string[], what
   }
 }
 
-/** The closest known name within a small edit distance, for "did you mean". */
 export function closest (key: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1

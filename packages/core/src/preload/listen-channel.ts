@@ -1,4 +1,3 @@
-// How the preload sees the servers the application starts: the one place that does, on every supported Node line.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { Server as NetServer } from 'node:net'
 
@@ -7,7 +6,7 @@ import type { Server as NetServer } from 'node:net'
 // on each Node line. Connections come on a later turn: the server is attached before its first.
 const LISTENING = 'tracing:net.server.listen:asyncEnd'
 
-/** Calls `listener` with each server as it starts listening, from now on. Returns the function that stops it. */
+/** Calls `listener` with each server as it starts listening; returns the function that stops it. */
 export function onServerListening (listener: (server: NetServer) => void): () => void {
   const onMessage = (message: unknown): void => {
     listener((message as { server: NetServer }).server)

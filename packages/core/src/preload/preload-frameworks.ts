@@ -1,5 +1,4 @@
-// The one place in the core that knows frameworks: the switch each documents to leave the signals alone, and where an
-// application's routes can be read (shadowed routes are named, probe paths match as its router does).
+// The one place in the core that knows frameworks: their switches to leave the signals alone, and their routes.
 import { readFileSync } from 'node:fs'
 import type { Server as NetServer } from 'node:net'
 import { join } from 'node:path'

@@ -40,9 +40,8 @@ function describeAddress (address: string | AddressInfo | null): string {
   return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 }
 
-// One instance per server: each follows its application's routing, and the application's own instance can take any
-// over (server-claims.ts). A process that serves no HTTP (a build, a worker thread: NODE_OPTIONS reaches them too)
-// gets no listener and no line.
+// One instance per server: each follows its application's routing, and the application's own can take it over. A
+// process that serves no HTTP (a build, a worker thread: NODE_OPTIONS reaches them too) gets no listener, no line.
 export function startPreload (): void {
   if (!isMainThread) return
   const switched = takeOverSignals()

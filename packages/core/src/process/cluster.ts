@@ -142,8 +142,8 @@ class ClusterPrimary implements SignalMember {
       pending.delete(worker)
       if (pending.size === 0) done?.()
     }
-    // A worker forked during the shutdown (by an 'exit' handler) is told as soon as it listens; one told while still
-    // starting may have had no instance to hear it, and is told again (a worker shutting down ignores repeats).
+    // A worker forked during the shutdown (by an 'exit' handler) is told once it listens; one told while starting may
+    // have had no instance to hear it, so it is told again.
     const onListening = (worker: Worker): void => {
       if (!results.has(worker)) tell(worker)
       else if (pending.has(worker) && worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal }, undefined, unsent)
@@ -196,8 +196,7 @@ class ClusterPrimary implements SignalMember {
 /** A worker dead a moment ago can look connected: the failed write (EPIPE) must not become an unhandled 'error'. */
 function unsent (): void {}
 
-// A worker told to stop while its listen was on the way exits without waiting for the answer; Node's write to its
-// closed channel is then an EPIPE 'error' on the Worker that would crash the primary. Its 'exit' settles it.
+// A worker told to stop mid-listen exits unanswered: the EPIPE 'error' on its closed channel would crash the primary.
 function closedChannel (err: NodeJS.ErrnoException): void {
   if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET' && err.code !== 'ERR_IPC_CHANNEL_CLOSED') throw err
 }
@@ -206,10 +205,7 @@ function liveWorkers (): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead())
 }
 
-/**
- * Call in the cluster primary: on SIGTERM or SIGINT it tells every worker to shut down (each drains with its own
- * instance: `createGraceful`, `graceful()` or `gracefulPlugin`), waits for all, and exits within `shutdownTimeout`.
- */
+/** In the cluster primary: at SIGTERM or SIGINT, tells every worker (each with its own instance) to shut down. */
 export function gracefulCluster (options?: GracefulClusterOptions): GracefulCluster {
   if (!cluster.isPrimary) {
     throw gracefulError('GRACEFUL_ERR_NOT_PRIMARY')

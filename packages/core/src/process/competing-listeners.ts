@@ -8,11 +8,9 @@ import { kDeferred, kOwnHandler } from '../symbols.js'
 type Listener = (...args: unknown[]) => unknown
 type Deferred = Listener & { listener: Listener, once: boolean, [kDeferred]: true }
 
-/** What became of the listeners run after the shutdown. */
 export interface DeferredRun {
   signal: NodeJS.Signals
   listeners: number
-  /** Still running when the bound passed. */
   timedOut: boolean
   errors: string[]
 }
@@ -54,7 +52,7 @@ export class CompetingListeners {
     this.#found = found
   }
 
-  /** Graceful handles `signal` from now on: the listeners it has, and those it gets later, are deferred. */
+  /** From now on the listeners of `signal`, present and future, are deferred. */
   own (signal: NodeJS.Signals): void {
     if (this.#owned.has(signal)) return
     if (this.#owned.size === 0) process.on('newListener', this.#onNewListener)
@@ -65,7 +63,6 @@ export class CompetingListeners {
     }
   }
 
-  /** Graceful no longer handles `signal`: its other listeners get it at once again, as before. */
   release (signal: NodeJS.Signals): void {
     if (!this.#owned.delete(signal)) return
     if (this.#owned.size === 0) process.off('newListener', this.#onNewListener)

@@ -16,9 +16,8 @@ export interface ShellParent {
 // Once per process: how node was started does not change, and /proc is not read again for each instance.
 let found: { parent: ShellParent | undefined } | undefined
 
-// A shell that gets the stop signal in node's place: PID 1, or PID 1's child in a container. It does not hand SIGTERM
-// on (dash does not even exec its last command): node is killed, not drained. Linux only. `inContainer` is asked only
-// when needed: outside one, PID 1's child is a service manager's or an orphan's.
+// A shell that gets the stop signal in node's place (PID 1, or PID 1's child in a container) and does not hand it on:
+// node is killed, not drained. Linux only. Outside a container, PID 1's child is a service manager's or an orphan's.
 export function shellParent (inContainer: () => boolean): ShellParent | undefined {
   found ??= { parent: readShellParent(inContainer) }
   return found.parent
@@ -36,7 +35,7 @@ function readShellParent (inContainer: () => boolean): ShellParent | undefined {
     if (role === undefined) return undefined
     return { pid, shell, command: commandOf(pid), role }
   } catch {
-    // /proc hidden or the parent gone already: nothing known, nothing said.
+    // /proc hidden or the parent gone: nothing known, nothing said.
     return undefined
   }
 }

@@ -11,11 +11,9 @@ export interface SignalMember {
   readonly exit: boolean
   readonly busy: boolean
   startFromSignal: (signal: NodeJS.Signals) => void
-  /** A second signal arrived while this instance was busy: say what is being abandoned. */
   abandon: (signal: NodeJS.Signals) => void
-  /** The bound for the application's own signal listeners, run once the shutdown is over (its `hookTimeout`). */
+  /** The bound for the application's own signal listeners, run after the shutdown. */
   readonly hookTimeout?: number
-  /** Another listener of a signal this instance answers to was found (at start-up, when it is added). */
   competing?: (signal: NodeJS.Signals, origin: string) => void
   ranDeferred?: (run: DeferredRun) => void
 }
@@ -24,7 +22,6 @@ export interface CrashMember {
   crashed: (kind: 'uncaughtException' | 'unhandledRejection', error: unknown) => void
 }
 
-/** What the registry calls when the process exits while a shutdown is under way (not through the registry). */
 export interface ExitWatcher {
   exitedEarly: (code: number) => void
 }
@@ -47,7 +44,6 @@ export class SignalRegistry {
       }
     }
   })
-  /** Every busy member has reported; the application's own signal listeners run before the exit. */
   #finishing = false
   #reporter: SignalMember | undefined
   #deferredTimeout = 0
@@ -78,7 +74,6 @@ export class SignalRegistry {
     for (const watcher of [...this.#watchers]) watcher.exitedEarly(code)
   }
 
-  /** Tells `watcher` if the process exits before `unwatch`: something else than graceful ended a shutdown. */
   watch (watcher: ExitWatcher): void {
     if (this.#watchers.size === 0) process.on('exit', this.#onExit)
     this.#watchers.add(watcher)
@@ -102,7 +97,7 @@ export class SignalRegistry {
     for (const signal of member.signals) this.#competing.own(signal)
   }
 
-  /** The member is done (or disposed): exits when it asked to and nothing else is still shutting down. */
+  /** Exits once every member that asked to is done and nothing else is still shutting down. */
   settle (member: SignalMember, exitCode?: number): void {
     this.#members.delete(member)
     if (member.exit && exitCode !== undefined) this.#exitCode = worst(this.#exitCode ?? 0, exitCode)
@@ -140,7 +135,6 @@ export class SignalRegistry {
     this.#deferredTimeout = 0
     this.#reporter = undefined
     if (this.#exitCode !== undefined) {
-      // The one exit path of the library: every instance that was shutting down has reported.
       // eslint-disable-next-line n/no-process-exit
       process.exit(this.#exitCode)
     }
@@ -149,8 +143,8 @@ export class SignalRegistry {
     this.#release()
   }
 
-  // A cluster worker is told by its primary through IPC, not a signal: on a terminal, Ctrl-C has reached the whole
-  // process group already, and a forwarded signal would be the worker's second, which exits at once.
+  // A cluster worker is told through IPC, not a signal: Ctrl-C has reached the whole process group already, and a
+  // forwarded signal would be the worker's second, which exits at once.
   #listenToPrimary (): void {
     const onMessage = (message: unknown): void => {
       if (typeof message !== 'object' || message === null) return
@@ -166,7 +160,6 @@ export class SignalRegistry {
     this.#stopListeningToPrimary = () => { process.off('message', onMessage) }
   }
 
-  /** Removes the handlers no remaining member listens to: a later signal gets Node's default behaviour. */
   #release (): void {
     if (this.#members.size === 0 && this.#stopListeningToPrimary !== undefined) {
       // The IPC channel holds the event loop while something listens to it.
@@ -186,14 +179,13 @@ export class SignalRegistry {
 
   #onSignal (signal: NodeJS.Signals): void {
     if (this.#finishing) {
-      // Graceful's shutdown is over and the application's own listeners are running: one raised the signal again to
-      // end the process (NestJS does), or the operator insists.
+      // Graceful is done and the application's own listeners run: one raised the signal again (NestJS does), or the
+      // operator insists.
       this.#exitNow(signal)
       return
     }
     if (this.#received !== undefined) {
-      // A terminal's Ctrl-C reaches the primary and its workers alike, and the primary's message can arrive first:
-      // the signal that follows it is the same keypress, not a second one.
+      // Ctrl-C reaches the primary and its workers alike, and the primary's message may come first: same keypress.
       if (this.#startedByPrimary) {
         this.#startedByPrimary = false
         return
@@ -241,8 +233,7 @@ export class SignalRegistry {
   }
 }
 
-// A failure (1) outranks a clean exit that reports its signal (128 + n), which outranks 0: with several instances, the
-// process exits with the code that tells the most.
+// 1 outranks a clean exit that reports its signal (128 + n), which outranks 0: the code that tells the most wins.
 export function worst (a: number, b: number): number {
   return severity(b) > severity(a) || (severity(b) === severity(a) && b > a) ? b : a
 }

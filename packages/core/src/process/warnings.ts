@@ -5,7 +5,7 @@ import { misspeltVariables } from '../options/environment.js'
 import { shellParent } from './shell-parent.js'
 import { kWarned } from '../symbols.js'
 
-/** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
+/** The start-up warnings, by the name that silences each. */
 export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option', 'competing-listener', 'shell-parent', 'unknown-variable'] as const
 export type WarningName = typeof WARNING_NAMES[number]
 
@@ -38,7 +38,7 @@ function silenced (options: WarningOptions, name: WarningName): boolean {
   return names.includes('all') || names.includes('1') || names.includes('true') || names.includes(name)
 }
 
-/** Docker, Podman or Kubernetes. Only read when an instance is created, never at import. */
+/** Docker, Podman or Kubernetes (read per instance, never at import). */
 function inContainer (): boolean {
   return process.env['KUBERNETES_SERVICE_HOST'] !== undefined || process.env['container'] !== undefined ||
     existsSync('/.dockerenv') || existsSync('/run/.containerenv')
@@ -99,7 +99,7 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
 }
 
 // Warns when the worst-case shutdown would not fit in the grace period (SIGKILL would cut it); true once it has warned
-// or never can. `last`: the flush steps, and the bound on the work sources' hand-back (0 when none can).
+// or never can. `last`: the flush steps and the work sources' hand-back bound.
 export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ timeout: number }>, warn: Warn,
   last: { flushes: ReadonlyArray<{ timeout: number }>, forceTimeout: number } = { flushes: [], forceTimeout: 0 }): boolean {
   const gracePeriod = options.gracePeriod
@@ -120,7 +120,6 @@ export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ t
     drainTimeout: options.drainTimeout,
     closeTimeout,
     hookTimeouts,
-    // Only when there are any: the warning's fields stay what they were for an instance without them.
     ...(flushTimeouts > 0 ? { flushTimeouts } : {}),
     ...(last.forceTimeout > 0 ? { workForceTimeout: last.forceTimeout } : {})
   }, `graceful: the shutdown can take ${budget} ms (preStopDelay + drainTimeout + close, hook and flush timeouts` +
@@ -145,7 +144,6 @@ export function usageWarnings (options: WarningOptions, warn: Warn): (name: Warn
 export const SECONDS_SCALE = ['preStopDelay', 'drainTimeout', 'hookTimeout', 'preStopQuietWindow', 'preStopMinimumDelay',
   'gracePeriod', 'crashDrainTimeout'] as const
 
-/** `value` ms for `name`, when it looks like seconds written as milliseconds: the warning's text, else undefined. */
 export function unitsMistake (name: string, value: number | undefined): string | undefined {
   if (value === undefined || value <= 0 || value >= 100) return undefined
   return `graceful: ${name} is ${value} ms: durations are in milliseconds, so this is almost surely meant as ` +

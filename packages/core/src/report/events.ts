@@ -15,7 +15,6 @@ export interface ShutdownStartEvent<G> {
 export interface PhaseEvent<G> {
   graceful: G
   phase: Phase
-  /** The phase just left. */
   previous: Phase
   /** How long the phase just left lasted, in milliseconds (0 for `running`, which has no start). */
   previousDurationMs: number
@@ -23,7 +22,6 @@ export interface PhaseEvent<G> {
   inFlight: number
   /** Of `inFlight`, the work of the work sources. */
   workInFlight: number
-  /** Sockets open at this moment. */
   openSockets: number
 }
 
@@ -52,7 +50,6 @@ export interface WorkStopEvent<G> {
 export interface WorkEndEvent<G> {
   graceful: G
   name: string
-  /** Its entry in the report. */
   result: WorkSourceResult
   /** The work the deadline cut (empty unless `result.status` is `forced`). */
   forced: ForcedWork[]
@@ -78,10 +75,7 @@ export type GracefulEventName = keyof GracefulEvents<unknown>
 
 export type GracefulListener<E extends GracefulEventName, G> = (event: GracefulEvents<G>[E]) => void
 
-/**
- * The `node:diagnostics_channel` names graceful publishes on, for every instance in the process (the payloads of
- * `on()`). Subscribe with `diagnostics_channel.subscribe(channels.phase, fn)`.
- */
+/** The `node:diagnostics_channel` names graceful publishes on, for every instance: `subscribe(channels.phase, fn)`. */
 export const channels: {
   readonly shutdownStart: 'graceful:shutdown:start'
   readonly phase: 'graceful:phase'
@@ -100,7 +94,6 @@ export const channels: {
   shutdownEnd: 'graceful:shutdown:end'
 } as const)
 
-/** The names `on()` accepts: the channels' names without their `graceful:` prefix. */
 export const EVENT_NAMES: ReadonlySet<string> = new Set(Object.values(channels).map(name => name.slice('graceful:'.length)))
 
 type AnyListener = (event: never) => void

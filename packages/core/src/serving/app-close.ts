@@ -1,6 +1,5 @@
-// The application's own close joined to the shutdown: `server.close()` of an attached server, or a framework's close an
-// adapter routes here (`fastify.close()`). Left alone it closes the listener while balancers still route here (and
-// Fastify answers 503); joined, the lame duck serves, the drain runs, and the application's callback settles after.
+// The application's own close joined to the shutdown (`server.close()` of an attached server, `fastify.close()`): left
+// alone it would close the listener while balancers still route here; joined, it settles once the shutdown is over.
 import type { Server as NetServer } from 'node:net'
 import type { Phase } from '../report/report.js'
 
@@ -14,7 +13,6 @@ type CloseCallback = (err?: Error) => void
 
 export class AppCloses {
   readonly #host: AppCloseHost
-  /** Each patched server, with the `close` it had as an own property before (usually none: the prototype's). */
   readonly #patched = new Map<NetServer, NetServer['close'] | undefined>()
   #waiting: CloseCallback[] = []
 
@@ -62,7 +60,6 @@ export class AppCloses {
     for (const callback of waiting) callback()
   }
 
-  /** Whether a close asked for now joins the shutdown (starting one if none runs), rather than running as is. */
   #joins (reason: string, server: NetServer | undefined): boolean {
     const state = this.#host.state
     if (state === 'running') {

@@ -1,5 +1,4 @@
-// The middleware's entry (`handle()`): a server that was never attached is attached on its first request, and the
-// probes are answered there. On an attached server this costs one comparison per request.
+// The middleware's entry (`handle()`): an unattached server is attached on its first request; else one comparison.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import type { Connections } from '../connections/connections.js'

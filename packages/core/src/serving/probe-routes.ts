@@ -1,5 +1,4 @@
-// The readiness and liveness routes, answered inside each attached server's `emit`, ahead of every 'request'
-// listener; and the one place where a request passes graceful while the service runs.
+// The probe routes, answered inside each attached server's `emit`: where a request passes graceful while serving.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
@@ -52,7 +51,6 @@ export function matchesPath (url: string, path: string, caseSensitive = true, st
   return true
 }
 
-/** Answers a probe on node:http (or HTTP/2's compatibility API); GET and HEAD only, others get 405 with `Allow`. */
 export function sendHealth (req: IncomingMessage, res: ServerResponse, response: HealthResponse): void {
   res.writeHead(response.statusCode, { ...response.headers, 'content-length': String(Buffer.byteLength(response.body)) })
   res.end(req.method === 'HEAD' ? undefined : response.body)
@@ -101,7 +99,6 @@ export class ProbeRoutes {
     return this.#health(kind)
   }
 
-  /** A probe arrived (kind is not NOT_A_PROBE): once a shutdown has begun it is told and followed first. */
   probe (req: IncomingMessage, res: ServerResponse, kind: ProbeKind): void {
     ;(res as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] = true
     const observer = this.observer

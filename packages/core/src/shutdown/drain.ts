@@ -1,5 +1,5 @@
-// The drain: exists only once draining begins. Closes the listeners, closes each connection as soon as closing it
-// cannot lose a request (close-decision.ts decides when), and at the deadline hands what is left to deadline.ts.
+// The drain, from the listener's close: each connection is closed as soon as that cannot lose a request
+// (close-decision.ts), and at the deadline what is left goes to deadline.ts.
 import { Server as NetServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { closeDecision, freshWindow, stillQuiet, type DrainTimes } from '../connections/close-decision.js'
@@ -49,7 +49,6 @@ export class Drain {
   /** Servers whose listener close has not completed: something still holds a socket of theirs. */
   readonly #closing = new Set<NetServer>()
   #drained: (() => void) | undefined
-  /** Past the deadline: what closes now was cut, not completed. */
   #forcing = false
   readonly #streamCompleted = (): void => {
     if (!this.#forcing) this.outcome.completed++
@@ -70,7 +69,6 @@ export class Drain {
     for (const connection of batch) if (!connection.waiting) this.#closeQuiet(connection)
   }
 
-  /** `inFlightNow`: the requests in flight as draining begins, counted by the caller (a count reads every socket). */
   constructor (connections: Connections, telling: Telling, match: (url: string) => ProbeKind, times: DrainTimes, inFlightNow: number) {
     this.#connections = connections
     this.#telling = telling
@@ -80,7 +78,6 @@ export class Drain {
     this.outcome = drainOutcome(inFlightNow, connections.all.size)
   }
 
-  // Waits until every connection is closed, or `timeout` ms; `atDeadline` runs before the rest is destroyed.
   async run (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
     const outcome = this.outcome
     const drained = new Promise<void>(resolve => { this.#drained = resolve })
@@ -94,8 +91,7 @@ export class Drain {
         if (connection.session === undefined) this.#waitQuiet(connection, freshWindow(connection.neverUsed, this.#times))
       },
       closed: connection => { this.#closed(connection) },
-      // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
-      // Closed once the application's own 'listening' callbacks have run: they may read server.address().
+      // A server listening after the drain began (a signal before `listen`): closed once its 'listening' callbacks ran.
       listening: server => { process.nextTick(() => { this.closeListener(server) }) },
       socketlessEnded: () => {
         if (!this.#forcing) outcome.completed++
@@ -118,8 +114,8 @@ export class Drain {
   closeListener (server: NetServer): void {
     if (this.#closing.has(server) || !server.listening) return
     this.#closing.add(server)
-    // net.Server's close, not http.Server's: the latter also destroys idle keep-alive sockets on the spot, and a
-    // client may be writing its next request on one of them at that instant. Idle sockets get a quiet window instead.
+    // net.Server's close, not http.Server's: the latter destroys idle keep-alive sockets on the spot, where a client
+    // may be writing its next request. They get a quiet window instead.
     NetServer.prototype.close.call(server, () => {
       this.#closing.delete(server)
       this.#checkDrained()
@@ -165,11 +161,9 @@ export class Drain {
       this.#closing.size === 0) this.#drained()
   }
 
-  /** One timer per waiting connection, no polling; one already quiet long enough closes after the next poll. */
   #waitQuiet (connection: Connection, ms: number): void {
     connection.waitQuiet(ms, this.#onQuiet)
-    // Never before the event loop has polled once more, even for a connection quiet for minutes: a request already in
-    // the kernel's buffer is read by that poll, and then it is served instead of reset.
+    // Never before the event loop has polled once more: a request already in the kernel's buffer is served, not reset.
     if (ms === 0) this.#closeAfterPoll(connection)
   }
 
@@ -193,7 +187,6 @@ export class Drain {
   }
 }
 
-/** Whether Node's parser is in the middle of a request's head on `socket` (its server's list read once per drain). */
 function receivingOn (socket: Socket, receiving: Map<NetServer, Set<Socket> | undefined>): boolean {
   const server = serverOf(socket)
   if (server === undefined) return false
@@ -201,9 +194,8 @@ function receivingOn (socket: Socket, receiving: Map<NetServer, Set<Socket> | un
   return receiving.get(server)?.has(socket) === true
 }
 
-// Runs `fn` once the event loop has completed one more poll phase, so that what the kernel holds for this process (a
-// request on a socket, a connection in an accept queue) has been taken in. Two immediates guarantee one complete poll;
-// a timer would not (the timers phase comes before the poll).
+// Runs `fn` after one complete poll phase more, so that what the kernel holds (a request on a socket, a connection in
+// an accept queue) has been taken in: two immediates guarantee it; a timer would not (timers come before the poll).
 export function afterNextPoll (fn: () => void): void {
   setImmediate(() => { setImmediate(fn) })
 }

@@ -6,7 +6,6 @@ export class Flushes {
   readonly #steps: Hook[] = []
   #state: 'waiting' | 'running' | 'done' = 'waiting'
 
-  /** The steps registered so far, for the budget check. */
   get steps (): readonly Hook[] {
     return this.#steps
   }

@@ -14,10 +14,7 @@ export interface ShutdownContext {
   reason: string
   /** The drain deadline cut something: requests (their sockets destroyed) or work. */
   forced: boolean
-  /**
-   * The requests the deadline cut whose handlers had not ended when this step began: their work may still commit
-   * after their clients were told it failed, unless it honours `deadlineSignal`. End it rather than wait for it.
-   */
+  /** Requests cut whose handlers had not ended when this step began: their work may still commit. End it, not wait. */
   running: readonly ForcedRequest[]
   /** The instance's `deadlineSignal`: aborted when the drain deadline cut something. */
   deadline: AbortSignal

@@ -1,4 +1,4 @@
-// The lame duck's length: fixed, or adaptive (it ends once no fresh traffic has come for a quiet window).
+// The lame duck's length: fixed, or adaptive (over once no fresh traffic has come for a quiet window).
 import { performance } from 'node:perf_hooks'
 
 export interface LameDuckTimes {
@@ -24,7 +24,7 @@ export interface LameDuckEnd {
 }
 
 // Waits until the lame duck may end: the first moment past `minimum` with no fresh request for `quietWindow`, or
-// `maximum`. `lastActivity()` (0: none) is read only when the timer fires: a request costs one store, nothing polls.
+// `maximum`. `lastActivity()` (0: none) is read when the timer fires: a request costs one store, nothing polls.
 export function lameDuck (times: LameDuckTimes, lastActivity: () => number): Promise<LameDuckEnd> {
   const started = performance.now()
   const latest = started + times.maximum

@@ -1,5 +1,5 @@
-// An instance's place in the process: its membership of the signal registry (signals, crashes, the one exit), its
-// shutdown run from the signal to the exit, and what it says when something other than graceful ends the process.
+// An instance's membership of the signal registry (signals, crashes, the one exit), its shutdown from the signal to the
+// exit, and what it says when something else ends the process.
 import type { AppCloses } from '../serving/app-close.js'
 import type { DeferredRun } from '../process/competing-listeners.js'
 import type { Flushes } from './flush.js'
@@ -28,19 +28,16 @@ export class Lifecycle implements SignalMember, CrashMember {
   // Whether the process exits at the end: `undefined` follows the `exit` option; `false` for a shutdown the
   // application started by closing itself; `true` after a crash, whatever `exit` says.
   #exits: boolean | undefined
-  /** A second signal is ending the process on purpose: that exit is no surprise. */
   #abandoned = false
-  /** The shutdown's report said something was forced or failed. */
   #failed = false
-  // Something other than graceful ended the process mid-shutdown (a hook's process.exit(), a crash): the report will
-  // never come, so say where it stopped, and never let such an exit pass for a clean one.
+  // Something else ended the process mid-shutdown (a hook's process.exit(), a crash): say where it stopped, and never
+  // let such an exit pass for a clean one.
   readonly #exitWatcher = { exitedEarly: (code: number): void => { this.#exitedEarly(code) } }
 
   constructor (parts: LifecycleParts) {
     this.#parts = parts
     const { options } = parts
-    // Also without signals: an instance that will exit must be known to the registry, so that no other instance
-    // exits the process while this one is still draining.
+    // Also without signals: an instance that will exit must keep any other from exiting while it drains.
     if (options.signals.length > 0 || options.exit || options.onCrash === 'drain') this.#register()
     if (options.onCrash === 'drain') signalRegistry().watchCrashes(this)
   }
@@ -96,7 +93,7 @@ export class Lifecycle implements SignalMember, CrashMember {
     void this.start(kind)
   }
 
-  /** @internal The registry's entry: another listener of a signal this instance answers to was found. */
+  /** @internal The registry's entry: another listener of a signal it answers to was found. */
   competing (signal: NodeJS.Signals, origin: string): void {
     this.#parts.warn('competing-listener', `${signal} ${origin}`, { signal, listener: origin },
       `graceful: another ${signal} listener is installed (${origin}): run at the signal, it would close the ` +
@@ -150,7 +147,6 @@ export class Lifecycle implements SignalMember, CrashMember {
     return report
   }
 
-  /** The last tier, after the report is out: its outcome joins the report `shutdown()` resolves with, and is logged. */
   async #flush (report: ShutdownReport): Promise<void> {
     report.flush = await this.#parts.flushes.run()
     for (const step of report.flush) {

@@ -22,9 +22,7 @@ export interface SequenceParts<G> {
   routes: ProbeRoutes
   match: (url: string) => ProbeKind
   webSockets: WebSockets
-  /** Aborts `signal`: draining has begun. */
   abort: (reason: string) => void
-  /** Aborts `deadlineSignal`: the drain deadline is cutting requests or work. */
   cut: (reason: string) => void
   deadlineSignal: () => AbortSignal
   events: LifecycleEvents<G>
@@ -38,9 +36,8 @@ export class Sequence<G> {
   phase: Phase = 'running'
   /** The hook running now, to name it when something ends the process in the middle of the shutdown. */
   hookRunning: string | undefined = undefined
-  /** The drain, once draining has begun: a server attached then is closed at once. */
   drain: Drain | undefined = undefined
-  /** Set when a crash started or joined the shutdown: no lame duck, a short drain, exit 1, and the report names it. */
+  /** Set by a crash: no lame duck, a short drain, exit 1, and the report names it. */
   crash: CrashReport | undefined = undefined
   #phaseStarted = 0
   readonly #parts: SequenceParts<G>
@@ -73,9 +70,8 @@ export class Sequence<G> {
     const started = this.#enter('stopping', inFlightAtSignal)
     log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: inFlightAtSignal },
       'graceful: shutdown started')
-    // Consumers and schedulers stop taking work now: nothing routes to them, so the lame duck is no reason to go on.
+    // Consumers and schedulers stop now: nothing routes to them, so the lame duck is no reason to go on.
     this.#parts.work.stop('signal', reason)
-    // From here on every request passes the telling first; until now none paid for it.
     const telling = new Telling(connections, match)
     routes.observer = telling
     telling.start()
@@ -134,7 +130,6 @@ export class Sequence<G> {
       end: result => { events.emit('hook:end', { graceful: instance, name: result.name, result }) }
     }, () => ({ reason, forced, running: cut.stillRunning(), deadline: this.#parts.deadlineSignal() }))
     this.hookRunning = undefined
-    // The handlers the deadline cut: named in the report as having ended since, or still running.
     cut.stillRunning()
     // A rejection a hook left unhandled surfaces only after this turn: exiting within it would report a clean shutdown.
     // Without hooks the turn is skipped: it would run Node's close handling of every socket the drain just destroyed.

@@ -28,9 +28,8 @@ export interface RunningWork {
 }
 
 /**
- * Anything that takes work from outside (a queue or stream consumer, a scheduler, a gRPC server), for
- * `addWorkSource(name, source)`. At the drain deadline `deadline` aborts and `force()` hands back what is left (a job
- * to its queue) to run again elsewhere: it runs only once if it honours the abort before its side effect.
+ * Anything that takes work from outside (a queue consumer, a scheduler, a gRPC server). At the drain deadline
+ * `deadline` aborts and `force()` hands back what is left: it runs again elsewhere, once if it honoured the abort.
  */
 export interface WorkSource {
   /** @default 'signal' */
@@ -89,7 +88,7 @@ export class WorkSources<G> {
   readonly #entries: Entry[] = []
   readonly #instance: G
   readonly #events: LifecycleEvents<G>
-  /** The moments reached so far, with the shutdown's reason: a source added after its moment stops at once. */
+  /** The moments reached, with the shutdown's reason: a source added after its moment stops at once. */
   readonly #reached = new Map<WorkStopAt, string>()
   /** `performance.now()` at the signal: the age of work whose start is unknown counts from it. */
   #since = 0
@@ -131,7 +130,6 @@ export class WorkSources<G> {
     }
     const entry: Entry = { name, source: checked, stopAt: checked.stopAt ?? 'signal', stoppedAt: 0, runningAtStop: 0, controller: undefined, result: undefined }
     this.#entries.push(entry)
-    // Added during the shutdown, after its moment: it stops now, and the drain waits for it too.
     const reason = this.#reached.get(entry.stopAt)
     if (reason !== undefined) this.#stop(entry, reason)
   }
