@@ -13,7 +13,7 @@ export interface GracefulGrpcOptions {
    */
   name?: string
   /**
-   * Service names answered besides `''` (the whole server, a Kubernetes probe's default), such as `'helloworld.Greeter'`.
+   * Service names answered besides `''` (the whole server, a Kubernetes probe's default), e.g. `'helloworld.Greeter'`.
    * @default []
    */
   services?: readonly string[]
