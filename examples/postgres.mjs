@@ -1,5 +1,7 @@
 // An Express service whose requests run multi-statement PostgreSQL transactions, shut down with graceful: the pool
-// ends in an onShutdown hook, after the last in-flight transaction has committed and its response has left.
+// ends in an onShutdown hook, after the last in-flight transaction has committed and its response has left. A
+// transaction the drain deadline cuts is rolled back, never committed after its client was told it failed
+// (examples/pg-transaction.mjs).
 //
 //   node examples/postgres.mjs                       with the usual PG* variables (PGHOST, PGPORT, PGUSER, ...)
 //   eval "$(bash .ci/postgres.sh start)" && node examples/postgres.mjs     a throwaway cluster on 127.0.0.1
@@ -8,14 +10,16 @@
 import express from 'express'
 import pg from 'pg'
 import { graceful } from '@graceful/express'
+import { deadlineWarnings, transaction } from './pg-transaction.mjs'
 
 const port = Number(process.env.PORT ?? 3000)
 const log = (entry) => console.log(JSON.stringify({ ...entry, t: performance.timeOrigin + performance.now() }))
 
-const pool = new pg.Pool({ max: 10, application_name: process.env.APP_NAME ?? 'graceful-example' })
-const shutdown = graceful({
-  drainTimeout: 10_000
-})
+const drainTimeout = 10_000
+// PostgreSQL ends any statement after drainTimeout: one cut at the deadline (its connection closed, the statement left
+// running on the server) holds its locks no longer than that.
+const pool = new pg.Pool({ max: 10, application_name: process.env.APP_NAME ?? 'graceful-example', statement_timeout: drainTimeout })
+const shutdown = graceful({ drainTimeout })
 
 // Two accounts and a ledger: a transfer moves one unit and writes two ledger rows, in one transaction.
 await pool.query(`
@@ -26,36 +30,33 @@ await pool.query(`
 
 const app = express()
 app.use(shutdown) // first: serves /healthz and /livez, tracks requests
-app.post('/transfer', async (req, res, next) => {
+app.post('/transfer', async (req, res) => {
   const id = String(req.query.id ?? '')
   // How long the transaction holds its locks, as a slow query would.
   const holdSeconds = Number(req.query.ms ?? 20) / 1000
-  let client
-  try {
-    client = await pool.connect()
-    await client.query('BEGIN')
+  // req.deadlineSignal aborts at the drain deadline: a transfer still running then is rolled back, not committed.
+  await transaction(pool, req.deadlineSignal, async (client) => {
     await client.query('INSERT INTO ledger (request_id, step) VALUES ($1, 1)', [id])
     await client.query('UPDATE accounts SET balance = balance - 1 WHERE id = 1')
     await client.query('SELECT pg_sleep($1)', [holdSeconds])
     await client.query('UPDATE accounts SET balance = balance + 1 WHERE id = 2')
     await client.query('INSERT INTO ledger (request_id, step) VALUES ($1, 2)', [id])
-    await client.query('COMMIT')
-    res.json({ id, committed: true })
-  } catch (err) {
-    await client?.query('ROLLBACK').catch(() => {})
-    next(err)
-  } finally {
-    client?.release()
-  }
+  })
+  res.json({ id, committed: true })
 })
+
+// What would let a statement cut at the deadline run on in PostgreSQL, said once at start-up.
+for (const warning of await deadlineWarnings(pool, drainTimeout)) log({ msg: 'warning', warning })
 
 const server = shutdown.attach(app.listen(port, '127.0.0.1', () => {
   log({ msg: 'listening', port: server.address().port, pid: process.pid })
 }))
 
 // Registered first, so it runs last: after the drain and after any hook registered later.
-shutdown.onShutdown('db', async () => {
-  log({ msg: 'pool ending', inFlight: shutdown.inFlight, clients: pool.totalCount })
+// After a drain cut at its deadline, `running` names the requests whose handlers had not ended: their transactions
+// closed their connections at the deadline, so pool.end() does not wait for them to commit.
+shutdown.onShutdown('db', async (_signal, { running }) => {
+  log({ msg: 'pool ending', inFlight: shutdown.inFlight, clients: pool.totalCount, cut: running.length })
   await pool.end()
   log({ msg: 'pool ended', clients: pool.totalCount })
 }, { timeout: 5_000 })

@@ -4,31 +4,16 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import pg from 'pg'
 import { Client as HttpClient } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { available } from './helpers.js'
+import { admin, postgresUnreachable } from './postgres.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const database = `graceful_test_${process.pid}_${Date.now()}`
 const appName = `graceful-example-${process.pid}`
 
-/** Why the tests cannot run here, or undefined when PostgreSQL answers. */
-async function unreachable (): Promise<string | undefined> {
-  const client = new pg.Client({ database: process.env['PGDATABASE'] ?? 'postgres', connectionTimeoutMillis: 3_000 })
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return undefined
-  } catch (err) {
-    return `no PostgreSQL reachable at ${process.env['PGHOST'] ?? 'localhost'}:${process.env['PGPORT'] ?? '5432'} ` +
-      `(${(err as Error).message}); .ci/run starts one (bash .ci/postgres.sh start)`
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
-
-const runs = available('PostgreSQL', await unreachable())
+const runs = available('PostgreSQL', await postgresUnreachable())
 
 const children = new Set<ReturnType<typeof spawn>>()
 const cleanup: Array<() => Promise<unknown>> = []
@@ -37,16 +22,6 @@ afterEach(async () => {
   children.clear()
   for (const step of cleanup.splice(0).reverse()) await step()
 })
-
-async function admin<T> (fn: (client: pg.Client) => Promise<T>, db = process.env['PGDATABASE'] ?? 'postgres'): Promise<T> {
-  const client = new pg.Client({ database: db })
-  await client.connect()
-  try {
-    return await fn(client)
-  } finally {
-    await client.end()
-  }
-}
 
 interface Line { msg?: string, t?: number, [key: string]: unknown }
 
@@ -141,6 +116,8 @@ describe.runIf(runs)('examples/postgres.mjs on a real PostgreSQL', () => {
     expect(ending).toMatchObject({ inFlight: 0 })
     expect(ended).toMatchObject({ clients: 0 })
     expect(report).toMatchObject({ sockets: { forced: 0 }, requests: { forced: [] } })
+    // Its statement_timeout is no longer than its drain deadline: nothing to warn about at start-up.
+    expect(lines.filter(line => line.msg === 'warning')).toEqual([])
 
     // No session of the app is left. A backend ends a moment after its client's Terminate message: waited for with a
     // bound, on the database's own clock.

@@ -351,9 +351,9 @@ export const sabotages = [
   },
   {
     mechanism: 'telemetry and logs flushed last, after the drain, the hooks and the report',
-    file: 'packages/core/src/graceful.ts',
-    find: '    const report = await this.#sequence.run(reason)\n    if (this.#flushes.steps.length > 0) await this.#flush(report)\n',
-    replace: '    const early = this.#flushes.steps.length > 0 ? this.#flushes.run() : undefined\n    const report = await this.#sequence.run(reason)\n    if (early !== undefined) report.flush = await early\n',
+    file: 'packages/core/src/shutdown/lifecycle.ts',
+    find: '    const report = await sequence.run(reason)\n    if (flushes.steps.length > 0) await this.#flush(report)\n',
+    replace: '    const early = flushes.steps.length > 0 ? flushes.run() : undefined\n    const report = await sequence.run(reason)\n    if (early !== undefined) report.flush = await early\n',
     tests: [
       ['test/telemetry.test.ts', 'the spans of the requests served during the lame duck and the drain reach the collector'],
       ['test/work.test.ts', 'runs after the hooks and after the report is logged, last registered first']
@@ -400,6 +400,25 @@ export const sabotages = [
     find: '      if (request.handler === \'running\' && ended()) request.handler = \'ended-after-cut\'\n',
     replace: '',
     tests: [['test/deadline.test.ts', 'aborts at the drain deadline, before the socket is destroyed']]
+  },
+  {
+    mechanism: 'the pg recipe closes a transaction\'s connection at the drain deadline: nothing commits after it (needs PostgreSQL: the PG* variables, bash .ci/postgres.sh start)',
+    file: 'examples/pg-transaction.mjs',
+    find: "  signal.addEventListener('abort', cut, { once: true })\n",
+    replace: '',
+    tests: [
+      ['test/writes.test.ts', 'Express with the pg recipe'],
+      ['test/writes.test.ts', 'Fastify with the pg recipe'],
+      ['test/writes.test.ts', 'Express with the Drizzle recipe'],
+      ['test/writes.test.ts', 'a transaction cut in a long statement has its connection closed at the deadline']
+    ]
+  },
+  {
+    mechanism: 'the pg recipe lets a COMMIT already sent at the deadline finish: the handler learns its outcome (needs PostgreSQL)',
+    file: 'examples/pg-transaction.mjs',
+    find: '      committing()\n',
+    replace: '',
+    tests: [['test/writes.test.ts', 'a COMMIT already on its way at the deadline is let finish']]
   }
 ]
 

@@ -20,6 +20,9 @@ export const kOwnHandler: unique symbol = Symbol.for('graceful.signal-handler')
 
 export const kGracefulError: unique symbol = Symbol.for('graceful.error')
 
+/** Who added each signal listener, noted by the preload before the application runs. */
+export const kListenerOrigins: unique symbol = Symbol.for('graceful.listener-origins.v1')
+
 export const kRegistry: unique symbol = Symbol.for('graceful.signal-registry.v1')
 
 export const kWarned: unique symbol = Symbol.for('graceful.warned.v1')

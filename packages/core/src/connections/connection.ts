@@ -66,8 +66,8 @@ export class Connection {
     if (this.#state !== 'open' && this.#state !== 'closed') this.#state = 'upgraded'
   }
 
-  /** The shutdown begins: what the connection is doing is read from Node now. Returns its response in flight. */
-  signal (): ServerResponse | undefined {
+  /** The shutdown begins: its state is read from Node (`receiving`: mid-head, so busy). Returns its response. */
+  signal (receiving: (socket: Socket) => boolean): ServerResponse | undefined {
     if (this.#state === 'session' || this.#state === 'closed') return undefined
     if (isDetachedFromHttp(this.#socket)) {
       this.#state = 'upgraded'
@@ -78,9 +78,21 @@ export class Connection {
       this.#state = 'busy'
       return active
     }
-    this.#state = this.#handshaking || this.#socket.bytesRead === 0 ? 'new' : 'idle'
+    if (this.#handshaking || this.#socket.bytesRead === 0) {
+      this.#state = 'new'
+    } else if (receiving(this.#socket)) {
+      this.#state = 'busy'
+      return undefined
+    } else {
+      this.#state = 'idle'
+    }
     this.#readAtSignal = this.#socket.bytesRead
     return undefined
+  }
+
+  /** Idle since the signal, with not a byte read since: its quiet time is the whole shutdown so far. */
+  get quietSinceSignal (): boolean {
+    return this.#state === 'idle' && this.#readAtSignal === this.#socket.bytesRead
   }
 
   follow (): void {

@@ -34,7 +34,7 @@ export class Telling implements RequestObserver {
   readonly #onFinish: (this: ServerResponse) => void
   readonly #writeHead: (this: ServerResponse, ...args: unknown[]) => ServerResponse
   readonly #closeSoon: (this: Socket) => void
-  #receiving: Map<object, Set<Socket> | undefined> | undefined
+  #receivingBy: Map<object, Set<Socket> | undefined> | undefined
 
   constructor (connections: Connections, match: (url: string) => ProbeKind) {
     this.#connections = connections
@@ -99,15 +99,21 @@ export class Telling implements RequestObserver {
     return latestResponse(connection.socket) !== undefined || connection.closing?.req.complete === false || this.#receivingOn(connection)
   }
 
+  readonly #receivingSocket = (socket: Socket): boolean => this.#receiving(socket)
+
   #receivingOn (connection: Connection): boolean {
-    const server = serverOf(connection.socket)
+    return this.#receiving(connection.socket)
+  }
+
+  #receiving (socket: Socket): boolean {
+    const server = serverOf(socket)
     if (server === undefined) return false
-    if (this.#receiving === undefined) {
-      this.#receiving = new Map()
-      setImmediate(() => { this.#receiving = undefined })
+    if (this.#receivingBy === undefined) {
+      this.#receivingBy = new Map()
+      setImmediate(() => { this.#receivingBy = undefined })
     }
-    if (!this.#receiving.has(server)) this.#receiving.set(server, receivingSockets(server))
-    return this.#receiving.get(server)?.has(connection.socket) === true
+    if (!this.#receivingBy.has(server)) this.#receivingBy.set(server, receivingSockets(server))
+    return this.#receivingBy.get(server)?.has(socket) === true
   }
 
   /** Only the newest response on a connection may carry `Connection: close`: Node closes the socket after it. */
@@ -123,7 +129,7 @@ export class Telling implements RequestObserver {
   start (): void {
     for (const connection of this.#connections.all) {
       // Idle, never used, upgraded or HTTP/2 (GOAWAY): nothing to follow.
-      const active = connection.signal()
+      const active = connection.signal(this.#receivingSocket)
       if (active === undefined) continue
       connection.runningSince(this.since)
       this.#follow(connection, active)

@@ -7,6 +7,7 @@ import { isMainThread } from 'node:worker_threads'
 import { isHttp2Server } from '../connections/connections.js'
 import { gracefulError } from '../errors.js'
 import { Graceful } from '../graceful.js'
+import { recordListenerOrigins } from '../process/competing-listeners.js'
 import { onServerListening } from './listen-channel.js'
 import { fallbackLogger, type GracefulLogger } from '../report/logger.js'
 import { applicationRoutes, takeOverSignals } from './preload-frameworks.js'
@@ -44,6 +45,7 @@ function describeAddress (address: string | AddressInfo | null): string {
 // process that serves no HTTP (a build, a worker thread: NODE_OPTIONS reaches them too) gets no listener, no line.
 export function startPreload (): void {
   if (!isMainThread) return
+  recordListenerOrigins()
   const switched = takeOverSignals()
   let ignored: ReadonlySet<number> | undefined
   let announced = false

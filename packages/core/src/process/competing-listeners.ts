@@ -3,7 +3,7 @@
 // named when it appears, and run once graceful's shutdown is over, as at the signal (in order, awaited, bounded).
 
 
-import { kDeferred, kOwnHandler } from '../symbols.js'
+import { kDeferred, kListenerOrigins, kOwnHandler } from '../symbols.js'
 
 type Listener = (...args: unknown[]) => unknown
 type Deferred = Listener & { listener: Listener, once: boolean, [kDeferred]: true }
@@ -32,6 +32,25 @@ export function originOf (stack: string | undefined): string | undefined {
   if (caller === undefined) return undefined
   for (const [pattern, name] of known) if (pattern.test(caller)) return name
   return caller.replace(/^at\s+/, '')
+}
+
+/** Where each signal listener added since `recordListenerOrigins()` came from, shared by every installed copy. */
+function origins (): WeakMap<Listener, string> {
+  const holder = globalThis as Record<symbol, WeakMap<Listener, string> | undefined>
+  holder[kListenerOrigins] ??= new WeakMap()
+  return holder[kListenerOrigins]
+}
+
+const RECORDED = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR2'])
+
+// The preload runs before the application: each listener of a stopping signal is noted with who added it, so that one
+// added before graceful's first instance (NestJS's enableShutdownHooks()) is named by its library.
+export function recordListenerOrigins (): void {
+  process.on('newListener', (event: string | symbol, listener: Listener) => {
+    if (typeof event !== 'string' || !RECORDED.has(event) || origins().has(listener)) return
+    const origin = originOf(new Error('where the listener was added').stack)
+    if (origin !== undefined) origins().set(listener, origin)
+  })
 }
 
 export class CompetingListeners {
@@ -122,7 +141,7 @@ export class CompetingListeners {
     } finally {
       this.#adding = false
     }
-    this.#found(signal, origin ?? `a listener added before graceful (${nameOf(listener)})`)
+    this.#found(signal, origin ?? origins().get(listener) ?? `a listener added before graceful (${nameOf(listener)})`)
   }
 }
 

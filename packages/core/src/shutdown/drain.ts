@@ -144,6 +144,12 @@ export class Drain {
       goAway(connection, this.#match)
       return
     }
+    // Idle since the signal through a lame duck at least as long as its window: nothing is left to decide, and closing
+    // thousands of them is a loop of closes after one poll.
+    if (connection.quietSinceSignal && now - this.#telling.since >= this.#times.idleSocketGrace && !socket.writableEnded) {
+      this.#waitQuiet(connection, 0)
+      return
+    }
     const decision = closeDecision(connection.facts(now, this.#telling.since, clock, receivingOn(socket, receiving)), this.#times)
     if (decision.close === 'after') this.#waitQuiet(connection, decision.ms)
   }
