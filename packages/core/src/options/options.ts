@@ -58,8 +58,8 @@ export interface GracefulOptions {
    */
   exit?: boolean
   /**
-   * Exit code after a clean shutdown a signal started: `'zero'` (Kubernetes shows 143 as "Error"), or `'conventional'`,
-   * 128 + the signal's number, for supervisors that expect it. Other shutdowns exit 0, or 1 when anything failed.
+   * Exit code after a clean shutdown a signal started: `'zero'`, 0 (Kubernetes shows 143 as "Error"), or
+   * `'conventional'`, 128 + the signal's number, for supervisors that expect it. `shutdown()` exits 0; failures, 1.
    * @default 'zero'
    */
   signalExitCode?: SignalExitCode

@@ -97,7 +97,7 @@ export class SignalRegistry {
     for (const signal of member.signals) this.#competing.own(signal)
   }
 
-  /** Exits once every member that asked to is done and nothing else is still shutting down. */
+  /** `member` is done (or disposed): the process exits if it asked to and nothing else is still shutting down. */
   settle (member: SignalMember, exitCode?: number): void {
     this.#members.delete(member)
     if (member.exit && exitCode !== undefined) this.#exitCode = worst(this.#exitCode ?? 0, exitCode)
