@@ -79,8 +79,7 @@ interface Wrapped {
 export class ProbeRoutes {
   /** The probe check: replaced when an adapter learns how its application's router matches paths. */
   match: (url: string) => ProbeKind
-  /** Set when a shutdown begins: from then on every request passes it before the application. */
-  observer: RequestObserver | undefined = undefined
+  #observer: RequestObserver | undefined = undefined
   readonly #health: (kind: ProbeKind) => HealthResponse | Promise<HealthResponse>
   readonly #onError: (err: unknown) => void
   readonly #wrapped = new Map<NetServer, Wrapped>()
@@ -95,13 +94,22 @@ export class ProbeRoutes {
     this.#onError = onError
   }
 
+  /** The shutdown begins: from now on every request passes `observer` before the application. */
+  observe (observer: RequestObserver): void {
+    this.#observer = observer
+  }
+
+  get observer (): RequestObserver | undefined {
+    return this.#observer
+  }
+
   health (kind: ProbeKind): HealthResponse | Promise<HealthResponse> {
     return this.#health(kind)
   }
 
   probe (req: IncomingMessage, res: ServerResponse, kind: ProbeKind): void {
     ;(res as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] = true
-    const observer = this.observer
+    const observer = this.#observer
     if (observer !== undefined && !observer.probe(req, res)) return
     this.#answer(req, res, kind)
   }
@@ -163,13 +171,13 @@ export class ProbeRoutes {
         if (isQueued(res as ServerResponse)) {
           ;((req as IncomingMessage).socket as Socket & { [kLatestResponse]?: unknown })[kLatestResponse] = res
         }
-        const observer = routes.observer
+        const observer = routes.#observer
         if (observer !== undefined && !observer.request(req as IncomingMessage, res as ServerResponse)) return true
         return (emit as (this: NetServer, ...args: unknown[]) => boolean).call(this, event, req, res)
       }
       // A request with `Expect: 100-continue` goes to 'checkContinue' listeners instead, when there are any.
       if (event === 'checkContinue' && entry.active) {
-        const observer = routes.observer
+        const observer = routes.#observer
         if (observer !== undefined && !observer.request(req as IncomingMessage, res as ServerResponse)) return true
       }
       // eslint-disable-next-line prefer-rest-params
@@ -185,7 +193,7 @@ export class ProbeRoutes {
         if (event === 'stream') {
           // The one store per HTTP/2 request: its headers, should the report have to name it.
           ;(first as ServerHttp2Stream & { [kStreamHeaders]?: IncomingHttpHeaders })[kStreamHeaders] = second as IncomingHttpHeaders
-          routes.observer?.stream(first as ServerHttp2Stream, second as IncomingHttpHeaders)
+          routes.#observer?.stream(first as ServerHttp2Stream, second as IncomingHttpHeaders)
         } else if (event === 'request') {
           // HTTP/2 through the compatibility API, or HTTP/1.1 with allowHTTP1.
           const kind = routes.match((first as IncomingMessage).url!)
@@ -197,7 +205,7 @@ export class ProbeRoutes {
           if ((first as IncomingMessage).httpVersionMajor !== 2 && isQueued(second as ServerResponse)) {
             ;((first as IncomingMessage).socket as Socket & { [kLatestResponse]?: unknown })[kLatestResponse] = second
           }
-          const observer = routes.observer
+          const observer = routes.#observer
           if (observer !== undefined && !observer.request(first as IncomingMessage, second as ServerResponse)) return true
         }
       }

@@ -73,7 +73,7 @@ export class Sequence<G> {
     // Consumers and schedulers stop now: nothing routes to them, so the lame duck is no reason to go on.
     this.#parts.work.stop('signal', reason)
     const telling = new Telling(connections, match)
-    routes.observer = telling
+    routes.observe(telling)
     telling.start()
     const settle = this.crash === undefined && options.preStopDelay > 0
       ? setTimeout(() => { telling.settle() }, settleAt(options.preStopDelay))
