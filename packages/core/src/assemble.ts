@@ -1,5 +1,4 @@
-// What one instance is made of, and how the parts are wired to one another: the facade (graceful.ts) is the public
-// API over them and holds no logic of its own.
+// An instance's parts and how they are wired; the facade (graceful.ts) is the public API over them, with no logic.
 import { AppCloses, type AppCloseHost } from './serving/app-close.js'
 import { Connections } from './connections/connections.js'
 import { inFlight } from './shutdown/drain.js'
@@ -22,7 +21,6 @@ import { FORCE_TIMEOUT, WorkSources } from './shutdown/work.js'
 export interface Parts<G> {
   options: ResolvedOptions
   log: InstanceLog
-  /** A warning about how the instance is used, once per subject. */
   warn: (name: WarningName, subject: string, obj: object, msg: string) => void
   events: LifecycleEvents<G>
   connections: Connections
@@ -34,9 +32,7 @@ export interface Parts<G> {
   hooks: Hook[]
   work: WorkSources<G>
   flushes: Flushes
-  /** `signal`: aborted when draining begins. */
   draining: LazySignal
-  /** `deadlineSignal`: aborted when the drain deadline cuts requests or work. */
   deadline: LazySignal
   sequence: Sequence<G>
   lifecycle: Lifecycle

@@ -1,12 +1,7 @@
-// The one error class, every code with its message and kind in one table (as Fastify's createError keeps them), and
-// the brand that recognises an error across installed copies.
+// The one error class; every code with its kind and message in one table, as Fastify's createError keeps them.
 import { kGracefulError } from './symbols.js'
 
-/**
- * What a mistake is about: `option` (what an instance or entry was created with), `environment` (a variable graceful
- * reads), `argument` (what a method was given), `state` (a call at the wrong moment, or twice), `abort` (never thrown:
- * the reason an AbortSignal of graceful's aborts with).
- */
+// What a mistake is about (the Kind column of docs/reference/errors.md); `abort` is never thrown, only aborted with.
 export type ErrorKind = 'option' | 'environment' | 'argument' | 'state' | 'abort'
 
 /** Every code a `GracefulError` can carry: one per kind of mistake, each with a row in docs/reference/errors.md. */

@@ -1,4 +1,4 @@
-// The facade: one shutdown coordinator, its public API, and the parts it lends the sequence.
+// The facade: the public API over an instance's parts (assemble.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Server as NetServer } from 'node:net'
@@ -16,20 +16,13 @@ import { unitsMistake, type WarningName } from './process/warnings.js'
 import type { WebSocketServerLike } from './connections/web-sockets.js'
 import type { WorkSource } from './shutdown/work.js'
 
-/** How probe paths are matched unless an adapter says how its router does it: exactly, and with a query string. */
 const EXACT: ProbeRouting = { caseSensitive: true, strict: true }
 
-/**
- * One shutdown coordinator: attach the servers it drains, register cleanup hooks, and let a signal or `shutdown()`
- * run the sequence running → stopping → draining → cleanup → stopped.
- */
+/** One shutdown coordinator: the servers it drains, its hooks, and the sequence that a signal or `shutdown()` runs. */
 export class Graceful {
   readonly #parts: Parts<Graceful>
 
-  /**
-   * Prefer `createGraceful(options)`. `routing` (for adapters) says how the framework's router matches paths, so that
-   * probe paths match the same way: exactly by default.
-   */
+  /** Prefer `createGraceful(options)`. `routing` (adapters): how the framework's router matches paths. */
   constructor (options?: GracefulOptions, routing: ProbeRouting = EXACT) {
     this.#parts = assemble(this, options, routing)
   }
@@ -37,25 +30,17 @@ export class Graceful {
   /** Where the instance is in the shutdown sequence. */
   get state (): Phase { return this.#parts.sequence.phase }
 
-  /**
-   * Aborted when draining begins (the listener closes): long polls, streams and other long-lived work should end
-   * then. During the lame duck (`preStopDelay`) they keep running, since clients would only reconnect to this instance.
-   */
+  /** Aborted when draining begins (not in the lame duck, when clients would reconnect here): end long polls then. */
   get signal (): AbortSignal { return this.#parts.draining.signal }
 
   /**
-   * Aborted at the drain deadline, just before the sockets still open are destroyed, when the deadline cuts requests
-   * or work: a handler still running learns that its client was cut, as a Go handler's context is cancelled, and can
-   * stop before its side effect (roll back instead of COMMIT). Pass it to what the handler awaits (a query, a fetch).
-   * Never aborted by a drain that ends in time. Per request: `req.deadlineSignal` (Express), `request.deadlineSignal`
-   * (Fastify).
+   * Aborted at the drain deadline, before the sockets still open are destroyed: a handler still running can stop
+   * before its side effect (roll back, not COMMIT), as with a Go request context. Never aborted by a drain that ends in
+   * time. Per request: `req.deadlineSignal` (Express), `request.deadlineSignal` (Fastify).
    */
   get deadlineSignal (): AbortSignal { return this.#parts.deadline.signal }
 
-  /**
-   * Requests in flight right now, over every attached server (read from Node's own state: nothing counts per request),
-   * and the work the work sources are running.
-   */
+  /** Requests in flight over every attached server (read from Node's state), plus the work sources' running work. */
   get inFlight (): number { return inFlight(this.#parts.connections, this.#parts.routes.match) + this.#parts.work.inFlight }
 
   /** Of `inFlight`, the work the work sources are running (what their `running()` lists). */
@@ -64,19 +49,13 @@ export class Graceful {
   /** Sockets open right now, over every attached server. */
   get openSockets (): number { return this.#parts.connections.all.size }
 
-  /** The readiness route's path. */
   get readinessPath (): string { return this.#parts.options.readinessPath }
 
-  /** The liveness route's path. */
   get livenessPath (): string { return this.#parts.options.livenessPath }
 
-  /** The signals this instance answers to. */
   get signals (): readonly NodeJS.Signals[] { return this.#parts.options.signals }
 
-  /**
-   * Whether the process exits once the shutdown is over: the `exit` option, except for a shutdown the application
-   * started by closing itself (a direct `fastify.close()`), which leaves the process alone.
-   */
+  /** The `exit` option; false for a shutdown the application started by closing itself (a direct `fastify.close()`). */
   get exit (): boolean { return this.#parts.lifecycle.exit }
 
   /** With `startup: 'manual'`, false until `ready()`; true otherwise. */
@@ -86,9 +65,8 @@ export class Graceful {
   get busy (): boolean { return this.#parts.lifecycle.busy }
 
   /**
-   * Listens to a lifecycle event of this instance: `shutdown:start`, `phase`, `hook:start`, `hook:end`, `work:stop`,
-   * `work:end`, `shutdown:end` (the same payloads as the `graceful:*` diagnostics channels). A listener that throws is
-   * logged and the shutdown goes on.
+   * Listens to a lifecycle event (`shutdown:start`, `phase`, `hook:start`, `hook:end`, `work:stop`, `work:end`,
+   * `shutdown:end`; payloads as on the `graceful:*` diagnostics channels). One that throws is logged and ignored.
    */
   on<E extends GracefulEventName>(event: E, listener: GracefulListener<E, Graceful>): this {
     this.#parts.events.on(event, listener)
@@ -101,26 +79,22 @@ export class Graceful {
     return this
   }
 
-  /**
-   * With `startup: 'manual'`: the application is ready for traffic, so readiness may answer 200 from now on (when the
-   * checks pass and no shutdown has begun). Call it once the caches are warm and the connections open. Idempotent.
-   */
+  /** With `startup: 'manual'`: ready for traffic, readiness may answer 200 from now on (once caches are warm). */
   ready (): this {
     this.#parts.readiness.ready()
     return this
   }
 
   /**
-   * Follows the server's sockets from now on and answers the probes ahead of its application. Call it right after
-   * creating or listening the server, before any traffic: a socket opened earlier is only known from its next request.
-   * Idempotent per server. node:http, node:https and node:http2 servers (HTTP/2 sessions get GOAWAY when draining
-   * begins).
+   * Follows the server's sockets and answers the probes ahead of its application: call it right after creating or
+   * listening the server (a socket opened earlier is known only from its next request). node:http, https and http2
+   * servers (HTTP/2 sessions get GOAWAY when draining begins). Idempotent.
    */
   attach (server: NetServer): this {
     const { connections, routes, appCloses, late, sequence } = this.#parts
     checkedServer(server)
     late.attached()
-    // A server the preload attached is handed over to this instance, which knows the application's hooks and options.
+    // A preload's instance holding this server steps aside: this one knows the application's hooks and options.
     claimServer(server, this)
     if (connections.attach(server)) {
       routes.install(server)
@@ -131,10 +105,8 @@ export class Graceful {
   }
 
   /**
-   * Closes the server's WebSockets with 1001 (Going Away) when draining begins, and those accepted later at once;
-   * the drain deadline destroys any that never complete the close handshake. Takes a `ws` WebSocketServer (or
-   * `fastify.websocketServer`, which the Fastify plugin tracks by itself). WebSockets are not requests: they are
-   * never in flight and readiness does not wait for them. Idempotent per server.
+   * Closes a `ws` server's WebSockets with 1001 when draining begins (later ones at once); the deadline ends any that
+   * never close. Never in flight, and readiness ignores them. The Fastify plugin tracks its own. Idempotent.
    */
   trackWebSockets (server: WebSocketServerLike): this {
     this.#parts.webSockets.track(server)
@@ -156,12 +128,7 @@ export class Graceful {
     return this
   }
 
-  /**
-   * Registers a work source: a queue consumer, a scheduler, a gRPC server, anything that takes work from outside the
-   * attached servers. It stops taking work at its `stopAt` moment, its work runs out under the drain's deadline
-   * alongside the sockets, and what the deadline cuts is named in the report (the exit code becomes 1). During a
-   * shutdown, a source added after its moment is stopped at once.
-   */
+  /** Registers a work source (a queue consumer, a scheduler): stopped at its `stopAt`, drained under the deadline. */
   addWorkSource (name: string, source: WorkSource): this {
     const phase = this.#parts.sequence.phase
     this.#parts.work.add(name, source, phase === 'cleanup' || phase === 'stopped')
@@ -169,31 +136,19 @@ export class Graceful {
     return this
   }
 
-  /**
-   * Registers a flush step, the last tier: run after the hooks and after the report is logged, last registered first,
-   * each bounded by its timeout (default `hookTimeout`); the process exits after them. For telemetry exporters and
-   * log transports, so that the spans and lines of the shutdown itself, the report's included, are not lost.
-   */
+  /** Registers a flush step (telemetry, log transports): after the hooks and the report, last first, each bounded. */
   onFlush (name: string, fn: ShutdownHook, options?: HookOptions): this {
     this.#parts.flushes.add(name, fn, options, this.#parts.options.hookTimeout)
     this.#parts.checkBudget()
     return this
   }
 
-  /**
-   * The per-request entry for a handler or middleware: answers the readiness and liveness routes on a server that
-   * was never attached, and attaches it on first sight. True when it answered (or declined) the request. On an
-   * attached server the probes were answered before the handler ran, and this costs one comparison.
-   */
+  /** The per-request entry for a handler: answers the probes on a server never attached (attaching it); true if so. */
   handle (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): boolean {
     return this.#parts.late.handle(req as IncomingMessage, res as ServerResponse)
   }
 
-  /**
-   * The health response for a URL, or undefined when it is neither the readiness nor the liveness path. A promise
-   * when readiness checks have to run (none ran within `checkMaxAge`). With a `method` other than GET or HEAD, the
-   * 405 answer (with `Allow`) that the probe routes give on a socket.
-   */
+  /** The health response for a probe URL (a promise while checks run; 405 unless GET or HEAD), or undefined. */
   healthFor (url: string, method?: string): HealthResponse | Promise<HealthResponse> | undefined {
     const kind = this.#parts.routes.match(url)
     if (kind === NOT_A_PROBE) return undefined
@@ -204,10 +159,7 @@ export class Graceful {
   /** Starts the shutdown (or returns the one under way): the same promise every time, resolved with the report. */
   shutdown (): Promise<ShutdownReport> { return this.#parts.lifecycle.start('shutdown()') }
 
-  /**
-   * Lets go of signals and servers without shutting down (the Fastify plugin calls it when the app is closed before
-   * it ever listened). Does nothing once a shutdown has begun.
-   */
+  /** Lets go of signals and servers without shutting down; does nothing once a shutdown has begun. */
   dispose (): void {
     const { sequence, connections, routes, appCloses, late, lifecycle } = this.#parts
     if (sequence.phase !== 'running') return
@@ -218,10 +170,7 @@ export class Graceful {
     lifecycle.dispose()
   }
 
-  /**
-   * @internal The application is closing itself (a direct `fastify.close()`): runs the same sequence, which leaves the
-   * process alone at the end unless a signal arrives meanwhile. Returns the shutdown under way if there is one.
-   */
+  /** @internal The application closes itself (`fastify.close()`): the same sequence, leaving the process alone. */
   shutdownFromApp (reason: string): Promise<ShutdownReport> { return this.#parts.lifecycle.fromApp(reason) }
 
   /** @internal Starts the shutdown (or returns the one under way) giving `reason` for it, as a signal would. */

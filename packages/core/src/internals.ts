@@ -1,26 +1,16 @@
-// Every Node internal graceful reads, in one place. Each is read only when a shutdown begins or a gauge is read,
-// never per request (but `isQueued`, one property read), and each has a test (test/internals.test.ts) that runs on
-// every Node line we support, so that a change in Node fails a test instead of losing requests. Where an internal is
-// missing, the fallback is named.
+// Every Node internal graceful reads, each tested on every supported Node line (test/internals.test.ts), its fallback
+// named in docs/how-it-works.md. None is read per request but `isQueued`.
 import type { ServerResponse } from 'node:http'
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
 
-/**
- * The response Node is writing on an HTTP/1 socket right now (`socket._httpMessage`), null when the socket is idle.
- * What Node's own `closeIdleConnections()` reads (Node 18 to 26). Pipelined responses wait behind it in a queue only
- * Node sees; each takes this place when the one before it finishes. Without it, in-flight work could not be found.
- */
+// The response being written on an HTTP/1 socket: `socket._httpMessage` (Node 18–26, as closeIdleConnections reads).
 export function activeResponse (socket: Socket): ServerResponse | undefined {
   return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined
 }
 
-/**
- * True for a response queued behind the one Node is writing (pipelined) as its request is handled: Node assigns a
- * response its socket only when it reaches the front of the queue (`response.socket` is null until then; Node 18 to
- * 26). The probe routes read it per request, to store only such a response. Without it, the newest pipelined response
- * could not be found, and the one being written would be told `Connection: close` under the requests behind it.
- */
+// True for a response queued behind the one being written: Node gives it its socket only at the front of the queue
+// (`response.socket` is null until then, Node 18–26). Read per request, so that only such a response is stored.
 export function isQueued (response: ServerResponse): boolean {
   return response.socket === null
 }
@@ -30,27 +20,20 @@ export function isDetachedFromHttp (socket: Socket): boolean {
   return (socket as Socket & { parser?: unknown }).parser === null
 }
 
-/** The server that accepted the socket (`socket.server`, set by net.Server on every accepted socket, Node 0.x to 26). */
+/** The server that accepted the socket (`socket.server`, Node 0.x–26). */
 export function serverOf (socket: Socket): NetServer | undefined {
   return (socket as Socket & { server?: NetServer }).server ?? undefined
 }
 
-/**
- * The TCP socket a TLS socket wraps (`tlsSocket._parent`, Node 0.x to 26): graceful follows the TCP socket from its
- * first byte (a stalled handshake cannot hold the drain), then moves its record to the TLS socket.
- */
+/** The TCP socket under a TLS socket (`tlsSocket._parent`, Node 0.x–26): followed from its first byte. */
 export function parentSocket (tlsSocket: Socket): Socket | undefined {
   return (tlsSocket as Socket & { _parent?: Socket | null })._parent ?? undefined
 }
 
 let kHttpConnections: symbol | undefined
-/**
- * The HTTP/1 sockets of a server that are receiving a request right now, or have not sent one yet:
- * `server[kConnections].active()`, the list Node keeps for `headersTimeout` (Node 18.2 to 26; http and https servers).
- * An idle socket in it with bytes read is in the middle of a request's head: closing it would reset that request.
- * Undefined where Node keeps no list (an HTTP/2 server with allowHTTP1): then a socket that received bytes since the
- * signal counts as busy, and one that received part of a request's head before the signal only as quiet.
- */
+// HTTP/1 sockets receiving a request (or yet to send one): `server[kConnections].active()`, the list Node keeps for
+// `headersTimeout` (Node 18.2–26); one with bytes read is mid-head, and closing it would reset that request.
+// Undefined without the list (HTTP/2 with allowHTTP1): then only bytes since the signal make a socket busy.
 export function receivingSockets (server: NetServer): Set<Socket> | undefined {
   kHttpConnections ??= ownSymbol(server, 'http.server.connections')
   if (kHttpConnections === undefined) return undefined
@@ -61,10 +44,7 @@ export function receivingSockets (server: NetServer): Set<Socket> | undefined {
   return sockets
 }
 
-/**
- * Every HTTP/1 socket of a server, from the same list (`server[kConnections].all()`): the sockets that connected
- * before `attach()`, which graceful would otherwise never see. Empty where Node keeps no list.
- */
+/** Every HTTP/1 socket of a server, from the same list (`.all()`): those connected before `attach()` too. */
 export function httpSockets (server: NetServer): Socket[] {
   kHttpConnections ??= ownSymbol(server, 'http.server.connections')
   if (kHttpConnections === undefined) return []
@@ -76,13 +56,8 @@ export function httpSockets (server: NetServer): Socket[] {
 }
 
 let kTimeout: symbol | undefined
-/**
- * How long an idle keep-alive socket has been quiet, in ms, or undefined when Node does not know. After a response,
- * Node arms the socket's keep-alive timer (`socket[kTimeout]`, Node 18 to 26), and every read or write on the socket
- * refreshes its `_idleStart`, in the timers' clock; a complete request disarms it. A live timer (`_idleTimeout` > 0)
- * therefore says since when the socket has neither read nor written. Without it (keepAliveTimeout 0, or Node changed),
- * the quiet time is unknown and the socket waits the whole `idleSocketGrace`. `now` is `loopNow()`.
- */
+// How long an idle keep-alive socket has been quiet (`now`: `loopNow()`): Node's keep-alive timer (`socket[kTimeout]`,
+// Node 18–26) is armed after a response, refreshed by every read or write, disarmed by a complete request.
 export function quietFor (socket: Socket, now: number | undefined): number | undefined {
   if (now === undefined) return undefined
   kTimeout ??= ownSymbol(socket, 'timeout')
@@ -93,10 +68,7 @@ export function quietFor (socket: Socket, now: number | undefined): number | und
   return Math.max(0, now - timer._idleStart)
 }
 
-/**
- * The timers' clock (libuv's loop time, in ms) that `_idleStart` is in, read from a timer made for the purpose: Node
- * exposes it nowhere else. Read once per drain, not per socket.
- */
+/** The timers' clock (libuv's loop time) of `_idleStart`, from a throwaway timer: Node exposes it nowhere else. */
 export function loopNow (): number | undefined {
   const timer = setTimeout(noop, 1)
   clearTimeout(timer)
@@ -105,11 +77,7 @@ export function loopNow (): number | undefined {
 }
 
 let kSessionState: symbol | undefined
-/**
- * The open streams of an HTTP/2 session: `session[kState].streams` (Node 18 to 26), read when a shutdown begins or a
- * gauge is read. Without it an HTTP/2 session's streams are not counted in flight, and the drain still waits for the
- * session to close after its GOAWAY.
- */
+/** An HTTP/2 session's open streams (`session[kState].streams`, Node 18–26); without them none counts in flight. */
 export function openStreams (session: Http2Session): Iterable<ServerHttp2Stream> {
   kSessionState ??= ownSymbol(session, 'state')
   if (kSessionState === undefined) return []

@@ -1,5 +1,4 @@
-// `node --import @graceful/core/register app.js` (or `--require`, or through NODE_OPTIONS): the one module of the
-// package that acts when it is loaded, since that is what a preload is for. See docs/preload.md.
+// `node --import @graceful/core/register app.js` (docs/preload.md): the one module of the package that acts on import.
 import { startPreload } from './preload/preload.js'
 
 startPreload()

@@ -3,11 +3,7 @@ import { Graceful } from './graceful.js'
 import type { GracefulOptions } from './options/options.js'
 import type { Phase, ShutdownReport } from './report/report.js'
 
-/**
- * The options of an instance made for a test: it listens to no signal, never exits the process and logs nothing.
- * Spread them under your own: `graceful({ ...testOptions, preStopDelay: 0 })`,
- * `fastify.register(gracefulPlugin, testOptions)`.
- */
+/** Options for a test's instance (no signals, no exit, no logs): spread them under yours, `{ ...testOptions, … }`. */
 export const testOptions: Readonly<{ signals: readonly NodeJS.Signals[], exit: false, logger: false }> =
   Object.freeze({ signals: Object.freeze([]), exit: false as const, logger: false as const })
 
@@ -16,10 +12,7 @@ export function createTestGraceful (options?: GracefulOptions): Graceful {
   return new Graceful({ ...testOptions, ...options })
 }
 
-/**
- * Starts the shutdown as `signal` would (the report's `reason` is the signal's name), without sending one to the
- * process; resolves with the report. Give it `shutdown.graceful` (Express) or `fastify.graceful` (Fastify).
- */
+/** Starts the shutdown as `signal` would (its name is the `reason`), without sending one; resolves with the report. */
 export function simulateSignal (graceful: Graceful, signal: NodeJS.Signals = 'SIGTERM'): Promise<ShutdownReport> {
   return graceful.shutdownFor(signal)
 }

@@ -33,9 +33,7 @@ declare global {
     interface Request {
       /** Aborted when draining begins: a stream, long poll or server-sent event stream ends itself then. */
       readonly shutdownSignal: AbortSignal
-      /**
-       * Aborted at the drain deadline, when it cuts this request: stop before the side effect (roll back, not COMMIT).
-       */
+      /** Aborted at the drain deadline if it cuts this request: stop before the side effect (roll back, not COMMIT). */
       readonly deadlineSignal: AbortSignal
     }
   }
@@ -86,11 +84,8 @@ function isExpressApp (value: unknown): value is ExpressApp {
     typeof (value as Partial<ExpressApp>).request === 'object'
 }
 
-/**
- * Probe paths follow the app's own routing settings, and a route the app declared on a probe path, which graceful
- * answers first so that it is never reached, is named in a warning. Read when the app is first seen: its routes are
- * declared by then (before listen, or before the first request).
- */
+// Probe paths follow the app's routing settings, and an app route on a probe path (never reached) is named in a
+// warning. Read when the app is first seen: its routes are declared by then.
 function followRouting (core: Graceful, app: ExpressApp): void {
   core.setProbeRouting({ caseSensitive: app.enabled('case sensitive routing'), strict: app.enabled('strict routing') })
   // Express 4 keeps its router in _router (and app.router throws there); Express 5 in the router getter.
@@ -119,9 +114,8 @@ export function graceful (options?: GracefulOptions): GracefulMiddleware {
   // Probe paths match as Express's router matches a route by default: case-insensitive, with or without a trailing
   // slash, so that no variant of /healthz reaches the application while the probe says something else.
   const core = new Graceful(options, { caseSensitive: false, strict: false })
-  // Express gives each app's requests a prototype of their own (app.request): `req.shutdownSignal` is a getter defined
-  // there once, so that a request costs nothing for it. Never on node:http's own IncomingMessage.prototype, which
-  // every server and every other instance shares.
+  // `req.shutdownSignal` is a getter defined once on the app's own request prototype (app.request): a request costs
+  // nothing for it. Never on node:http's IncomingMessage.prototype, which every server and instance shares.
   let withSignal: object | null = null
   const seen = new WeakSet<object>()
   const adopt = (app: ExpressApp): void => {

@@ -96,10 +96,9 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
     return
   }
   followInjections(fastify, core)
-  // listen({ host: 'localhost' }) binds 127.0.0.1 and ::1 with one server each; the second is only reachable
-  // through Fastify's bindings list. Unattached, it would keep its listener open and its requests uncounted.
-  // @fastify/websocket's server, when it is registered (before or after this plugin): its WebSockets are closed with
-  // 1001 when draining begins.
+  // @fastify/websocket's server, registered before or after this plugin, is found at onReady. listen({ host:
+  // 'localhost' }) binds 127.0.0.1 and ::1 with a server each: the second, only in Fastify's bindings list, would
+  // keep its listener open and its requests uncounted unless attached.
   let started = false
   fastify.addHook('onReady', (next) => {
     started = true
@@ -111,10 +110,9 @@ const plugin: FastifyPluginCallback<GracefulPluginOptions> = (fastify: FastifyIn
     for (const server of secondaryServers(fastify)) core.attach(server)
     next()
   })
-  // The application's own fastify.close() (a test's teardown, close-with-grace, fastify-cli, NestJS's adapter) joins
-  // the shutdown: Fastify marks itself closing the moment close() starts and answers 503 to every request from then
-  // on, and its server close refuses what balancers still route here. Joined, the lame duck serves, the drain runs,
-  // then Fastify's own close (graceful's close step); the application's promise or callback settles after the hooks.
+  // The application's own fastify.close() (a test's teardown, close-with-grace, NestJS) joins the shutdown: left alone,
+  // Fastify answers 503 from the moment close() starts and its server close refuses what balancers still route here.
+  // Joined, the lame duck serves and the drain runs, then Fastify's own close; the caller settles after the hooks.
   const joinedClose = function (this: FastifyInstance, callback?: (err?: Error) => void): unknown {
     // Closed before it was ever ready, Fastify runs no hook of its own: nothing to drain, nothing to run.
     const joined = started ? core.closeFromApp('fastify.close()') : undefined
@@ -136,11 +134,8 @@ type Close = (this: FastifyInstance, callback?: (err?: Error) => void) => unknow
 
 type Inject = (this: FastifyInstance, options?: unknown, callback?: unknown) => unknown
 
-/**
- * inject() requests reach Fastify without a socket, so the probe routes never see them: each is followed from the
- * moment it is dispatched until its response, so that it counts in flight and the drain (and the hooks) wait for it.
- * Only inject() is wrapped: requests on sockets pay nothing for this.
- */
+// inject() requests reach Fastify without a socket, so the probe routes never see them: each is followed from its
+// dispatch to its response, so that the drain waits for it. Only inject() is wrapped: sockets pay nothing for it.
 function followInjections (fastify: FastifyInstance, core: Graceful): void {
   // Read, not called: it is applied below with the instance as `this`.
   // eslint-disable-next-line @typescript-eslint/unbound-method

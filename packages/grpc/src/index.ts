@@ -1,6 +1,5 @@
-// @grpc/grpc-js servers in graceful's shutdown: the standard health service (grpc.health.v1) that follows readiness
-// and says NOT_SERVING from the signal, calls served through the lame duck, GOAWAY when draining begins, and at the
-// drain deadline the calls still open ended with UNAVAILABLE (which clients and proxies retry), not CANCELLED.
+// @grpc/grpc-js servers in graceful's shutdown: grpc.health.v1 follows readiness, the lame duck serves calls, GOAWAY
+// when draining begins, and the deadline ends calls with UNAVAILABLE (which clients retry), not CANCELLED.
 import { createRequire } from 'node:module'
 import { ServerInterceptingCall, status, type Server, type ServerInterceptor } from '@grpc/grpc-js'
 import { gracefulError, type Graceful, type RunningWork } from '@graceful/core'
@@ -14,14 +13,12 @@ export interface GracefulGrpcOptions {
    */
   name?: string
   /**
-   * Service names the health service answers for, besides `''` (the whole server, what a Kubernetes gRPC probe asks
-   * by default), such as `'helloworld.Greeter'`. Each follows the same readiness.
+   * Service names answered besides `''` (the whole server, a Kubernetes probe's default), e.g. `'helloworld.Greeter'`.
    * @default []
    */
   services?: readonly string[]
   /**
-   * After ending the open calls with UNAVAILABLE at the drain deadline, how long in milliseconds their trailers get to
-   * leave before `forceShutdown()` destroys the sessions left.
+   * After the deadline's UNAVAILABLE, how long in milliseconds the trailers get before `forceShutdown()`.
    * @default 500
    */
   forceGrace?: number
@@ -29,36 +26,25 @@ export interface GracefulGrpcOptions {
 
 /** What `gracefulGrpc()` returns: the interceptor to create the server with, and `attach` to call on it. */
 export interface GracefulGrpc {
-  /**
-   * Follows every call (to count and name it, and to end it with UNAVAILABLE at the deadline) and answers the health
-   * service from readiness: `new grpc.Server({ interceptors: [grpcShutdown.interceptor] })`.
-   */
+  /** Counts each call (to end it with UNAVAILABLE at the deadline): `new grpc.Server({ interceptors: [it] })`. */
   readonly interceptor: ServerInterceptor
-  /**
-   * Adds the health service to the server and registers the server as a work source of the instance (stopped when
-   * draining begins). Call it once, before `bindAsync`; the server must have been created with `interceptor`.
-   */
+  /** Adds the health service and registers the server as a work source: once, before `bindAsync`. */
   attach: (server: Server) => Server
   /** Calls being served now, health checks aside. */
   readonly inFlight: number
 }
 
-/** How the deadline ends a call: a status that clients and proxies retry, where `forceShutdown()` says CANCELLED. */
 const SHUTTING_DOWN = { code: status.UNAVAILABLE, details: 'server shutting down' }
 const HEALTH = '/grpc.health.v1.Health/'
 const WATCH = `${HEALTH}Watch`
 
 interface Call {
   path: string
-  /** `Date.now()` for a call that began during the shutdown; earlier ones count their age from the signal. */
   startedAt: number | undefined
   end: () => void
 }
 
-/**
- * Puts an @grpc/grpc-js server in graceful's shutdown. `graceful` is the core instance: `createGraceful()`'s result,
- * `fastify.graceful`, or the Express middleware (its `graceful` member is used).
- */
+/** Puts an @grpc/grpc-js server in graceful's shutdown; `graceful`: the core instance, or the Express middleware. */
 export function gracefulGrpc (graceful: Graceful | { readonly graceful: Graceful }, options: GracefulGrpcOptions = {}): GracefulGrpc {
   const instance = 'graceful' in graceful ? graceful.graceful : graceful
   const name = options.name ?? 'grpc'
@@ -124,8 +110,7 @@ export function gracefulGrpc (graceful: Graceful | { readonly graceful: Graceful
     if (attached !== undefined) {
       throw gracefulError('GRACEFUL_ERR_CALLED_TWICE', `gracefulGrpc("${name}").attach(server)`, '', 'create one gracefulGrpc() per server')
     }
-    // grpc-js keeps the interceptors it was created with in this field (1.10 to 1.14); where it is missing, nothing
-    // is checked. Without the interceptor no call would be counted, and the deadline would end them with CANCELLED.
+    // grpc-js keeps its interceptors here (1.10–1.14): without ours no call is counted and the deadline cancels them.
     const interceptors = (server as unknown as { interceptors?: unknown }).interceptors
     if (Array.isArray(interceptors) && !interceptors.includes(interceptor)) {
       throw gracefulError('GRACEFUL_ERR_MISSING_INTERCEPTOR', `gracefulGrpc("${name}").attach(server)`, 'grpcShutdown.interceptor')
@@ -137,7 +122,6 @@ export function gracefulGrpc (graceful: Graceful | { readonly graceful: Graceful
     health.addToServer(server)
     instance.on('shutdown:start', () => {
       shuttingDown = true
-      // Watchers hear it at once; checks see readiness fail from now on anyway.
       setStatus('NOT_SERVING')
     })
     let stopped: Promise<void> | undefined

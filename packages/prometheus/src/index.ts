@@ -37,11 +37,8 @@ export interface GracefulMetrics {
 const PHASES: readonly Phase[] = ['running', 'stopping', 'draining', 'cleanup', 'stopped']
 
 /**
- * Registers the instance's metrics with prom-client. Gauges are read from the instance when the registry is scraped
- * (nothing polls, nothing runs per request); the drain figures follow its lifecycle events.
- *
- * `graceful` is the core instance: `createGraceful()`'s result, `fastify.graceful`, or the Express middleware
- * (its `graceful` member is used).
+ * Registers the instance's metrics with prom-client: gauges read at scrape time, drain figures from its events.
+ * `graceful`: the core instance, `fastify.graceful`, or the Express middleware.
  */
 export function gracefulMetrics (graceful: Graceful | { readonly graceful: Graceful }, options: GracefulMetricsOptions = {}): GracefulMetrics {
   const instance = 'graceful' in graceful ? graceful.graceful : graceful

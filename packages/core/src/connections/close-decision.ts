@@ -1,27 +1,20 @@
-// When a connection may close once draining has begun: pure functions of what it is doing and of the time, so that
-// the rules that lose no request can be checked without sockets (test/close-decision.test.ts, property tests).
+// When a connection may close once draining has begun: pure functions of its state and the time, so that the rules
+// that lose no request are property-tested without sockets (test/close-decision.test.ts).
 
-/** The drain's windows, in ms. */
+/** The drain's windows, in ms: `idleSocketGrace` after a connection's last byte, `newSocketGrace` after its accept. */
 export interface DrainTimes {
-  /** How long a keep-alive connection must have been quiet before it closes. */
   idleSocketGrace: number
-  /** How long after its connection one that never sent a byte may be kept. */
   newSocketGrace: number
 }
 
 /** What the drain reads of a connection, all at one moment (Connection#facts). */
 export interface ConnectionFacts {
-  /** An HTTP/2 session: GOAWAY and its streams end it. */
   session: boolean
-  /** It left HTTP (WebSocket, CONNECT). */
   upgraded: boolean
   /** Node is ending it already (its last response said close), or it is gone. */
   ending: boolean
-  /** A response is being written on it. */
   inFlight: boolean
-  /** It has never sent a byte, or is still in its TLS handshake. */
   neverUsed: boolean
-  /** Node's parser is in the middle of a request's head on it. */
   receiving: boolean
   /** How long it has been quiet by Node's own keep-alive timer, when that runs. */
   quietByNode: number | undefined
@@ -30,23 +23,16 @@ export interface ConnectionFacts {
   msSinceSignal: number
   /** Since its last followed response finished, when one did during the shutdown. */
   msSinceFinished: number | undefined
-  /** Since it was accepted, when that is known. */
   msSinceConnected: number | undefined
 }
 
-/**
- * `never`: the drain does not close it; its own end does (its response, its protocol), or the deadline. `after`:
- * once it has been quiet for `ms` more (0: after the event loop's next poll, never in the tick it is decided).
- */
+// `never`: its own end or the deadline closes it; `after`: once quiet `ms` more (0: after the next poll, not now).
 export type CloseDecision = { close: 'never' } | { close: 'after', ms: number }
 
 const NEVER: CloseDecision = { close: 'never' }
 
-/**
- * A quiet connection may have a request on the wire that its client wrote before it saw anything from us, so it gets
- * a window from the moment it turned quiet: `idleSocketGrace` after its last response, or, when it never sent a
- * request, `newSocketGrace` from its connection (a browser's preconnect).
- */
+// A quiet connection may have a request on the wire that its client wrote before it saw anything from us: it gets a
+// window from the moment it turned quiet (a connection that never sent a request: from its accept, a preconnect).
 export function closeDecision (facts: ConnectionFacts, times: DrainTimes): CloseDecision {
   // In flight: its response decides. Upgraded: its own protocol (1001), or the deadline. Ending: Node closes it once its
   // last bytes are out; closing it could cut them. A session: GOAWAY.
@@ -57,39 +43,27 @@ export function closeDecision (facts: ConnectionFacts, times: DrainTimes): Close
   return after(freshWindow(false, times) - quietFor(facts))
 }
 
-/**
- * How long it has been quiet: by Node's keep-alive timer when it runs; else the whole shutdown so far when it was idle
- * at the signal and has read nothing since (the lame duck counts as quiet time); else since its last response
- * finished; else unknown, and it waits the whole window.
- */
+// How long it has been quiet: by Node's keep-alive timer when it runs; else, idle at the signal and silent since, the
+// whole shutdown (the lame duck counts); else since its last response finished; else unknown: the whole window.
 export function quietFor (facts: ConnectionFacts): number {
   if (facts.quietByNode !== undefined) return facts.quietByNode
   if (facts.idleSinceSignal) return facts.msSinceSignal
   return facts.msSinceFinished ?? 0
 }
 
-/**
- * The whole window: for a connection that never sent a byte, from its connection; for another, from its last byte. A
- * response that finishes while draining, or a connection accepted as the listener closes, starts one in full.
- */
+/** A response finished while draining, or a connection accepted as the listener closes, starts a window in full. */
 export function freshWindow (neverUsed: boolean, times: DrainTimes): number {
   return neverUsed ? times.newSocketGrace : times.idleSocketGrace
 }
 
-/**
- * At the end of its quiet window (after the poll that follows it): it closes only when nothing has arrived meanwhile,
- * nothing is in flight and Node is not ending it already.
- */
+/** At the end of its quiet window (after the poll that follows it): nothing arrived, nothing in flight, not ending. */
 export function stillQuiet (facts: { ending: boolean, session: boolean, inFlight: boolean, readSinceQuiet: boolean }): boolean {
   return !facts.ending && !facts.session && !facts.inFlight && !facts.readSinceQuiet
 }
 
-/**
- * Whether a response whose head is going out says `Connection: close`: only the newest on its connection (Node closes
- * the socket after it, so an earlier one would drop the requests pipelined behind it); not while the lame duck settles
- * (a client told then would reconnect to a listener about to close); not a protocol switch; and not when Node's parser
- * is receiving the next request behind a complete one (the close then waits for that request's answer).
- */
+// Whether a head going out says `Connection: close`: only the newest on its connection (Node closes the socket after
+// it, dropping what is pipelined behind); not while the lame duck settles; not a protocol switch; not while the parser
+// receives the next request behind a complete one (the close waits for that request's answer).
 export function saysClose (head: { newest: boolean, settling: boolean, statusCode: unknown, requestComplete: boolean, receivingNext: () => boolean }): boolean {
   return head.newest && !head.settling && head.statusCode !== 101 && !(head.requestComplete && head.receivingNext())
 }

@@ -1,16 +1,7 @@
-// One connection's life, from accept to close, and the one place that may change what graceful knows of it. While
-// the service runs it only sees the accept and the close: what a socket is doing is read from Node's own state when
-// the shutdown begins. From then on HTTP/1.1 (http1.ts) and HTTP/2 (http2.ts) report what happens on it, and the
-// drain asks close-decision.ts when it may close.
-//
-//   open      the service runs: nothing is followed per request
-//   new       shutting down, and it has never sent a byte (or is still in its TLS handshake)
-//   idle      shutting down, keep-alive, nothing in flight
-//   busy      a request in flight, its response followed
-//   closing   its newest response said `Connection: close`: Node, or the staged close, ends it after that response
-//   upgraded  it left HTTP (a WebSocket, CONNECT): its own protocol, or the deadline, ends it
-//   session   an HTTP/2 session: GOAWAY tells its client, its last stream ends it
-//   closed    closed, or destroyed by the drain (`endedBy` says how)
+// One connection's life; no other file writes its state. While serving it sees only accept and close; from the signal
+// on, http1.ts and http2.ts report to it. States: open (serving) · new (no byte yet, or in its TLS handshake) · idle ·
+// busy (a response followed) · closing (its newest response said close) · upgraded (left HTTP: its protocol or the
+// deadline ends it) · session (HTTP/2: GOAWAY, then its last stream) · closed (`endedBy` says how).
 import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
@@ -36,7 +27,6 @@ export class Connection {
   #closing: ServerResponse | undefined = undefined
   /** `socket.bytesRead` when the shutdown began, for a connection idle then; -1 otherwise. */
   #readAtSignal = -1
-  /** When its last followed response finished (`performance.now()`), during the shutdown; 0 before. */
   #finishedAt = 0
   /** When graceful first followed the request now in flight, for a cut request's age; 0 when none. */
   #followedAt = 0
@@ -61,28 +51,22 @@ export class Connection {
   get followedAt (): number { return this.#followedAt }
   get endedBy (): EndedBy { return this.#endedBy }
 
-  /** Its TLS handshake is done: requests arrive on the TLS socket, whose destruction ends both. */
   secured (tlsSocket: Socket): void {
     this.#socket = tlsSocket
     this.#handshaking = false
   }
 
-  /** An HTTP/2 session started on it: its streams are the requests, GOAWAY is how its client is told to go. */
   sessionStarted (session: Http2Session): void {
     this.#session = session
     this.#state = 'session'
   }
 
-  /** The application's WebSocket server took it: it closes itself (1001) when draining begins. */
   upgradedToWebSocket (): void {
     this.#webSocket = true
     if (this.#state !== 'open' && this.#state !== 'closed') this.#state = 'upgraded'
   }
 
-  /**
-   * The shutdown begins: what the connection is doing is read from Node now. Returns its response in flight.
-   * `receiving`: Node's parser is in the middle of a request's head on this socket (that request is in flight too).
-   */
+  /** The shutdown begins: its state is read from Node (`receiving`: mid-head, so busy). Returns its response. */
   signal (receiving: (socket: Socket) => boolean): ServerResponse | undefined {
     if (this.#state === 'session' || this.#state === 'closed') return undefined
     if (isDetachedFromHttp(this.#socket)) {
@@ -111,13 +95,11 @@ export class Connection {
     return this.#state === 'idle' && this.#readAtSignal === this.#socket.bytesRead
   }
 
-  /** A response on it is followed until it finishes: whatever quiet window it was in is over. */
   follow (): void {
     if (this.#state !== 'closing') this.#state = 'busy'
     this.stopWaiting()
   }
 
-  /** The request being written now has run since `now`, for its age should the deadline cut it. */
   runningSince (now: number): void {
     this.#followedAt = now
   }
@@ -129,7 +111,6 @@ export class Connection {
     return previous
   }
 
-  /** The head of `response` went out saying `Connection: close`: Node ends the connection after it. */
   headSaidClose (response: ServerResponse): void {
     this.#closing = response
     this.#state = 'closing'
@@ -146,12 +127,10 @@ export class Connection {
     if (this.#state === 'busy') this.#state = 'idle'
   }
 
-  /** It has never sent a byte, or is still in its TLS handshake: a preconnect, not a keep-alive connection. */
   get neverUsed (): boolean {
     return this.#handshaking || this.#socket.bytesRead === 0
   }
 
-  /** What the drain reads to decide when it may close, all of it at this moment. */
   facts (now: number, since: number, clock: number | undefined, receiving: boolean): ConnectionFacts {
     const socket = this.#socket
     return {
@@ -169,19 +148,16 @@ export class Connection {
     }
   }
 
-  /** Its quiet window begins: `onQuiet` in `ms` (none when `ms` is 0), and what it has read so far is noted. */
   waitQuiet (ms: number, onQuiet: (connection: Connection) => void): void {
     this.stopWaiting()
     this.#readAtQuiet = this.#socket.bytesRead
     if (ms > 0) this.#timer = setTimeout(onQuiet, ms, this)
   }
 
-  /** The quiet window's timer fired. */
   quietWindowOver (): void {
     this.#timer = undefined
   }
 
-  /** Waiting for a quiet window: a request served meanwhile starts a fresh one. */
   get waiting (): boolean {
     return this.#timer !== undefined
   }
@@ -196,7 +172,6 @@ export class Connection {
     this.#timer = undefined
   }
 
-  /** The drain ends it: quiet (`idle`) or at the deadline (`forced`). */
   destroy (endedBy: EndedBy): void {
     this.#endedBy = endedBy
     this.stopWaiting()
@@ -204,7 +179,6 @@ export class Connection {
     this.#socket.destroy()
   }
 
-  /** It is closed (or destroyed): followed no more. */
   closed (): void {
     this.#state = 'closed'
     this.stopWaiting()

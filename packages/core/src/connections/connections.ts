@@ -1,5 +1,4 @@
-// The connections of the attached servers: one Connection per socket (connection.ts), from accept (TLS: from the first
-// TCP byte) until it closes or the drain destroys it. Nothing here runs per request.
+// One Connection per socket of the attached servers (TLS: from the first TCP byte). Nothing here runs per request.
 import { Server as NetServer, type Socket } from 'node:net'
 import type { ServerResponse } from 'node:http'
 import type { Http2Session } from 'node:http2'
@@ -19,36 +18,26 @@ export function latestResponse (socket: Socket): ServerResponse | undefined {
 export interface SocketlessRequest {
   method: string
   path: string
-  /** When it started (`performance.now()`). */
   since: number
-  /** Its response was given (after the deadline cut it, too). */
   ended: boolean
 }
 
-/** What the drain hears about connections while it runs: the verbs it gives when draining begins. */
 export interface ConnectionEvents {
   /** Accepted (or an HTTP/2 session started) while the listener was closing. */
   accepted: (connection: Connection) => void
   closed: (connection: Connection) => void
   /** A server started listening (a signal can come before `listen`). */
   listening: (server: NetServer) => void
-  /** A request without a socket ended. */
   socketlessEnded: () => void
-  /** An HTTP/2 session started. */
   session: (connection: Connection) => void
 }
 
-/**
- * The Connection of every socket of the attached servers, each found from its socket through a symbol private to this
- * instance (two instances attached to one server must not share a socket's state).
- */
+/** Each socket's Connection, under a symbol private to this instance: two instances on one server share no state. */
 export class Connections {
   readonly all: Set<Connection> = new Set()
   readonly servers: Set<NetServer> = new Set()
-  /** Requests without a socket, in flight. */
   readonly socketless: Set<SocketlessRequest> = new Set()
   readonly #key: symbol = Symbol('graceful.connection')
-  /** Set once draining begins. */
   #events: ConnectionEvents | undefined = undefined
 
   readonly #onConnection = (socket: Socket): void => { this.#accepted(socket, false) }
@@ -70,7 +59,6 @@ export class Connections {
     this.#onListening = function () { connections.#events?.listening(this) }
   }
 
-  /** The symbol a socket's (or a followed response's) connection is stored under. */
   get key (): symbol {
     return this.#key
   }
@@ -79,7 +67,6 @@ export class Connections {
     return (socket as unknown as Record<symbol, Connection | undefined>)[this.#key]
   }
 
-  /** Draining has begun: from now on the drain hears of accepts, closes and new listeners. */
   report (events: ConnectionEvents): void {
     this.#events = events
   }
@@ -87,9 +74,8 @@ export class Connections {
   attach (server: NetServer): boolean {
     if (this.servers.has(server)) return false
     this.servers.add(server)
-    // TLS: 'connection' gives the TCP socket (followed from its first byte, so a stalled handshake cannot hold the
-    // drain); 'secureConnection' the TLS socket that requests arrive on. Both prepended: an HTTP/2 server starts its
-    // session in its own listener, and the session must find its socket followed.
+    // TLS: followed from the TCP socket's first byte (a stalled handshake cannot hold the drain). Prepended: an HTTP/2
+    // server starts its session in its own listener, and the session must find its socket followed.
     if (typeof (server as { setSecureContext?: unknown }).setSecureContext === 'function') {
       server.prependListener('connection', this.#onTlsConnection)
       server.prependListener('secureConnection', this.#onSecureConnection)
@@ -114,7 +100,6 @@ export class Connections {
     this.servers.clear()
   }
 
-  /** Follows a request that has no socket until the function it returns is called (once). */
   followSocketless (method: string, path: string): () => void {
     const request: SocketlessRequest = { method, path, since: performance.now(), ended: false }
     this.socketless.add(request)
@@ -143,7 +128,6 @@ export class Connections {
   }
 
   #onSecure (tlsSocket: Socket): void {
-    // The connection moves to the TLS socket, which requests arrive on and whose destruction ends both.
     const parent = parentSocket(tlsSocket)
     const connection = parent === undefined ? undefined : this.of(parent)
     if (connection === undefined) {
@@ -162,10 +146,7 @@ export class Connections {
     this.#events?.session(connection)
   }
 
-  /**
-   * The socket is closed, or destroyed by the drain: it is followed no more, and the drain hears of it once. Its
-   * 'close' event comes later for a socket the drain destroyed, and finds it released already.
-   */
+  /** Followed no more; the drain hears of it once (a destroyed socket's 'close' comes later and finds it gone). */
   release (connection: Connection): void {
     if (!this.all.delete(connection)) return
     connection.closed()
@@ -173,16 +154,11 @@ export class Connections {
   }
 }
 
-/** node:http2's servers, secure or not (the only servers with `updateSettings`). */
 export function isHttp2Server (server: NetServer): boolean {
   return typeof (server as { updateSettings?: unknown }).updateSettings === 'function'
 }
 
-/**
- * `attach(server)` as the application calls it: every server graceful can drain (http, https, http2, the frameworks'
- * own) is a net.Server. An application object that merely has listen() and on() (a Koa app) would pass a shape check
- * and fail only in the drain.
- */
+/** Every server graceful can drain is a net.Server; a shape check would pass a Koa app and fail only in the drain. */
 export function checkedServer (value: unknown): NetServer {
   if (value instanceof NetServer) return value
   throw gracefulError('GRACEFUL_ERR_NOT_A_SERVER', describe(value), serverHint(value))

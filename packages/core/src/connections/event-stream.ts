@@ -1,13 +1,11 @@
-// Server-sent event streams: the last event that tells an EventSource client to reconnect, to another instance.
 import { gracefulError, type GracefulError } from '../errors.js'
 import { describe, invalid as invalidOption, notAnObject, rejectUnknownKeys, validateDuration } from '../options/validate.js'
 
 /** The last event of a server-sent event stream, which tells an `EventSource` client when to reconnect. */
 export interface EventStreamEnd {
   /**
-   * How long the client waits before it reconnects, in milliseconds (the `retry:` field; the client keeps it for later
-   * reconnections too). Long enough for the load balancer to stop routing to this instance, so that the client
-   * reconnects to another one; short enough that it misses little.
+   * Milliseconds the client waits before it reconnects (`retry:`, kept for later reconnections too): long enough for
+   * the load balancer to stop routing here, so that it reconnects elsewhere; short enough that it misses little.
    * @default 1_000
    */
   retry?: number
@@ -17,21 +15,18 @@ export interface EventStreamEnd {
    */
   event?: string
   /**
-   * The final event's data, one `data:` line per line. Without it the client dispatches no event; `retry` still applies.
+   * The final event's data, one `data:` line per line; without it no event is dispatched (`retry` still applies).
    * @default undefined
    */
   data?: string
   /**
-   * The final event's id (`id:`), which the client sends back as `Last-Event-ID` when it reconnects.
+   * The final event's id (`id:`), sent back as `Last-Event-ID` when the client reconnects.
    * @default undefined
    */
   id?: string
 }
 
-/**
- * Where an event stream is written: node:http's `ServerResponse` (Express's `res`, Fastify's `reply.raw`), or
- * node:http2's response or stream.
- */
+/** node:http's `ServerResponse` (Express's `res`, Fastify's `reply.raw`), or node:http2's response or stream. */
 export interface EventStreamTarget {
   end: (chunk: string) => unknown
   readonly writableEnded?: boolean
@@ -41,9 +36,8 @@ export interface EventStreamTarget {
 const KNOWN = ['retry', 'event', 'data', 'id']
 
 /**
- * Ends a server-sent event stream with a last event and a `retry:` field, so that `EventSource` clients reconnect
- * after `retry` ms, by then to another instance. Call it when the shutdown signal aborts. Does nothing on a stream
- * that has already ended.
+ * Ends a server-sent event stream with a last event and `retry:`, so that `EventSource` clients reconnect after
+ * `retry` ms, by then to another instance. Call it when the shutdown signal aborts; a no-op on an ended stream.
  */
 export function endEventStream (stream: EventStreamTarget, options?: EventStreamEnd): void {
   const target = stream as unknown
@@ -67,7 +61,7 @@ export function endEventStream (stream: EventStreamTarget, options?: EventStream
 }
 
 function field (value: unknown, name: string): string {
-  // A line break would end the field and start another: the client would read something else than what was meant.
+  // A line break would end the field and start another one.
   if (typeof value !== 'string' || /[\r\n\0]/.test(value)) throw invalid(name, 'a string without line breaks or NUL', value)
   return value
 }

@@ -1,5 +1,4 @@
-// What graceful reads of and does to Node's HTTP/1 responses and sockets once a shutdown has begun: the requests in
-// flight on a socket, a response's head told to close, and the staged close of a socket that said so.
+// Node's HTTP/1 responses and sockets once shutting down: requests in flight, heads told to close, staged closes.
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Connection } from './connection.js'
@@ -7,10 +6,7 @@ import { latestResponse } from './connections.js'
 import { activeResponse, isDetachedFromHttp } from '../internals.js'
 import { kOwnWriteHead, kProbeResponse } from '../symbols.js'
 
-/**
- * Requests in flight on an HTTP/1 connection, read from Node's state: the response being written, and one more when a
- * newer one waits behind it (pipelined; deeper queues count as two). Probes are not application work.
- */
+/** Requests in flight on an HTTP/1 connection: the one being written, plus one for any pipelined behind; no probes. */
 export function http1InFlight (connection: Connection): number {
   const active = activeResponse(connection.socket)
   // An upgrade handled outside 'request' (@fastify/websocket) leaves a response on a socket that has left HTTP.
@@ -20,7 +16,6 @@ export function http1InFlight (connection: Connection): number {
   return ((active as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] === true ? 0 : 1) + behind
 }
 
-/** The responses in flight on an HTTP/1 connection, for the report when the deadline cuts them. */
 export function http1Responses (connection: Connection): ServerResponse[] {
   const active = activeResponse(connection.socket)
   if (active === undefined || isDetachedFromHttp(connection.socket)) return []
@@ -39,7 +34,6 @@ export function wrapWriteHead (response: ServerResponse, writeHead: (this: Serve
   told.writeHead = writeHead
 }
 
-/** Gives a response back the writeHead it had before it was told. */
 export function restoreWriteHead (response: ServerResponse): void {
   const told = response as ServerResponse & { [kOwnWriteHead]?: ServerResponse['writeHead'] | undefined }
   const own = told[kOwnWriteHead]
@@ -77,16 +71,11 @@ function isConnection (name: unknown): boolean {
   return typeof name === 'string' && name.toLowerCase() === 'connection'
 }
 
-/** How long a socket that said `Connection: close` goes on reading after its last response, at most. */
 export const LINGER_MS = 1_000
 
-/**
- * The staged close: the FIN, then reading goes on until the client closes too (it does on reading the close), for
- * `LINGER_MS` at most. Node's own close destroys the socket as soon as its FIN is out; a request the client wrote
- * before that FIN reached it then meets a closed socket, and the kernel answers with a reset, which can also destroy
- * the close response itself in the client's buffer before it is read. A request that arrives meanwhile is declined
- * and counted, and the client retries it.
- */
+// The staged close (RFC 9112 §9.6): the FIN, then read on until the client closes too (`LINGER_MS` at most). Node's
+// close destroys the socket once the FIN is out, and a request still arriving then gets the kernel's reset, which can
+// destroy the unread close response in the client's buffer. A request arriving meanwhile is declined (and retried).
 export function lingeringClose (socket: Socket): void {
   if (socket.writable) socket.end()
   if (socket.destroyed) return

@@ -1,6 +1,4 @@
-// HTTP/1.1 once a shutdown has begun: the protocol's side of each connection. It tells keep-alive clients to go
-// (`Connection: close` on the newest response), declines what is pipelined behind a response that said so, follows
-// responses until their connection is idle, and reports each of these to the Connection (connection.ts).
+// HTTP/1.1 once shutting down: the newest response says `Connection: close`, what is pipelined behind it is declined.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Socket } from 'node:net'
@@ -13,44 +11,29 @@ import { activeResponse, receivingSockets, serverOf } from '../internals.js'
 import { NOT_A_PROBE, type ProbeKind, type RequestObserver } from '../serving/probe-routes.js'
 import { kProbeResponse } from '../symbols.js'
 
-/** What the drain hears from the responses it follows, once draining has begun. */
 export interface ResponseEvents {
   /** A followed response finished and its connection has nothing else in flight: it is idle now. */
   idle: (connection: Connection) => void
-  /** A followed response (not a probe's) finished. */
   completed: () => void
 }
 
-/**
- * From the signal on, every request that reaches the application passes here first (the probe routes call it), and
- * every HTTP/1 response in flight is followed: listeners are added now, never while the service runs.
- */
+/** From the signal on, every request passes here before the application; nothing is added while the service runs. */
 export class Telling implements RequestObserver {
-  /** Requests that arrived after the signal and before draining began. */
   servedWhileStopping = 0
-  /** Requests pipelined behind a response that said `Connection: close`: not handed to the application (RFC 9112 §9.6). */
+  /** Requests pipelined behind a response that said `Connection: close`: declined (RFC 9112 §9.6). */
   declined = 0
-  /**
-   * When the last request (not a probe) arrived on a connection opened after the signal, in `performance.now()` time:
-   * the adaptive lame duck's evidence that a load balancer still routes here. 0 when none has.
-   */
+  /** When the last request (no probe) came on a connection opened after the signal: the adaptive lame duck's clue. */
   freshRequestAt = 0
-  /** When the shutdown began (`performance.now()`). */
   readonly since: number
-  /**
-   * The last moments of the lame duck (`SETTLE_MS`), and the poll before the listener closes: responses keep their
-   * connection, so that no client told to go is reconnecting to this instance as its listener closes (a connection
-   * still in the kernel's accept queue then is reset, and a POST on it is not safe to retry). Draining tells them.
-   */
+  // The lame duck's last moments and the poll before the listener closes: responses keep their connection, so that no
+  // client is reconnecting as the listener closes (its accept queue is reset: a POST there is unsafe to retry).
   #settling = false
-  /** Draining has begun: the drain hears of the responses that end. */
   #events: ResponseEvents | undefined = undefined
   readonly #connections: Connections
   readonly #match: (url: string) => ProbeKind
   readonly #onFinish: (this: ServerResponse) => void
   readonly #writeHead: (this: ServerResponse, ...args: unknown[]) => ServerResponse
   readonly #closeSoon: (this: Socket) => void
-  /** The sockets receiving a request, per server, read once per turn of the event loop. */
   #receivingBy: Map<object, Set<Socket> | undefined> | undefined
 
   constructor (connections: Connections, match: (url: string) => ProbeKind) {
@@ -65,14 +48,13 @@ export class Telling implements RequestObserver {
       const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
       if (connection !== undefined) telling.#finished(connection, this)
     }
-    // Whether the newest response says `Connection: close` is decided as its head goes out, not when its request
-    // arrived: by then the next pipelined request may be arriving behind it, and closing after this response would
-    // drop the part of it Node has read. Then the close waits for that request's response.
+    // Decided as the head goes out, not when the request arrived: by then the next pipelined request may be arriving,
+    // and closing after this response would drop it; the close then waits for that request's answer.
     this.#writeHead = function (...args) {
       const connection = (this as unknown as Record<symbol, Connection | undefined>)[key]
       restoreWriteHead(this)
-      // Node's parser counts a request as being received until its message completes, which for a response written
-      // at once is after this head: only once this response's own request is complete does "receiving" mean another.
+      // Node's parser counts a request as received until it completes, which for a response written at once is after
+      // this head: only once this response's own request is complete does "receiving" mean another.
       if (connection !== undefined && saysClose({
         newest: connection.told === this,
         settling: telling.#settling,
@@ -83,15 +65,12 @@ export class Telling implements RequestObserver {
         this.setHeader('connection', 'close')
         connection.headSaidClose(this)
         ;(connection.socket as Socket & { destroySoon: unknown }).destroySoon = telling.#closeSoon
-        // A `Connection` the application passes here (keep-alive, as server-sent events handlers and proxies write)
-        // would override it: the client would keep a connection that is about to close, and be reset on its next
-        // request.
+        // The application's own `Connection: keep-alive` (event streams, proxies) would keep a closing connection.
         return this.writeHead(...(withoutConnection(args) as Parameters<ServerResponse['writeHead']>))
       }
       return this.writeHead(...(args as Parameters<ServerResponse['writeHead']>))
     }
-    // Node ends a socket after its close response with destroySoon(): the FIN, then destroyed once it is out. Where
-    // the client may still be sending, a staged close instead (RFC 9112 §9.6): see `lingeringClose`.
+    // Node ends the socket with destroySoon(); where the client may still be sending, `lingeringClose` instead.
     this.#closeSoon = function () {
       Reflect.deleteProperty(this, 'destroySoon')
       const connection = connections.of(this)
@@ -100,12 +79,10 @@ export class Telling implements RequestObserver {
     }
   }
 
-  /** The lame duck's last moments: responses keep their connection until draining begins. */
   settle (): void {
     this.#settling = true
   }
 
-  /** Draining begins: responses say close again, and the drain hears of each that ends. */
   drain (events: ResponseEvents): void {
     this.#settling = false
     this.#events = events
@@ -116,18 +93,14 @@ export class Telling implements RequestObserver {
     return this.#events !== undefined
   }
 
-  /**
-   * Whether the client may still be sending on a socket whose response said close, as nginx's `lingering_close on`
-   * judges it: it has pipelined on this connection before (a request that wrote ahead of its answers may have written
-   * ahead again), another request is arriving, or the closing response went out before its request's body was in.
-   */
+  // Whether the client may still be sending after a close response (nginx's `lingering_close on`): it pipelined here
+  // before, another request is arriving, or the closing response went out before its request's body was in.
   #maySend (connection: Connection): boolean {
     return latestResponse(connection.socket) !== undefined || connection.closing?.req.complete === false || this.#receivingOn(connection)
   }
 
   readonly #receivingSocket = (socket: Socket): boolean => this.#receiving(socket)
 
-  /** True when Node's parser is in the middle of another request on the connection's socket. */
   #receivingOn (connection: Connection): boolean {
     return this.#receiving(connection.socket)
   }
@@ -153,15 +126,13 @@ export class Telling implements RequestObserver {
     wrapWriteHead(response, this.#writeHead)
   }
 
-  /** The shutdown begins: the newest response of every connection in flight tells its client to go. */
   start (): void {
     for (const connection of this.#connections.all) {
-      // Idle, never used, upgraded (its own protocol tells its client to go) or HTTP/2 (GOAWAY): nothing to follow.
+      // Idle, never used, upgraded or HTTP/2 (GOAWAY): nothing to follow.
       const active = connection.signal(this.#receivingSocket)
       if (active === undefined) continue
       connection.runningSince(this.since)
       this.#follow(connection, active)
-      // Pipelined responses wait behind the active one: only the newest may say `Connection: close`.
       const latest = latestResponse(connection.socket)
       if (latest !== undefined && !latest.writableFinished) {
         this.#follow(connection, latest)
@@ -181,12 +152,12 @@ export class Telling implements RequestObserver {
   }
 
   #told (req: IncomingMessage, res: ServerResponse, probe: boolean): boolean {
-    // HTTP/2 streams are counted as streams (they arrive through 'stream' first); their client is told by GOAWAY.
+    // HTTP/2 streams arrive through 'stream' first; GOAWAY tells their client.
     if (req.httpVersionMajor === 2) return true
     const connection = this.#connections.adopt(req.socket)
     const closing = connection.closing
-    // Once a response that said `Connection: close` has started, the client has stopped sending on this connection
-    // (RFC 9112 §9.6): a request behind it would be processed and its answer dropped. The client retries it.
+    // Once a close response has started, the client has stopped sending here (RFC 9112 §9.6): a request behind it
+    // would be processed and its answer dropped. The client retries it.
     if (closing !== undefined && closing !== res) {
       this.declined++
       return false
@@ -229,8 +200,8 @@ export class Telling implements RequestObserver {
       this.#follow(connection, next)
       return
     }
-    // A response told `Connection: close` makes Node end the socket (its write side is ended by now); one whose headers
-    // left before the signal did not, and its socket is closed once it has been quiet.
+    // A response told to close makes Node end the socket; one whose headers left before the signal did not: it closes
+    // once quiet.
     if (!socket.destroyed && !socket.writableEnded) this.#events?.idle(connection)
   }
 }

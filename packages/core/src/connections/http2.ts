@@ -1,12 +1,11 @@
-// HTTP/2 once a shutdown has begun: each session is told to go with GOAWAY, its open streams finish, and Node closes
-// it after the last one. Streams are read from the session when needed, never counted while the service runs.
+// HTTP/2 once a shutdown has begun: GOAWAY, and the streams read from the session (never counted while serving).
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Connection } from './connection.js'
 import { openStreams } from '../internals.js'
 import { NOT_A_PROBE, type ProbeKind } from '../serving/probe-routes.js'
 import { kStreamHeaders } from '../symbols.js'
 
-/** GOAWAY: open streams finish, new ones are refused (the client retries them elsewhere), and Node closes the session once it has no stream left. */
+/** GOAWAY: open streams finish, new ones are refused (retried elsewhere); Node closes the session after the last. */
 export function goAway (connection: Connection, match: (url: string) => ProbeKind): void {
   const session = connection.session
   if (session === undefined || session.closed || session.destroyed) return
@@ -20,14 +19,12 @@ export function followStreams (connection: Connection, match: (url: string) => P
   for (const stream of openStreams(connection.session)) if (!isProbe(stream, match)) stream.once('close', completed)
 }
 
-/** The streams open on the socket's session that are application work (not probes). */
 export function http2InFlight (connection: Connection, match: (url: string) => ProbeKind): number {
   let count = 0
   if (connection.session !== undefined) for (const stream of openStreams(connection.session)) if (!isProbe(stream, match)) count++
   return count
 }
 
-/** The request headers of the streams open on the socket's session, for the report when the deadline cuts them. */
 export function http2Requests (connection: Connection, match: (url: string) => ProbeKind): Array<IncomingHttpHeaders | undefined> {
   const requests: Array<IncomingHttpHeaders | undefined> = []
   if (connection.session !== undefined) {

@@ -31,11 +31,6 @@ export function isWebSocketServer (value: unknown): value is WebSocketServerLike
       Symbol.iterator in candidate.clients))
 }
 
-/**
- * The WebSockets of the servers given to `trackWebSockets`. They are not requests (nothing is in flight, readiness
- * does not look at them): when draining begins each is asked to close with 1001, and those accepted later are closed
- * at once. The socket closes when the close handshake completes; the drain deadline ends the ones that never answer.
- */
 export class WebSockets {
   readonly #open = new Set<WebSocketLike>()
   readonly #servers = new WeakSet<object>()
@@ -54,7 +49,6 @@ export class WebSockets {
     this.#onClose = function () { open.delete(this) }
   }
 
-  /** `trackWebSockets(server)` as the application calls it: what is not a `ws` server is a GracefulError now. */
   track (server: WebSocketServerLike): void {
     if (!isWebSocketServer(server)) {
       throw gracefulError('GRACEFUL_ERR_NOT_A_WEBSOCKET_SERVER', describe(server))

@@ -1,15 +1,11 @@
-// The `GRACEFUL_*` environment: what operators tune per deployment without a new image, its units, and the names that
-// look like one of ours but are not read. Read when an instance is created, never at import.
+// The `GRACEFUL_*` variables operators tune per deployment, and near-misses of them; read per instance, not at import.
 import { gracefulError } from '../errors.js'
 import type { GracefulOptions } from './options.js'
 import { closest, describe, MAX_DELAY } from './validate.js'
 
 type EnvironmentOption = 'preStopDelay' | 'drainTimeout' | 'hookTimeout' | 'preStopQuietWindow' | 'preStopMinimumDelay' | 'readinessPath' | 'livenessPath'
 
-/**
- * What operators tune per deployment, from the environment: each variable, when set, wins over the option the code
- * gives (the code's value is the default; the manifest has the last word), and the start-up log says so.
- */
+/** Each variable, when set, wins over the code's option (the manifest has the last word); the start-up log says so. */
 export const ENVIRONMENT: ReadonlyArray<{ option: EnvironmentOption, variable: string }> = [
   { option: 'preStopDelay', variable: 'GRACEFUL_PRE_STOP_DELAY' },
   { option: 'drainTimeout', variable: 'GRACEFUL_DRAIN_TIMEOUT' },
@@ -21,24 +17,17 @@ export const ENVIRONMENT: ReadonlyArray<{ option: EnvironmentOption, variable: s
 ]
 
 const PREFIX = 'GRACEFUL_'
-/** Every `GRACEFUL_*` variable graceful reads: the table's, and the one that silences warnings (warnings.ts). */
 export const KNOWN_VARIABLES: readonly string[] = [...ENVIRONMENT.map(entry => entry.variable), 'GRACEFUL_SILENCE_WARNINGS']
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000 }
 
-/**
- * A manifest's `value: ""` (or a template that rendered to nothing) means "not set here": the code's option stands,
- * as when the variable is absent, rather than failing the start-up over a blank line.
- */
+/** A blank value (`value: ""`, a template that rendered nothing) is "not set": the code's option stands. */
 function valueOf (variable: string): string | undefined {
   const raw = process.env[variable]
   return raw === undefined || raw.trim() === '' ? undefined : raw
 }
 
-/**
- * Reads the `GRACEFUL_*` variables into `given` (they win) and returns what they set. A duration there needs its
- * unit (`5s`, `500ms`, `1m`): a bare `5` is exactly the seconds-or-milliseconds mistake this is meant to prevent.
- */
+/** Reads the variables into `given` (they win). A duration needs a unit: a bare `5` is the very mistake to prevent. */
 export function environmentOptions (given: Partial<GracefulOptions>): Array<{ option: string, variable: string, value: string }> {
   const set: Array<{ option: string, variable: string, value: string }> = []
   for (const { option, variable } of ENVIRONMENT) {
@@ -71,10 +60,7 @@ function path (variable: string, raw: string): string {
   return value
 }
 
-/**
- * Kubernetes cannot hand `terminationGracePeriodSeconds` to the container through the downward API, so the manifest
- * repeats it in this variable.
- */
+/** The downward API cannot pass `terminationGracePeriodSeconds` to the container: the manifest repeats it here. */
 export function gracePeriodFromEnv (): number | undefined {
   const raw = valueOf('TERMINATION_GRACE_PERIOD_SECONDS')
   if (raw === undefined) return undefined
@@ -85,12 +71,8 @@ export function gracePeriodFromEnv (): number | undefined {
   return seconds * 1000
 }
 
-/**
- * Variables that are almost one graceful reads (`GRACEFUL_DRAIN_TIMOUT`, `graceful_drain_timeout`), each with the
- * known name it is closest to. A misspelt option throws; a misspelt variable is only named, since a manifest shared
- * by several versions of a service may carry one that an older version does not know. A name far from every known
- * one (`GRACEFUL_FIXTURE`) is taken to be the application's own and left alone.
- */
+// Variables close to one graceful reads (`GRACEFUL_DRAIN_TIMOUT`), with the name meant: named, not thrown, since a
+// manifest shared by several versions may carry one an older version does not know. Far names are the application's.
 export function misspeltVariables (env: NodeJS.ProcessEnv = process.env): Array<{ variable: string, suggestion: string }> {
   const known = KNOWN_VARIABLES.map(name => name.slice(PREFIX.length))
   const found: Array<{ variable: string, suggestion: string }> = []

@@ -1,5 +1,4 @@
-// How the options an application gives become an instance's settings: each validated at once (a GracefulError with a
-// hint, never a crash during a shutdown), the defaults, Kubernetes' adaptive lame duck, and the environment's word.
+// Options given → an instance's settings: validated at once, defaults, Kubernetes' adaptive lame duck, the environment.
 import { environmentOptions, gracePeriodFromEnv } from './environment.js'
 import { gracefulError } from '../errors.js'
 import { fallbackLogger, type GracefulLogger } from '../report/logger.js'
@@ -45,7 +44,6 @@ export interface ResolvedOptions {
   silenceWarnings: boolean | readonly WarningName[]
   onCrash: 'exit' | 'drain'
   crashDrainTimeout: number
-  /** The options the environment set (`GRACEFUL_*` variables), for the start-up line that says so. */
   fromEnvironment: ReadonlyArray<{ option: string, variable: string, value: string }>
 }
 
@@ -127,10 +125,7 @@ const defaults: Omit<ResolvedOptions, 'logger' | 'close' | 'gracePeriod' | 'from
   crashDrainTimeout: 3_000
 }
 
-/**
- * Validates every option eagerly, so that a typo or a wrong unit fails at start-up with a hint rather than
- * during a shutdown, when nobody is watching.
- */
+/** Validates eagerly: a typo or a wrong unit fails at start-up with a hint, not during a shutdown nobody watches. */
 export function resolveOptions (input: unknown): ResolvedOptions {
   const given = validateOptions<GracefulOptions>(input, validators, '')
   const fromEnvironment = environmentOptions(given)
@@ -155,12 +150,8 @@ export function resolveOptions (input: unknown): ResolvedOptions {
   return options
 }
 
-/**
- * On Kubernetes, endpoints are removed at the same moment SIGTERM is sent and the balancers learn it seconds later:
- * a zero lame duck refuses traffic still routed here (measured in docs/kubernetes.md). Unless the code or the
- * environment sets `preStopDelay`, the lame duck there is adaptive: at least 3 s (endpoint propagation), over once no
- * request has come on a fresh connection for 1 s, at most 10 s. Each part can still be set on its own.
- */
+// On Kubernetes, endpoints are removed as SIGTERM is sent and balancers learn it seconds later: a zero lame duck
+// refuses traffic still routed here (docs/kubernetes.md). Unless `preStopDelay` is set, it is adaptive there.
 const KUBERNETES_LAME_DUCK = { preStopDelay: 10_000, preStopMinimumDelay: 3_000, preStopQuietWindow: 1_000 }
 
 function onKubernetes (): boolean {
@@ -169,10 +160,7 @@ function onKubernetes (): boolean {
 
 const TEST_WORKER_DEFAULTS = { signals: Object.freeze([]) as readonly NodeJS.Signals[], exit: false }
 
-/**
- * A Vitest worker (the global Vitest sets in each of them; not inherited by the processes a test starts, so that a
- * service under test in a child process keeps the usual defaults).
- */
+/** In a Vitest worker (a global not inherited by the processes a test starts: those keep the usual defaults). */
 function inTestWorker (): boolean {
   return typeof (globalThis as { __vitest_worker__?: unknown }).__vitest_worker__ === 'object'
 }

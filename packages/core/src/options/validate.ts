@@ -1,5 +1,4 @@
-// Validation shared by every entry that takes options (an instance, the cluster primary, endEventStream): one
-// message shape, one "did you mean", so that a mistake reads the same wherever it is made.
+// Validation shared by every entry that takes options: one message shape, one "did you mean", wherever it is made.
 import { constants } from 'node:os'
 import { gracefulError, type GracefulError } from '../errors.js'
 import type { GracefulLogger } from '../report/logger.js'
@@ -11,7 +10,6 @@ export type Validator<T = unknown> = (value: unknown, name: string) => T
 export const MAX_DELAY = 2_147_483_647
 const UNCATCHABLE = new Set(['SIGKILL', 'SIGSTOP'])
 
-/** An option of the wrong kind: its name, what was expected, what was received. `where` prefixes the name. */
 export function invalid (name: string, expected: string, value: unknown, where = ''): GracefulError {
   return gracefulError('GRACEFUL_ERR_INVALID_OPTION', where, name, expected, describe(value))
 }
@@ -21,7 +19,6 @@ export function notAnObject (what: string, value: unknown): GracefulError {
   return gracefulError('GRACEFUL_ERR_OPTIONS_NOT_OBJECT', what === '' ? '' : `${what} `, describe(value))
 }
 
-/** A value as an error message shows it: strings quoted, objects by kind, never their contents. */
 export function describe (value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value)
@@ -105,11 +102,8 @@ export function validateLogger (value: unknown, name: string): GracefulLogger | 
   throw invalid(name, 'false or a logger with info, warn and error methods (pino, fastify.log)', value)
 }
 
-/**
- * Checks an options object against a table of validators: it must be an object, every own key must be known (with
- * "did you mean"), and each value given passes its validator. Returns the validated values; absent ones stay absent.
- * Own keys only: an inherited or `__proto__` key must neither configure anything nor pass unnoticed.
- */
+// Checks an options object against a table of validators: own keys only (an inherited or `__proto__` key must neither
+// configure anything nor pass unnoticed), each known (else "did you mean") and valid.
 export function validateOptions<T extends object> (input: unknown, validators: { readonly [K in keyof T]-?: Validator<T[K]> }, what: string): Partial<T> {
   if (input === undefined) return {}
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw notAnObject(what, input)
@@ -124,7 +118,6 @@ export function validateOptions<T extends object> (input: unknown, validators: {
   return resolved as Partial<T>
 }
 
-/** Throws for an own key of `given` that is not in `known`, suggesting the closest known name; `what` names the entry. */
 export function rejectUnknownKeys (given: object, known: readonly string[], what: string): void {
   for (const key of Object.keys(given)) {
     if (known.includes(key)) continue
@@ -134,7 +127,6 @@ export function rejectUnknownKeys (given: object, known: readonly string[], what
   }
 }
 
-/** The closest known name within a small edit distance, for "did you mean". */
 export function closest (key: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1

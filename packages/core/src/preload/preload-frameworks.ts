@@ -1,16 +1,11 @@
-// What the preload knows of the frameworks whose servers it attaches, and the one place in the core that knows any:
-// the documented switch each offers to leave the signals alone, and where an application's routes can be read, so
-// that a route the probes shadow is named and probe paths match as the application's router matches them.
+// The one place in the core that knows frameworks: their switches to leave the signals alone, and their routes.
 import { readFileSync } from 'node:fs'
 import type { Server as NetServer } from 'node:net'
 import { join } from 'node:path'
 import type { ProbeRouting } from '../serving/probe-routes.js'
 
-/**
- * Switches the frameworks document for turning their own SIGTERM and SIGINT handlers off. Left on, each runs next to
- * graceful's: Next.js closes its listener at once and exits 143 when it is closed; Nitro closes it at once, destroys
- * new connections and exits within half a second. Both read the variable when their server starts, after the preload.
- */
+// The documented switches that turn the frameworks' own SIGTERM and SIGINT handlers off: left on, Next.js and Nitro
+// close their listener at once and exit. Both read the variable when their server starts, after the preload.
 export const SIGNAL_SWITCHES: ReadonlyArray<{ framework: string, variable: string, value: string }> = [
   { framework: 'Next.js', variable: 'NEXT_MANUAL_SIG_HANDLE', value: 'true' },
   { framework: 'Nitro', variable: 'NITRO_SHUTDOWN_DISABLED', value: 'true' }
@@ -48,11 +43,8 @@ function isExpressApp (value: unknown): value is ExpressApp {
     typeof (value as Partial<ExpressApp>).request === 'object'
 }
 
-/**
- * Where the routes can be read as the server starts listening: an Express app (NestJS on Express too) is its request
- * listener; a Next.js build lists them in `.next/routes-manifest.json`, in the directory its server runs from. Nitro,
- * Fastify and other bundled routers keep theirs to themselves.
- */
+// Where the routes can be read as the server starts listening: an Express app (NestJS on Express too) is its request
+// listener; a Next.js build has `.next/routes-manifest.json`. Nitro, Fastify and others keep theirs to themselves.
 export function applicationRoutes (server: NetServer, cwd: string = process.cwd()): ApplicationRoutes | undefined {
   for (const listener of server.listeners('request')) {
     if (!isExpressApp(listener)) continue

@@ -1,5 +1,5 @@
 // The preload (`node --import @graceful/core/register app.js`): graceful for servers the application does not create
-// itself (Next.js standalone, Nitro, a NestJS main.ts nobody may change), configured by the GRACEFUL_* environment only.
+// (Next.js standalone, Nitro, a NestJS main.ts nobody may change), configured by the GRACEFUL_* environment only.
 import { Server as HttpServer } from 'node:http'
 import { Server as HttpsServer } from 'node:https'
 import type { AddressInfo, Server as NetServer } from 'node:net'
@@ -41,11 +41,8 @@ function describeAddress (address: string | AddressInfo | null): string {
   return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
 }
 
-/**
- * One instance per server, so that each follows its own application's routing and the application's own instance can
- * take any one over (server-claims.ts); the signal registry exits once, when the last is done. A process that serves
- * no HTTP (a build, a migration, a worker thread: NODE_OPTIONS reaches them too) gets no listener and no line.
- */
+// One instance per server: each follows its application's routing, and the application's own can take it over. A
+// process that serves no HTTP (a build, a worker thread: NODE_OPTIONS reaches them too) gets no listener, no line.
 export function startPreload (): void {
   if (!isMainThread) return
   recordListenerOrigins()

@@ -9,7 +9,6 @@ import { validateBoolean, validateDuration, validateLogger, validateOptions, val
 import { SHUTDOWN_MESSAGE, signalRegistry, worst, type SignalMember } from './signals.js'
 import { containerWarnings, unitsMistake, type WarningName } from './warnings.js'
 
-/** The warnings a cluster primary can give. */
 const PRIMARY_WARNINGS: readonly WarningName[] = ['pid1', 'run-script', 'units', 'ineffective-option']
 
 export interface GracefulClusterOptions {
@@ -19,9 +18,8 @@ export interface GracefulClusterOptions {
    */
   signals?: readonly NodeJS.Signals[]
   /**
-   * Deadline in milliseconds for every worker to finish its own shutdown, counted from the signal. Workers still
-   * running then are killed (SIGKILL) and the primary exits 1. Make it at least the workers' `preStopDelay +
-   * drainTimeout` plus their hooks' timeouts.
+   * Deadline in milliseconds for every worker's own shutdown, from the signal; workers still running then are killed
+   * (SIGKILL) and the primary exits 1. At least the workers' `preStopDelay + drainTimeout` plus their hooks' timeouts.
    * @default 30_000
    */
   shutdownTimeout?: number
@@ -36,8 +34,7 @@ export interface GracefulClusterOptions {
    */
   logger?: GracefulLogger | false
   /**
-   * Silences the primary's start-up warnings (`'pid1'`, `'run-script'`), as the option of the same name does for an
-   * instance; `GRACEFUL_SILENCE_WARNINGS` works too.
+   * Silences the primary's start-up warnings (`'pid1'`, `'run-script'`), as for an instance (or the env variable).
    * @default false
    */
   silenceWarnings?: boolean | readonly WarningName[]
@@ -132,8 +129,7 @@ class ClusterPrimary implements SignalMember {
       pending.add(worker)
       results.set(worker, { id: worker.id, pid: worker.process.pid, exitCode: null, signal: null, forced: false })
       worker.on('error', closedChannel)
-      // A message, not a signal: on a terminal, Ctrl-C already reached every worker of the process group, and a
-      // forwarded signal would be its second one, which exits at once.
+      // A message, not a signal: a forwarded one would be the worker's second (SignalRegistry#listenToPrimary).
       if (worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal }, undefined, unsent)
       else worker.process.kill(this.#signal)
     }
@@ -146,9 +142,8 @@ class ClusterPrimary implements SignalMember {
       pending.delete(worker)
       if (pending.size === 0) done?.()
     }
-    // A worker forked during the shutdown (by an 'exit' handler that re-forks) is told as soon as it listens. One told
-    // while it was still starting may have had no graceful instance to hear it (the message is dropped): it is told
-    // again, and a worker already shutting down ignores the repeat.
+    // A worker forked during the shutdown (by an 'exit' handler) is told once it listens; one told while starting may
+    // have had no instance to hear it, so it is told again.
     const onListening = (worker: Worker): void => {
       if (!results.has(worker)) tell(worker)
       else if (pending.has(worker) && worker.isConnected()) worker.send({ graceful: SHUTDOWN_MESSAGE, signal: this.#signal }, undefined, unsent)
@@ -198,18 +193,10 @@ class ClusterPrimary implements SignalMember {
   }
 }
 
-/**
- * A worker that died a moment ago can still look connected: the write fails (EPIPE), and without a callback that is an
- * 'error' event on the worker, which nothing handles, and the primary crashes. Its 'exit' follows and settles it.
- */
+/** A worker dead a moment ago can look connected: the failed write (EPIPE) must not become an unhandled 'error'. */
 function unsent (): void {}
 
-/**
- * Node's cluster answers a worker's listen once the shared handle is bound. A worker told to shut down while its
- * listen was on the way exits without waiting for the answer, and Node's write to its closed channel is an EPIPE
- * 'error' on the Worker that nothing handles: the primary crashed, and with it the shutdown of the other workers.
- * That worker's 'exit' settles it; any other error still throws as an unhandled one would.
- */
+// A worker told to stop mid-listen exits unanswered: the EPIPE 'error' on its closed channel would crash the primary.
 function closedChannel (err: NodeJS.ErrnoException): void {
   if (err.code !== 'EPIPE' && err.code !== 'ECONNRESET' && err.code !== 'ERR_IPC_CHANNEL_CLOSED') throw err
 }
@@ -218,12 +205,7 @@ function liveWorkers (): Worker[] {
   return Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead())
 }
 
-/**
- * Call in the cluster primary: on SIGTERM or SIGINT it tells every worker to shut down (each worker's own graceful
- * instance drains it, with its lame duck, drain and hooks), waits for all of them, and exits once they are done or
- * `shutdownTimeout` has passed. Workers need nothing more than their usual `createGraceful`, `graceful()` or
- * `gracefulPlugin`.
- */
+/** In the cluster primary: at SIGTERM or SIGINT, tells every worker (each with its own instance) to shut down. */
 export function gracefulCluster (options?: GracefulClusterOptions): GracefulCluster {
   if (!cluster.isPrimary) {
     throw gracefulError('GRACEFUL_ERR_NOT_PRIMARY')

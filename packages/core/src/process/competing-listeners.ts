@@ -1,8 +1,6 @@
-// The other listeners of the signals graceful owns: NestJS's enableShutdownHooks(), close-with-grace, Hono's and
-// every tutorial's `process.on('SIGTERM', () => { server.close(); process.exit(0) })`. Run at the signal, each closes
-// the application or exits the process while the lame duck and the drain still need it. They are named when they
-// appear (at start-up, not first at the signal), and each runs once graceful's shutdown is over, as it would have run
-// at the signal: in order, with the signal's arguments, awaited when it returns a promise, bounded.
+// The other listeners of the signals graceful owns (NestJS's enableShutdownHooks(), close-with-grace, every tutorial's
+// `process.on('SIGTERM', () => { server.close(); process.exit(0) })`) would close the app or exit mid-drain: each is
+// named when it appears, and run once graceful's shutdown is over, as at the signal (in order, awaited, bounded).
 
 
 import { kDeferred, kListenerOrigins, kOwnHandler } from '../symbols.js'
@@ -10,11 +8,9 @@ import { kDeferred, kListenerOrigins, kOwnHandler } from '../symbols.js'
 type Listener = (...args: unknown[]) => unknown
 type Deferred = Listener & { listener: Listener, once: boolean, [kDeferred]: true }
 
-/** What became of the listeners run after the shutdown. */
 export interface DeferredRun {
   signal: NodeJS.Signals
   listeners: number
-  /** Still running when the bound passed. */
   timedOut: boolean
   errors: string[]
 }
@@ -47,10 +43,8 @@ function origins (): WeakMap<Listener, string> {
 
 const RECORDED = new Set(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGUSR2'])
 
-/**
- * The preload starts before the application: from then on each listener of a stopping signal is noted with who added
- * it, so that one added before graceful's first instance (NestJS's, at enableShutdownHooks()) is named by its library.
- */
+// The preload runs before the application: each listener of a stopping signal is noted with who added it, so that one
+// added before graceful's first instance (NestJS's enableShutdownHooks()) is named by its library.
 export function recordListenerOrigins (): void {
   process.on('newListener', (event: string | symbol, listener: Listener) => {
     if (typeof event !== 'string' || !RECORDED.has(event) || origins().has(listener)) return
@@ -77,7 +71,7 @@ export class CompetingListeners {
     this.#found = found
   }
 
-  /** Graceful handles `signal` from now on: the listeners it has, and those it gets later, are deferred. */
+  /** From now on the listeners of `signal`, present and future, are deferred. */
   own (signal: NodeJS.Signals): void {
     if (this.#owned.has(signal)) return
     if (this.#owned.size === 0) process.on('newListener', this.#onNewListener)
@@ -88,7 +82,6 @@ export class CompetingListeners {
     }
   }
 
-  /** Graceful no longer handles `signal`: its other listeners get it at once again, as before. */
   release (signal: NodeJS.Signals): void {
     if (!this.#owned.delete(signal)) return
     if (this.#owned.size === 0) process.off('newListener', this.#onNewListener)
@@ -101,7 +94,6 @@ export class CompetingListeners {
     }
   }
 
-  /** Listeners that heard a signal and wait for the shutdown to be over. */
   get pending (): boolean {
     return this.#due.length > 0
   }
@@ -136,8 +128,7 @@ export class CompetingListeners {
     const raw = (process.rawListeners(signal) as Listener[]).find(entry => entry === listener || (entry as Partial<Deferred>).listener === listener)
     if (raw === undefined || !this.#owned.has(signal)) return
     const once = raw !== listener
-    // The original stays what the application sees: `removeListener(signal, original)` and `listeners()` work on
-    // it as on a `once` wrapper.
+    // The original stays what the application sees: `removeListener()` and `listeners()` work as on a `once` wrapper.
     const deferred = Object.assign((...args: unknown[]): void => {
       if (once) process.removeListener(signal, deferred)
       this.#dueSignal ??= signal

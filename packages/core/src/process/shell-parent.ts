@@ -8,7 +8,6 @@ const COMMAND_LENGTH = 120
 export interface ShellParent {
   pid: number
   shell: string
-  /** The shell's command line, as `ps` shows it (shortened). */
   command: string
   /** `pid1`: the shell is PID 1 itself; `main`: it is the child of the container's init (tini, dumb-init, --init). */
   role: 'pid1' | 'main'
@@ -17,13 +16,8 @@ export interface ShellParent {
 // Once per process: how node was started does not change, and /proc is not read again for each instance.
 let found: { parent: ShellParent | undefined } | undefined
 
-/**
- * A shell that receives the stop signal in node's place: it is PID 1, or the child of PID 1 in a container (the main
- * process behind an init). Such a shell does not hand SIGTERM on (dash does not even replace itself with its last
- * command), so node is killed, not drained. Linux only (read from /proc); undefined elsewhere, or when /proc says
- * nothing. `inContainer` is asked only when needed: outside one, a shell whose parent is PID 1 is a service manager's
- * (systemd signals the whole group) or an orphan's, not a container's main process.
- */
+// A shell that gets the stop signal in node's place (PID 1, or PID 1's child in a container) and does not hand it on:
+// node is killed, not drained. Linux only. Outside a container, PID 1's child is a service manager's or an orphan's.
 export function shellParent (inContainer: () => boolean): ShellParent | undefined {
   found ??= { parent: readShellParent(inContainer) }
   return found.parent
@@ -41,7 +35,7 @@ function readShellParent (inContainer: () => boolean): ShellParent | undefined {
     if (role === undefined) return undefined
     return { pid, shell, command: commandOf(pid), role }
   } catch {
-    // /proc hidden or the parent gone already: nothing known, nothing said.
+    // /proc hidden or the parent gone: nothing known, nothing said.
     return undefined
   }
 }

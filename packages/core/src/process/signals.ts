@@ -3,43 +3,30 @@ import cluster from 'node:cluster'
 import { CompetingListeners, type DeferredRun } from './competing-listeners.js'
 import { kOwnHandler, kRegistry } from '../symbols.js'
 
-/** What a cluster primary (`gracefulCluster`) sends its workers to shut them down. */
 export const SHUTDOWN_MESSAGE = 'graceful:shutdown'
 
 /** What the registry needs of an instance. Kept small and stable: another installed copy may share the registry. */
 export interface SignalMember {
   readonly signals: readonly NodeJS.Signals[]
   readonly exit: boolean
-  /** True from the start of its shutdown until its report is out. */
   readonly busy: boolean
-  /** Starts (or joins) the shutdown because `signal` arrived. */
   startFromSignal: (signal: NodeJS.Signals) => void
-  /** A second signal arrived while this instance was busy: say what is being abandoned. */
   abandon: (signal: NodeJS.Signals) => void
-  /** The bound for the application's own signal listeners, run once the shutdown is over (its `hookTimeout`). */
+  /** The bound for the application's own signal listeners, run after the shutdown. */
   readonly hookTimeout?: number
-  /** Another listener of a signal this instance answers to was found (at start-up, when it is added). */
   competing?: (signal: NodeJS.Signals, origin: string) => void
-  /** The application's own signal listeners ran after the shutdown: what became of them. */
   ranDeferred?: (run: DeferredRun) => void
 }
 
-/** An instance that drains when the process crashes (`onCrash: 'drain'`). */
 export interface CrashMember {
-  /** An uncaught exception or unhandled rejection: drain briefly, run the hooks, report it, exit 1. */
   crashed: (kind: 'uncaughtException' | 'unhandledRejection', error: unknown) => void
 }
 
-/** What the registry calls when the process exits while a shutdown is under way (not through the registry). */
 export interface ExitWatcher {
   exitedEarly: (code: number) => void
 }
 
-/**
- * One registry per process serves every instance, so that several servers and several apps share one listener per
- * signal (no MaxListeners warning, no leak), and the process exits once, when the last busy instance is done,
- * not when the first one finishes.
- */
+/** One per process: one listener per signal for every instance (no leak), and one exit, after the last busy one. */
 export class SignalRegistry {
   readonly #members = new Set<SignalMember>()
   readonly #handlers = new Map<NodeJS.Signals, () => void>()
@@ -57,19 +44,14 @@ export class SignalRegistry {
       }
     }
   })
-  /** Every busy member has reported; the application's own signal listeners run before the exit. */
   #finishing = false
-  /** The member that speaks for the deferred listeners' run, and its bound. */
   #reporter: SignalMember | undefined
   #deferredTimeout = 0
   readonly #crashMembers = new Set<CrashMember>()
   readonly #onUncaught = (error: unknown): void => { this.#crashed('uncaughtException', error) }
   readonly #onUnhandled = (reason: unknown): void => { this.#crashed('unhandledRejection', reason) }
 
-  /**
-   * Listens for crashes on behalf of `member`, only because it asked (`onCrash: 'drain'`): one listener per event for
-   * every such instance. While one listens, Node no longer ends the process on a crash by itself: the instances do.
-   */
+  /** Only for members that asked (`onCrash: 'drain'`): while one listens, Node no longer exits on a crash by itself. */
   watchCrashes (member: CrashMember): void {
     if (this.#crashMembers.size === 0) {
       process.on('uncaughtException', this.#onUncaught)
@@ -92,7 +74,6 @@ export class SignalRegistry {
     for (const watcher of [...this.#watchers]) watcher.exitedEarly(code)
   }
 
-  /** Tells `watcher` if the process exits before `unwatch`: something other than graceful ended a shutdown. */
   watch (watcher: ExitWatcher): void {
     if (this.#watchers.size === 0) process.on('exit', this.#onExit)
     this.#watchers.add(watcher)
@@ -116,7 +97,7 @@ export class SignalRegistry {
     for (const signal of member.signals) this.#competing.own(signal)
   }
 
-  /** The member is done (or disposed). Exits the process when it asked to and nothing else is still shutting down. */
+  /** `member` is done (or disposed): the process exits if it asked to and nothing else is still shutting down. */
   settle (member: SignalMember, exitCode?: number): void {
     this.#members.delete(member)
     if (member.exit && exitCode !== undefined) this.#exitCode = worst(this.#exitCode ?? 0, exitCode)
@@ -134,7 +115,6 @@ export class SignalRegistry {
     this.#exitOrRelease()
   }
 
-  /** The application's own listeners of the signal run now that graceful's shutdown is over, then the exit. */
   async #finish (): Promise<void> {
     const exitCode = this.#exitCode
     // A listener that exits the process itself (process.exit(0)) must not hide a failed shutdown.
@@ -155,7 +135,6 @@ export class SignalRegistry {
     this.#deferredTimeout = 0
     this.#reporter = undefined
     if (this.#exitCode !== undefined) {
-      // The one exit path of the library: every instance that was shutting down has reported.
       // eslint-disable-next-line n/no-process-exit
       process.exit(this.#exitCode)
     }
@@ -164,11 +143,8 @@ export class SignalRegistry {
     this.#release()
   }
 
-  /**
-   * A cluster worker is told to shut down by its primary through IPC, not by a signal: on a terminal, Ctrl-C has
-   * already reached every process of the group, and a forwarded signal would be the worker's second, which exits at
-   * once. The message starts the same shutdown as the signal; a worker already shutting down ignores it.
-   */
+  // A cluster worker is told through IPC, not a signal: Ctrl-C has reached the whole process group already, and a
+  // forwarded signal would be the worker's second, which exits at once.
   #listenToPrimary (): void {
     const onMessage = (message: unknown): void => {
       if (typeof message !== 'object' || message === null) return
@@ -184,7 +160,6 @@ export class SignalRegistry {
     this.#stopListeningToPrimary = () => { process.off('message', onMessage) }
   }
 
-  /** Removes the handlers no remaining member listens to, so that a later signal gets Node's default behaviour. */
   #release (): void {
     if (this.#members.size === 0 && this.#stopListeningToPrimary !== undefined) {
       // The IPC channel holds the event loop while something listens to it.
@@ -204,14 +179,13 @@ export class SignalRegistry {
 
   #onSignal (signal: NodeJS.Signals): void {
     if (this.#finishing) {
-      // Graceful's shutdown is over and the application's own listeners are running: one of them raised the signal
-      // again to end the process (NestJS does), or the operator insists. Either way, nothing of graceful's is left.
+      // Graceful is done and the application's own listeners run: one raised the signal again (NestJS does), or the
+      // operator insists.
       this.#exitNow(signal)
       return
     }
     if (this.#received !== undefined) {
-      // A terminal's Ctrl-C reaches the primary and its workers alike, and the primary's message can arrive first:
-      // the signal that follows it is the same keypress, not a second one.
+      // Ctrl-C reaches the primary and its workers alike, and the primary's message may come first: same keypress.
       if (this.#startedByPrimary) {
         this.#startedByPrimary = false
         return
@@ -225,7 +199,7 @@ export class SignalRegistry {
     }
   }
 
-  /** A second signal, in any phase, is an operator who will not wait: leave now. */
+  /** A second signal, in any phase, is an operator who will not wait. */
   #forceExit (signal: NodeJS.Signals): void {
     let exit = false
     for (const member of this.#members) {
@@ -248,10 +222,7 @@ export class SignalRegistry {
     this.#stepAside(signal)
   }
 
-  /**
-   * Every busy instance was told to leave the process alone (`exit: false`): step aside for this signal and let it
-   * do what it would have done without graceful (Node's default terminates; the embedder's own handlers may not).
-   */
+  // Every busy instance leaves the process alone (`exit: false`): let the signal do what it would without graceful.
   #stepAside (signal: NodeJS.Signals): void {
     this.#competing.release(signal)
     const handler = this.#handlers.get(signal)
@@ -262,15 +233,11 @@ export class SignalRegistry {
   }
 }
 
-/**
- * A failure (1) outranks a clean exit that reports its signal (128 + n, `signalExitCode: 'conventional'`), which
- * outranks 0: when several instances report, the process exits with the code that tells the most.
- */
+// 1 outranks a clean exit that reports its signal (128 + n), which outranks 0: the code that tells the most wins.
 export function worst (a: number, b: number): number {
   return severity(b) > severity(a) || (severity(b) === severity(a) && b > a) ? b : a
 }
 
-/** The bound for the application's own signal listeners when no member gave one. */
 const DEFERRED_TIMEOUT = 5_000
 
 function severity (code: number): number {

@@ -5,7 +5,7 @@ import { misspeltVariables } from '../options/environment.js'
 import { shellParent } from './shell-parent.js'
 import { kWarned } from '../symbols.js'
 
-/** The start-up warnings, by the name that silences each (`silenceWarnings`, `GRACEFUL_SILENCE_WARNINGS`). */
+/** The start-up warnings, by the name that silences each. */
 export const WARNING_NAMES = ['pid1', 'run-script', 'kubernetes-prestop', 'budget', 'attach', 'shadowed-route', 'units', 'ineffective-option', 'competing-listener', 'shell-parent', 'unknown-variable'] as const
 export type WarningName = typeof WARNING_NAMES[number]
 
@@ -38,7 +38,7 @@ function silenced (options: WarningOptions, name: WarningName): boolean {
   return names.includes('all') || names.includes('1') || names.includes('true') || names.includes(name)
 }
 
-/** Docker, Podman or Kubernetes. Only read when an instance is created, never at import. */
+/** Docker, Podman or Kubernetes (read per instance, never at import). */
 function inContainer (): boolean {
   return process.env['KUBERNETES_SERVICE_HOST'] !== undefined || process.env['container'] !== undefined ||
     existsSync('/.dockerenv') || existsSync('/run/.containerenv')
@@ -53,10 +53,7 @@ function runScript (): string | undefined {
   return `${manager} run ${event}`
 }
 
-/**
- * Warnings about how the process was started, each once per process and only through a logger that is on: facts a
- * library cannot fix but that lose requests or leak zombies in production.
- */
+// How the process was started, once per process: facts a library cannot fix that lose requests in production.
 export function containerWarnings (options: WarningOptions, warn: Warn): void {
   const warned = warnedSet()
   const once = (name: WarningName, obj: object, msg: string): void => {
@@ -64,8 +61,7 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
     warned.add(name)
     warn({ warning: name, ...obj }, `${msg} (silence with silenceWarnings: ['${name}'] or GRACEFUL_SILENCE_WARNINGS=${name})`)
   }
-  // In a cluster the process facts are the primary's (gracefulCluster warns about them), and the workers share one
-  // configuration: the first worker speaks for all of them, rather than each repeating the same line.
+  // In a cluster the process facts are the primary's and the configuration is shared: the first worker speaks for all.
   const worker = cluster.isWorker
   if (worker && cluster.worker?.id !== 1) return
   if (process.pid === 1 && !worker) {
@@ -102,11 +98,8 @@ export function containerWarnings (options: WarningOptions, warn: Warn): void {
   }
 }
 
-/**
- * Warns when the worst-case shutdown does not fit in the grace period, so that the platform's SIGKILL would cut it.
- * True once it has warned (or never can): the caller stops asking. `last`: the flush tier's steps, and the bound on
- * the work sources' hand-back at the drain deadline (0 when none can hand work back).
- */
+// Warns when the worst-case shutdown would not fit in the grace period (SIGKILL would cut it); true once it has warned
+// or never can. `last`: the flush steps and the work sources' hand-back bound.
 export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ timeout: number }>, warn: Warn,
   last: { flushes: ReadonlyArray<{ timeout: number }>, forceTimeout: number } = { flushes: [], forceTimeout: 0 }): boolean {
   const gracePeriod = options.gracePeriod
@@ -127,7 +120,6 @@ export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ t
     drainTimeout: options.drainTimeout,
     closeTimeout,
     hookTimeouts,
-    // Only when there are any: the warning's fields stay what they were for an instance without them.
     ...(flushTimeouts > 0 ? { flushTimeouts } : {}),
     ...(last.forceTimeout > 0 ? { workForceTimeout: last.forceTimeout } : {})
   }, `graceful: the shutdown can take ${budget} ms (preStopDelay + drainTimeout + close, hook and flush timeouts` +
@@ -137,10 +129,7 @@ export function budgetWarning (options: WarningOptions, hooks: ReadonlyArray<{ t
   return true
 }
 
-/**
- * Warnings about how one instance is used (a server never attached, a route graceful shadows, a unit mistaken):
- * each once per instance and subject, silenceable by name like the others.
- */
+/** Warnings about how one instance is used (a server never attached, a shadowed route): once per subject. */
 export function usageWarnings (options: WarningOptions, warn: Warn): (name: WarningName, subject: string, obj: object, msg: string) => void {
   const warned = new Set<string>()
   return (name, subject, obj, msg) => {
@@ -155,14 +144,12 @@ export function usageWarnings (options: WarningOptions, warn: Warn): (name: Warn
 export const SECONDS_SCALE = ['preStopDelay', 'drainTimeout', 'hookTimeout', 'preStopQuietWindow', 'preStopMinimumDelay',
   'gracePeriod', 'crashDrainTimeout'] as const
 
-/** `value` ms for `name`, when it looks like seconds written as milliseconds: the warning's text, else undefined. */
 export function unitsMistake (name: string, value: number | undefined): string | undefined {
   if (value === undefined || value <= 0 || value >= 100) return undefined
   return `graceful: ${name} is ${value} ms: durations are in milliseconds, so this is almost surely meant as ` +
     `${value} s (${value * 1000}); write ${value}_000, or ignore this if ${value} ms is meant`
 }
 
-/** Options that do nothing in the combination given: said once, at start-up. */
 export function ineffectiveOptions (options: { preStopDelay: number, preStopQuietWindow: number, preStopMinimumDelay: number }): Array<[string, string]> {
   const found: Array<[string, string]> = []
   if (options.preStopMinimumDelay > 0 && options.preStopQuietWindow === 0) {
@@ -174,7 +161,6 @@ export function ineffectiveOptions (options: { preStopDelay: number, preStopQuie
   return found
 }
 
-/** What the options say that is almost surely not what was meant: seconds written as ms, options that do nothing. */
 export function configurationWarnings (
   options: { fromEnvironment: ReadonlyArray<{ option: string }> } & Record<typeof SECONDS_SCALE[number], number | undefined> & Parameters<typeof ineffectiveOptions>[0],
   warn: (name: WarningName, subject: string, obj: object, msg: string) => void

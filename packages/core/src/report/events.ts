@@ -1,5 +1,4 @@
-// Lifecycle events: the instance's own listeners and the process-wide diagnostics channels, fed together. Generic in
-// the instance type, so that this file needs nothing of the facade that emits them.
+// Lifecycle events: the instance's listeners and the process-wide diagnostics channels, fed together.
 import { channel } from 'node:diagnostics_channel'
 import { gracefulError } from '../errors.js'
 import type { HookResult } from '../shutdown/hooks.js'
@@ -7,21 +6,15 @@ import type { Phase, ShutdownReport } from './report.js'
 import { describe } from '../options/validate.js'
 import type { ForcedWork, WorkSourceResult, WorkStopAt } from '../shutdown/work.js'
 
-/** Fired once, when the shutdown begins (before the lame duck). */
 export interface ShutdownStartEvent<G> {
-  /** The instance the event is about. */
   graceful: G
   /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
   reason: string
 }
 
-/** Fired when the instance enters a phase: `stopping`, `draining`, `cleanup`, then `stopped`. */
 export interface PhaseEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The phase now entered. */
   phase: Phase
-  /** The phase just left. */
   previous: Phase
   /** How long the phase just left lasted, in milliseconds (0 for `running`, which has no start). */
   previousDurationMs: number
@@ -29,62 +22,45 @@ export interface PhaseEvent<G> {
   inFlight: number
   /** Of `inFlight`, the work of the work sources. */
   workInFlight: number
-  /** Sockets open at this moment. */
   openSockets: number
 }
 
-/** Fired before a cleanup step runs (the application's own `close`, then each `onShutdown` hook). */
 export interface HookStartEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The hook's name, as in the report. */
   name: string
   /** Its bound in milliseconds: past it, it is reported as timed out and the next one starts. */
   timeoutMs: number
 }
 
-/** Fired when a cleanup step ended: finished, threw or rejected, or timed out. */
 export interface HookEndEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The hook's name, as in the report. */
   name: string
   /** Its entry in the report: status, duration, error message. */
   result: HookResult
 }
 
-/** Fired when a work source is told to stop taking work (at the signal, or when draining begins). */
 export interface WorkStopEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The work source's name, as in the report. */
   name: string
-  /** The moment it stops at. */
   stopAt: WorkStopAt
   /** The work it was running then. */
   running: number
 }
 
-/** Fired when a work source's work has ended, or the drain deadline cut it, or its stop failed. */
 export interface WorkEndEvent<G> {
-  /** The instance the event is about. */
   graceful: G
-  /** The work source's name, as in the report. */
   name: string
-  /** Its entry in the report. */
   result: WorkSourceResult
   /** The work the deadline cut (empty unless `result.status` is `forced`). */
   forced: ForcedWork[]
 }
 
-/** Fired once, when the shutdown is over and its report is logged (before the process exits). */
 export interface ShutdownEndEvent<G> {
-  /** The instance the event is about. */
   graceful: G
   report: ShutdownReport
 }
 
-/** Every lifecycle event by the name `on()` takes; the `node:diagnostics_channel` name is `graceful:` + this. */
+/** Every lifecycle event (each payload names its instance in `graceful`) by the name `on()` takes. */
 export interface GracefulEvents<G> {
   'shutdown:start': ShutdownStartEvent<G>
   phase: PhaseEvent<G>
@@ -99,10 +75,7 @@ export type GracefulEventName = keyof GracefulEvents<unknown>
 
 export type GracefulListener<E extends GracefulEventName, G> = (event: GracefulEvents<G>[E]) => void
 
-/**
- * The `node:diagnostics_channel` names graceful publishes on, for every instance in the process (each payload names
- * its instance in `graceful`). Subscribe with `diagnostics_channel.subscribe(channels.phase, fn)`.
- */
+/** The `node:diagnostics_channel` names graceful publishes on, for every instance: `subscribe(channels.phase, fn)`. */
 export const channels: {
   readonly shutdownStart: 'graceful:shutdown:start'
   readonly phase: 'graceful:phase'
@@ -121,7 +94,6 @@ export const channels: {
   shutdownEnd: 'graceful:shutdown:end'
 } as const)
 
-/** The names `on()` accepts: the channels' names without their `graceful:` prefix. */
 export const EVENT_NAMES: ReadonlySet<string> = new Set(Object.values(channels).map(name => name.slice('graceful:'.length)))
 
 type AnyListener = (event: never) => void
@@ -135,7 +107,6 @@ export class LifecycleEvents<G> {
     this.#onListenerError = onListenerError
   }
 
-  /** `on(event, listener)` as the application calls it: a wrong name or listener is a GracefulError now. */
   on<E extends GracefulEventName>(name: E, listener: GracefulListener<E, G>): void {
     if (typeof listener !== 'function') {
       throw gracefulError('GRACEFUL_ERR_NOT_A_FUNCTION', `on(${describe(name)}, listener)`, 'listener', describe(listener))

@@ -17,11 +17,7 @@ export interface LogStream {
 
 const LEVELS = { info: 30, warn: 40, error: 50 } as const
 
-/**
- * The fallback logger: on a terminal, lines a person reads (the report as a short summary); elsewhere (a file, a
- * pipe, a log collector) one JSON line per entry with pino's level numbers. Decided at each write, since a stream
- * can be redirected; the stream is looked up then too, so that nothing touches it at import time.
- */
+/** Readable lines on a terminal, JSON lines (pino's levels) elsewhere; decided at each write, nothing at import. */
 export function createFallbackLogger (stream: () => LogStream = () => process.stderr): GracefulLogger {
   const write = (level: keyof typeof LEVELS, obj: object, msg?: string): void => {
     const target = stream()

@@ -1,10 +1,6 @@
-// The report as a person reads it on a terminal.
 import type { ShutdownReport } from './report.js'
 
-/**
- * The report as a person reads it on a terminal: a few aligned lines, the exit code and the total time first, then
- * only what explains them.
- */
+/** The report as a person reads it on a terminal: exit code and total time first, then only what explains them. */
 export function renderReport (report: ShutdownReport): string {
   const { phases, requests, sockets } = report
   const lines = [
@@ -66,7 +62,6 @@ function ms (value: number): string {
   return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value} ms`
 }
 
-/** Of the sockets open at drain, the long-lived kinds, when there are any. */
 function kinds (webSockets: number, http2Sessions: number): string {
   const parts: string[] = []
   if (webSockets > 0) parts.push(count(webSockets, 'WebSocket'))
@@ -74,5 +69,4 @@ function kinds (webSockets: number, http2Sessions: number): string {
   return parts.length === 0 ? '' : ` (${parts.join(', ')})`
 }
 
-/** What a cut handler did, as the terminal report says it. */
 const HANDLER = { ended: 'had ended', 'ended-after-cut': 'ended after the cut', running: 'still running' } as const

@@ -8,52 +8,34 @@ export interface ForcedRequest {
   method: string
   /** The request's path, without the query string (it may carry secrets). */
   path: string
-  /**
-   * How long it had been running, in milliseconds. graceful reads no clock while the service runs: for a request
-   * already running when the shutdown began, this counts from the signal (it ran at least this long).
-   */
+  /** How long it had been running, in ms (for a request older than the signal: since the signal, at least). */
   ageMs: number
   /**
-   * What its handler did about it, as far as the report can tell (absent for HTTP/2 streams): `'ended'`, it had ended
-   * its response before the cut, which did not reach the client whole; `'ended-after-cut'`, it ended its response
-   * after its client was cut; `'running'`, it had not ended it when this report was written. In each case its work
-   * (a transaction's COMMIT) may have completed while its client saw a failure, unless it honoured `deadlineSignal`
-   * (docs/reliability.md: writes and the deadline).
+   * What its handler did (absent for HTTP/2): `'ended'` its response before the cut (which did not reach the client
+   * whole), `'ended-after-cut'`, or was still `'running'` when the report was written. Either way its work may have
+   * committed while its client saw a failure, unless it honoured `deadlineSignal` (docs/reliability.md).
    */
   handler?: 'ended' | 'ended-after-cut' | 'running'
 }
 
-/** What the drain did, for the report. */
+/** What the drain did: the figures of the report's `requests` and `sockets` (see `ShutdownReport`). */
 export interface DrainOutcome {
-  /** Requests in flight when draining began. */
   inFlightAtStart: number
-  /** Responses that ended while draining. */
   completed: number
-  /** Sockets open when draining began. */
   socketsAtStart: number
-  /** Sockets closed by graceful because they were quiet (idle keep-alive, or never used). */
   closedIdle: number
-  /** Sockets closed after their last response, or by the client. */
   closedAfterResponse: number
-  /** Sockets destroyed at the deadline. */
   forced: number
-  /** Of the sockets open when draining began, those upgraded to a WebSocket known through `trackWebSockets`. */
   webSockets: number
-  /** Of the sockets open when draining began, those carrying an HTTP/2 session. */
   http2Sessions: number
-  /** The requests those sockets were still serving. */
   forcedRequests: ForcedRequest[]
-  /** Sockets Node counted on the listeners that graceful never saw (connected before `attach`), destroyed at the deadline. */
   untracked: number
 }
 
 /** Where an instance is in the shutdown sequence (docs: how it works). */
 export type Phase = 'running' | 'stopping' | 'draining' | 'cleanup' | 'stopped'
 
-/**
- * The exit code after a clean shutdown that a signal started: `'zero'` exits 0 (Kubernetes shows 143 as "Error"),
- * `'conventional'` exits 128 + the signal's number (143 for SIGTERM, 130 for SIGINT), as a process killed by it would.
- */
+/** The exit code after a clean shutdown that a signal started (see `GracefulOptions.signalExitCode`). */
 export type SignalExitCode = 'zero' | 'conventional'
 
 /** What was still holding the process when the drain deadline passed, just before the sockets were destroyed. */
@@ -62,10 +44,7 @@ export interface HeldAtDeadline {
   inFlight: number
   /** Sockets still open (their requests are in `requests.forced`). */
   openSockets: number
-  /**
-   * The process's active resources, `process.getActiveResourcesInfo()` counted by type: `TCPSocketWrap` for
-   * sockets, `TCPServerWrap` for listeners, `Timeout` for timers, `FSReqCallback` for file operations, ….
-   */
+  /** `process.getActiveResourcesInfo()` counted by type (`TCPSocketWrap`, `TCPServerWrap`, `Timeout`, …). */
   activeResources: Record<string, number>
 }
 
@@ -73,11 +52,7 @@ export interface HeldAtDeadline {
 export interface ShutdownReport {
   /** The signal that started it (`SIGTERM`, `SIGINT`, …) or `shutdown()`. */
   reason: string
-  /**
-   * 1 when a socket had to be destroyed at the deadline, work was cut, or a hook or work source failed or timed out;
-   * else 0, or 128 + the signal's
-   * number after a signal with `signalExitCode: 'conventional'`. The code the process exits with (unless `exit: false`).
-   */
+  /** 1 when anything was forced, cut or failed, else 0 (or 128 + the signal's number): the process's exit code. */
   exitCode: number
   /** From the start of shutdown to the end of the last hook, in milliseconds. */
   durationMs: number
@@ -92,10 +67,7 @@ export interface ShutdownReport {
     completedDuringDrain: number
     /** Requests cut at the drain deadline: method, path (no query string) and how long each had been running. */
     forced: ForcedRequest[]
-    /**
-     * Requests pipelined behind a response that had started with `Connection: close`: not handed to the application
-     * (RFC 9112 §9.6), since the client stopped reading after that response; it sends them again on a new connection.
-     */
+    /** Requests pipelined behind a response that said `Connection: close`: declined (RFC 9112 §9.6) and retried. */
     declinedPipelined: number
   }
   sockets: {
@@ -111,25 +83,16 @@ export interface ShutdownReport {
     closedAfterResponse: number
     /** Destroyed at the drain deadline (the untracked ones included). */
     forced: number
-    /**
-     * Of those, sockets graceful never saw: connected before `attach()` (or on a server never attached, found only
-     * through the middleware), so neither told nor closed when quiet. Attach the server right after `listen()`.
-     */
+    /** Of those, sockets graceful never saw (connected before `attach()`): attach right after `listen()`. */
     untracked: number
   }
   /** Present only when the drain deadline passed: what was still holding the process then. */
   atDeadline?: HeldAtDeadline
   /** Each cleanup step in the order it ran, the application's own close first. */
   hooks: HookResult[]
-  /**
-   * Present when work sources are registered (`addWorkSource`): each source's outcome, and the work the drain
-   * deadline cut (source, id, name, age), as `requests.forced` names requests.
-   */
+  /** With work sources (`addWorkSource`): each source's outcome, and the work the drain deadline cut. */
   work?: WorkReport
-  /**
-   * Present when flush steps are registered (`onFlush`), in the report `shutdown()` resolves with (and never in the
-   * logged line: they run after it is written). Each step in the order it ran.
-   */
+  /** With flush steps (`onFlush`), each as it ran; only in what `shutdown()` resolves with (they run after the log). */
   flush?: HookResult[]
   /** Set only when the shutdown itself failed unexpectedly (a bug): what went wrong. */
   error?: string
@@ -142,11 +105,9 @@ export interface CrashReport {
   kind: 'uncaughtException' | 'unhandledRejection'
   /** The error's message (or the rejection's value, as text). */
   message: string
-  /** The error's stack, when it has one. */
   stack?: string
 }
 
-/** The exit code a shutdown ends with, under the instance's `signalExitCode` policy. */
 export function exitCodeFor (failed: boolean, reason: string, policy: SignalExitCode): number {
   if (failed) return 1
   if (policy === 'conventional') {
@@ -163,7 +124,6 @@ export function activeResources (): Record<string, number> {
   return counts
 }
 
-/** How long each phase lasted, in ms. */
 export interface PhaseTimes {
   stopping: number
   draining: number

@@ -1,8 +1,5 @@
-// The application's own close, joined to the shutdown: a `server.close()` of an attached server during graceful's
-// shutdown, or a framework's close that an adapter routes here (`fastify.close()`) during or instead of it. Left
-// alone, it closes the listener at once while balancers still route here (refused connections), and Fastify answers
-// 503 from then on. Joined, the lame duck serves, the drain closes the listener, and the application's callback or
-// promise settles once the shutdown is over.
+// The application's own close joined to the shutdown (`server.close()` of an attached server, `fastify.close()`): left
+// alone it would close the listener while balancers still route here; joined, it settles once the shutdown is over.
 import type { Server as NetServer } from 'node:net'
 import type { Phase } from '../report/report.js'
 
@@ -16,7 +13,6 @@ type CloseCallback = (err?: Error) => void
 
 export class AppCloses {
   readonly #host: AppCloseHost
-  /** Each patched server, with the `close` it had as an own property before (usually none: the prototype's). */
   readonly #patched = new Map<NetServer, NetServer['close'] | undefined>()
   #waiting: CloseCallback[] = []
 
@@ -24,12 +20,8 @@ export class AppCloses {
     this.#host = host
   }
 
-  /**
-   * From now on the application's own `server.close()` on this server joins a shutdown under way. Outside one it is
-   * the server's own close: test tools close the servers they listen (supertest, after every request), and a server
-   * the application is done with is not the service stopping; the service stops through a signal, whose other
-   * listeners run after the shutdown, or through `shutdown()`.
-   */
+  // The application's `server.close()` joins a shutdown under way; outside one it is the server's own close (supertest
+  // closes the servers it listens; the service stops by a signal or `shutdown()`).
   install (server: NetServer): void {
     if (this.#patched.has(server)) return
     // Read, not called: each is applied with the server as `this`.
@@ -48,7 +40,6 @@ export class AppCloses {
     }
   }
 
-  /** Gives every server back its own `close`. */
   uninstall (): void {
     for (const [server, own] of this.#patched) {
       if (own === undefined) Reflect.deleteProperty(server, 'close')
@@ -57,23 +48,18 @@ export class AppCloses {
     this.#patched.clear()
   }
 
-  /**
-   * A framework's own close called by the application (an adapter's entry): a promise that settles once the shutdown
-   * it joins, or starts, is over; undefined once the drain is over, when the framework closes as it would.
-   */
+  // A framework's close called by the application (an adapter's entry); undefined once the drain is over.
   join (reason: string): Promise<void> | undefined {
     if (!this.#joins(reason, undefined)) return undefined
     return new Promise<void>(resolve => { this.#wait(() => { resolve() }) })
   }
 
-  /** The shutdown is over: what the application waits on settles now, in the order it asked. */
   settle (): void {
     const waiting = this.#waiting
     this.#waiting = []
     for (const callback of waiting) callback()
   }
 
-  /** Whether a close asked for now joins the shutdown (starting one if none runs), rather than running as is. */
   #joins (reason: string, server: NetServer | undefined): boolean {
     const state = this.#host.state
     if (state === 'running') {
@@ -82,9 +68,8 @@ export class AppCloses {
       return true
     }
     if (state === 'stopping' || state === 'draining') return true
-    // The drain is over. A framework closes as it would (graceful's own close step is what closed it); a server that
-    // graceful closed is closed, not an error and not a wait: the framework's close step may be what asks (Fastify
-    // closes its server in an onClose hook), and so may a handler written for a server nobody else closes.
+    // The drain is over: a framework closes as it would, and a server graceful closed is closed, neither an error nor
+    // a wait (Fastify closes its server in an onClose hook, during graceful's own close step).
     return server !== undefined && !server.listening
   }
 

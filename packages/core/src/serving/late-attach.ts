@@ -1,5 +1,4 @@
-// The middleware's entry (`handle()`): a server that was never attached is attached on its first request, and the
-// probes are answered there. On an attached server this costs one comparison per request.
+// The middleware's entry (`handle()`): an unattached server is attached on its first request; else one comparison.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import type { Connections } from '../connections/connections.js'
@@ -25,7 +24,6 @@ export class LateAttach {
     this.#warn = warn
   }
 
-  /** True when it answered (or declined) the request; false when the application is to handle it. */
   handle (req: IncomingMessage, res: ServerResponse): boolean {
     const server = serverOf(req.socket)
     if (server === this.#lastServer && server !== undefined) return false

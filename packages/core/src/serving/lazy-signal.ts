@@ -1,5 +1,4 @@
-// An AbortSignal made when first read: a shutdown that nobody listens to pays nothing to abort it (an abort with no
-// listener still cost 0.4 ms of a one-socket shutdown).
+// An AbortSignal made when first read: a shutdown nobody listens to does not pay for an abort (docs/how-it-works.md).
 import { setMaxListeners } from 'node:events'
 
 export class LazySignal {
@@ -17,7 +16,6 @@ export class LazySignal {
     return this.#controller.signal
   }
 
-  /** Aborts it with `reason()`, once. */
   abort (reason: () => Error): void {
     if (this.#reason !== undefined) return
     this.#reason = reason()

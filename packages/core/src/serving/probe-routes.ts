@@ -1,5 +1,4 @@
-// The readiness and liveness routes, answered inside each attached server's `emit`, ahead of every 'request'
-// listener; and the one place where a request passes graceful while the service runs.
+// The probe routes, answered inside each attached server's `emit`: where a request passes graceful while serving.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
@@ -14,22 +13,16 @@ export const NOT_A_PROBE = 0
 export const READINESS = 1
 export const LIVENESS = 2
 
-/**
- * How the application's router matches paths, so that no variant of a probe path reaches the application while the
- * probe says something else (Express matches `/HEALTHZ` and `/healthz/` to a `/healthz` route by default).
- */
+/** How the application's router matches paths, so that no variant of a probe path reaches it (Express: `/HEALTHZ`). */
 export interface ProbeRouting {
-  /** `/Healthz` is not `/healthz`. */
   caseSensitive: boolean
   /** `/healthz/` is not `/healthz`. */
   strict: boolean
 }
 
 
-/**
- * The probe check every request pays: the common case (`/`, `/api/...`) fails on a length or a character compare,
- * and nothing allocates. A query string is ignored; routing decides whether case and a trailing slash matter.
- */
+// The probe check every request pays: the common case (`/`, `/api/...`) fails on a length or a character compare, and
+// nothing allocates. A query string is ignored; routing decides whether case and a trailing slash matter.
 export function probeMatcher (readinessPath: string, livenessPath: string, routing: ProbeRouting): (url: string) => ProbeKind {
   const readiness = routing.caseSensitive ? readinessPath : readinessPath.toLowerCase()
   const liveness = routing.caseSensitive ? livenessPath : livenessPath.toLowerCase()
@@ -58,7 +51,6 @@ export function matchesPath (url: string, path: string, caseSensitive = true, st
   return true
 }
 
-/** Answers a probe on node:http (or HTTP/2's compatibility API); GET and HEAD only, others get 405 with `Allow`. */
 export function sendHealth (req: IncomingMessage, res: ServerResponse, response: HealthResponse): void {
   res.writeHead(response.statusCode, { ...response.headers, 'content-length': String(Buffer.byteLength(response.body)) })
   res.end(req.method === 'HEAD' ? undefined : response.body)
@@ -72,7 +64,6 @@ export interface RequestObserver {
   request: (req: IncomingMessage, res: ServerResponse) => boolean
   /** A probe: it holds its socket like any request, and is told like one, but it is not application work. */
   probe: (req: IncomingMessage, res: ServerResponse) => boolean
-  /** An HTTP/2 stream. */
   stream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void
 }
 
@@ -83,12 +74,8 @@ interface Wrapped {
 }
 
 
-/**
- * Puts the probes in front of each attached server. Probes are answered inside the server's `emit`, before any
- * 'request' listener runs: the application (node:http handler, Express middleware, Fastify hooks) never sees them, so
- * authentication, body parsing or rate limiting cannot fail a probe. A prepended listener would not do: every
- * listener of an event runs, so the application would answer too.
- */
+// The application never sees a probe, so no authentication, body parser or rate limit can fail one. A prepended
+// listener would not do: every listener of an event runs, so the application would answer too.
 export class ProbeRoutes {
   /** The probe check: replaced when an adapter learns how its application's router matches paths. */
   match: (url: string) => ProbeKind
@@ -112,17 +99,14 @@ export class ProbeRoutes {
     this.#observer = observer
   }
 
-  /** What every request passes once a shutdown has begun; undefined while the service runs. */
   get observer (): RequestObserver | undefined {
     return this.#observer
   }
 
-  /** The answer to a probe of `kind` now (a promise when readiness checks have to run). */
   health (kind: ProbeKind): HealthResponse | Promise<HealthResponse> {
     return this.#health(kind)
   }
 
-  /** A probe arrived (kind is not NOT_A_PROBE): once a shutdown has begun it is told and followed first. */
   probe (req: IncomingMessage, res: ServerResponse, kind: ProbeKind): void {
     ;(res as ServerResponse & { [kProbeResponse]?: boolean })[kProbeResponse] = true
     const observer = this.#observer
@@ -182,9 +166,8 @@ export class ProbeRoutes {
           routes.probe(req as IncomingMessage, res as ServerResponse, kind)
           return true
         }
-        // Only a response queued behind another (pipelined) has no socket yet: it alone is stored. The response being
-        // written is Node's own `socket._httpMessage`, and storing it would keep it, and its request, alive on every
-        // idle keep-alive socket.
+        // Only a response queued behind another (pipelined) is stored: the one being written is `socket._httpMessage`,
+        // and storing it would keep it and its request alive on every idle keep-alive socket.
         if (isQueued(res as ServerResponse)) {
           ;((req as IncomingMessage).socket as Socket & { [kLatestResponse]?: unknown })[kLatestResponse] = res
         }
@@ -197,7 +180,6 @@ export class ProbeRoutes {
         const observer = routes.#observer
         if (observer !== undefined && !observer.request(req as IncomingMessage, res as ServerResponse)) return true
       }
-      // Every other event passes through untouched, with all its arguments.
       // eslint-disable-next-line prefer-rest-params
       return Reflect.apply(emit, this, arguments) as boolean
     } as NetServer['emit']

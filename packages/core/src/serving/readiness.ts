@@ -41,10 +41,7 @@ export interface ReadinessOptions {
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const
 
-/**
- * The readiness and liveness answers. Readiness runs the checks at most once per `checkMaxAge`, and every probe that
- * arrives while they run waits for that same run: a probe storm costs a dependency one query per window.
- */
+/** Readiness runs the checks at most once per `checkMaxAge`, and probes during a run share it: one query per window. */
 export class Readiness {
   readonly #options: ReadinessOptions
   readonly #names: readonly string[]
@@ -65,15 +62,11 @@ export class Readiness {
     return this.#started
   }
 
-  /** With `startup: 'manual'`: from now on readiness reflects the checks (and the shutdown) only. */
   ready (): void {
     this.#started = true
   }
 
-  /**
-   * The answer for `kind`: synchronous when nothing has to run (liveness, shutting down, starting, no checks, or a
-   * fresh cached result), a promise when the checks run.
-   */
+  /** Synchronous unless the checks have to run (not for liveness, a shutdown, starting, no checks, a fresh result). */
   answer (kind: 'readiness' | 'liveness', phase: Phase, retryAfterSeconds: number): HealthResponse | Promise<HealthResponse> {
     if (kind === 'liveness') return respond(200, { status: 'ok', phase })
     if (phase !== 'running') return respond(503, { status: 'shutting down', phase }, retryAfterSeconds)

@@ -3,7 +3,6 @@
 import type { Server as NetServer } from 'node:net'
 import { kAttachedBy } from '../symbols.js'
 
-/** On the server: the instance that attached it first. Process-wide, so that two installed copies agree. */
 
 interface Claim {
   readonly instance: object
@@ -15,10 +14,7 @@ function claimOf (server: NetServer): Claim | undefined {
   return (server as unknown as Record<symbol, Claim | undefined>)[kAttachedBy]
 }
 
-/**
- * `instance` attaches `server`. A preload's instance holding it steps aside; one the application attached itself
- * keeps its claim (two instances of the application's may share a server).
- */
+/** A preload's instance holding `server` steps aside; an application's own keeps its claim (two may share a server). */
 export function claimServer (server: NetServer, instance: object): void {
   const claim = claimOf(server)
   if (claim?.instance === instance) return
@@ -33,7 +29,6 @@ export function claimForPreload (server: NetServer, instance: object, release: (
   ;(server as unknown as Record<symbol, Claim>)[kAttachedBy] = { instance, release }
 }
 
-/** True when an instance of the application's own attached the server (before it listened, say). */
 export function attachedByApplication (server: NetServer): boolean {
   const claim = claimOf(server)
   return claim !== undefined && claim.release === undefined

@@ -1,5 +1,5 @@
-// The drain's deadline: the connections still open are destroyed and what they were serving is named, with what each
-// handler did about it, so that the report and the hooks can tell a write that may have committed from one that did not.
+// The drain's deadline: what is still open is destroyed and named, with what each handler did about it, so that the
+// report and the hooks can tell a write that may have committed from one that did not.
 import type { IncomingMessage } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http2'
 import type { Server as NetServer } from 'node:net'
@@ -11,10 +11,8 @@ import type { ProbeKind } from '../serving/probe-routes.js'
 import type { DrainOutcome, ForcedRequest } from '../report/report.js'
 
 export class Deadline {
-  /** Each request the deadline cut whose handler was still running, and how to tell that it has ended since. */
   readonly #cut: Array<{ request: ForcedRequest, ended: () => boolean }> = []
   readonly #match: (url: string) => ProbeKind
-  /** When the shutdown began: the age of an HTTP/2 stream counts from it. */
   readonly #since: number
 
   constructor (match: (url: string) => ProbeKind, since: number) {
@@ -22,13 +20,9 @@ export class Deadline {
     this.#since = since
   }
 
-  /**
-   * Destroys every connection still open and names its requests, and the requests without a socket (which cannot be
-   * cut: they are named, and the shutdown goes on without them). `closing` are the listeners still closing.
-   */
+  /** Destroys what is still open and names its requests; socketless ones are only named (they cannot be cut). */
   async cut (connections: Connections, closing: Iterable<NetServer>, outcome: DrainOutcome): Promise<void> {
-    // Sockets graceful never saw (connected before attach) still hold their listener's close. Node's own count finds
-    // them; http.Server#closeAllConnections ends them.
+    // Sockets graceful never saw (connected before attach) still hold their listener: Node counts and ends them.
     let open = 0
     for (const server of closing) open += await connectionsOf(server)
     outcome.untracked = Math.max(0, open - connections.all.size)
@@ -58,10 +52,8 @@ export class Deadline {
     }
   }
 
-  /**
-   * The requests the deadline cut whose handlers have not ended their responses: their work (a transaction) may still
-   * complete after their clients were told they failed. Each one found ended since is marked so.
-   */
+  // The requests cut whose handlers have not ended their responses: their work may still commit after their clients
+  // were told it failed.
   stillRunning (): ForcedRequest[] {
     const running: ForcedRequest[] = []
     for (const { request, ended } of this.#cut) {

@@ -1,5 +1,5 @@
-// The drain: exists only once draining begins. Closes the listeners, closes each connection as soon as closing it
-// cannot lose a request (close-decision.ts decides when), and at the deadline hands what is left to deadline.ts.
+// The drain, from the listener's close: each connection is closed as soon as that cannot lose a request
+// (close-decision.ts), and at the deadline what is left goes to deadline.ts.
 import { Server as NetServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { closeDecision, freshWindow, stillQuiet, type DrainTimes } from '../connections/close-decision.js'
@@ -16,7 +16,6 @@ import { deadline, TIMED_OUT } from './timeout.js'
 
 export type { DrainTimes } from '../connections/close-decision.js'
 
-/** A drain's outcome before anything has closed. */
 export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): DrainOutcome {
   return {
     inFlightAtStart,
@@ -32,7 +31,6 @@ export function drainOutcome (inFlightAtStart: number, socketsAtStart: number): 
   }
 }
 
-/** Requests in flight over every connection, read from Node's own per-socket state. */
 export function inFlight (connections: Connections, match: (url: string) => ProbeKind): number {
   let count = connections.socketless.size
   for (const connection of connections.all) {
@@ -51,7 +49,6 @@ export class Drain {
   /** Servers whose listener close has not completed: something still holds a socket of theirs. */
   readonly #closing = new Set<NetServer>()
   #drained: (() => void) | undefined
-  /** Past the deadline: what closes now was cut, not completed. */
   #forcing = false
   readonly #streamCompleted = (): void => {
     if (!this.#forcing) this.outcome.completed++
@@ -59,8 +56,7 @@ export class Drain {
 
   /** Connections already quiet long enough: closed together after the next poll, rather than one timer each. */
   #quietNow: Connection[] = []
-  // A timer runs before the poll phase: a request already in the kernel's buffer when it fires has not been read yet,
-  // and destroying the socket then would reset it. The connection joins the batch closed after the next poll instead.
+  // A timer fires before the poll phase, when a request in the kernel's buffer is not read yet: close after the poll.
   readonly #onQuiet = (connection: Connection): void => {
     connection.quietWindowOver()
     this.#closeAfterPoll(connection)
@@ -73,7 +69,6 @@ export class Drain {
     for (const connection of batch) if (!connection.waiting) this.#closeQuiet(connection)
   }
 
-  /** `inFlightNow`: the requests in flight as draining begins, counted by the caller (a count reads every socket). */
   constructor (connections: Connections, telling: Telling, match: (url: string) => ProbeKind, times: DrainTimes, inFlightNow: number) {
     this.#connections = connections
     this.#telling = telling
@@ -83,11 +78,6 @@ export class Drain {
     this.outcome = drainOutcome(inFlightNow, connections.all.size)
   }
 
-  /**
-   * Closes the listeners and waits until every connection is closed, or until `timeout` ms have passed: then the
-   * remaining ones are destroyed and their requests named. `atDeadline` runs just before that, while what holds the
-   * process is still there to be seen.
-   */
   async run (timeout: number, atDeadline?: () => void): Promise<DrainOutcome> {
     const outcome = this.outcome
     const drained = new Promise<void>(resolve => { this.#drained = resolve })
@@ -101,8 +91,7 @@ export class Drain {
         if (connection.session === undefined) this.#waitQuiet(connection, freshWindow(connection.neverUsed, this.#times))
       },
       closed: connection => { this.#closed(connection) },
-      // A server that starts listening after the drain began (a signal before `listen`) must not accept anything.
-      // Closed once the application's own 'listening' callbacks have run: they may read server.address().
+      // A server listening after the drain began (a signal before `listen`): closed once its 'listening' callbacks ran.
       listening: server => { process.nextTick(() => { this.closeListener(server) }) },
       socketlessEnded: () => {
         if (!this.#forcing) outcome.completed++
@@ -118,7 +107,6 @@ export class Drain {
       this.#forcing = true
       await this.#deadline.cut(this.#connections, this.#closing, outcome)
     }
-    // The events stay: a server that starts listening after the drain (a signal before `listen`) is closed at once.
     this.#drained = undefined
     return outcome
   }
@@ -126,27 +114,23 @@ export class Drain {
   closeListener (server: NetServer): void {
     if (this.#closing.has(server) || !server.listening) return
     this.#closing.add(server)
-    // net.Server's close, not http.Server's: the latter also destroys idle keep-alive sockets on the spot, and a
-    // client may be writing its next request on one of them at that instant. Idle sockets get a quiet window instead.
+    // net.Server's close, not http.Server's: the latter destroys idle keep-alive sockets on the spot, where a client
+    // may be writing its next request. They get a quiet window instead.
     NetServer.prototype.close.call(server, () => {
       this.#closing.delete(server)
       this.#checkDrained()
     })
   }
 
-  /** The requests the deadline cut whose handlers are still running (deadline.ts). */
   stillRunning (): ForcedRequest[] {
     return this.#deadline.stillRunning()
   }
 
-  /** Decides, for each connection open when draining begins, when it may close. */
   #decide (): void {
     const now = performance.now()
     const clock = loopNow()
     const receiving = new Map<NetServer, Set<Socket> | undefined>()
-    // One call per connection, not the decision written out in the loop: the loop runs once, over every connection,
-    // and V8 compiles a loop that runs long on the spot (on-stack replacement) with everything in its body inlined,
-    // on the same core as the drain when the process has one; a small function of its own compiles in less time.
+    // One call per connection: V8 compiles a long-running loop on the spot (OSR) with its whole body inlined: slower.
     for (const connection of this.#connections.all) this.#decideOne(connection, now, clock, receiving)
   }
 
@@ -183,11 +167,9 @@ export class Drain {
       this.#closing.size === 0) this.#drained()
   }
 
-  /** One timer per waiting connection, no polling; one already quiet long enough closes after the next poll. */
   #waitQuiet (connection: Connection, ms: number): void {
     connection.waitQuiet(ms, this.#onQuiet)
-    // Never before the event loop has polled once more, even for a connection quiet for minutes: a request already in
-    // the kernel's buffer is read by that poll, and then it is served instead of reset.
+    // Never before the event loop has polled once more: a request already in the kernel's buffer is served, not reset.
     if (ms === 0) this.#closeAfterPoll(connection)
   }
 
@@ -197,8 +179,7 @@ export class Drain {
 
   #closeQuiet (connection: Connection): void {
     const socket = connection.socket
-    // Ending already: Node closes it once its last bytes are out. Bytes since the window began: a request is arriving
-    // (or it was upgraded); only its response or the deadline may end it.
+    // Ending already (Node closes it), or bytes since the window began (a request arriving): not quiet.
     if (!stillQuiet({
       ending: socket.destroyed || socket.writableEnded,
       session: connection.session !== undefined,
@@ -206,15 +187,12 @@ export class Drain {
       readSinceQuiet: connection.readSinceQuiet
     })) return
     connection.destroy('idle')
-    // Done now, not at its 'close' event: destroy() has closed the descriptor, and nothing more can arrive on it or be
-    // lost. 'close' comes in the event loop's close phase, after Node's own JavaScript for each socket (socketOnClose,
-    // the parser's release); waiting for it runs that for every socket before the exit, where an exit right away skips
-    // it, as bare server.close() then exit does.
+    // Done now, not at its 'close' event: nothing more can arrive on a closed descriptor, and an exit right away skips
+    // Node's close handling of each socket, as bare server.close() then exit does.
     this.#connections.release(connection)
   }
 }
 
-/** Whether Node's parser is in the middle of a request's head on `socket` (its server's list read once per drain). */
 function receivingOn (socket: Socket, receiving: Map<NetServer, Set<Socket> | undefined>): boolean {
   const server = serverOf(socket)
   if (server === undefined) return false
@@ -222,12 +200,8 @@ function receivingOn (socket: Socket, receiving: Map<NetServer, Set<Socket> | un
   return receiving.get(server)?.has(socket) === true
 }
 
-/**
- * Runs `fn` once the event loop has completed one more poll phase, wherever it is called from: what the kernel holds
- * for this process by then (a request on a socket, a connection in a listener's accept queue) has been taken in. An
- * immediate queued from a check phase runs in the next iteration's check phase, after its poll phase: two hops
- * guarantee one complete poll (a timer will not do: the timers phase comes before the poll).
- */
+// Runs `fn` after one complete poll phase more, so that what the kernel holds (a request on a socket, a connection in
+// an accept queue) has been taken in: two immediates guarantee it; a timer would not (timers come before the poll).
 export function afterNextPoll (fn: () => void): void {
   setImmediate(() => { setImmediate(fn) })
 }

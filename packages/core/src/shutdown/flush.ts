@@ -1,13 +1,11 @@
-// The flush tier: telemetry exporters and log transports, flushed after the hooks and after the report is logged, so
-// that the spans and log lines of the whole shutdown (the report's own line included) leave the process before it
-// exits.
+// The flush tier: telemetry exporters and log transports, after the hooks and the report, so that the spans and lines
+// of the whole shutdown, the report's own included, leave the process before it exits.
 import { checkedStep, runHooks, type Hook, type HookResult } from './hooks.js'
 
 export class Flushes {
   readonly #steps: Hook[] = []
   #state: 'waiting' | 'running' | 'done' = 'waiting'
 
-  /** The steps registered so far, for the budget check. */
   get steps (): readonly Hook[] {
     return this.#steps
   }

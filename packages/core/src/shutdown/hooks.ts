@@ -5,10 +5,7 @@ import { describe, notAnObject, validateDuration } from '../options/validate.js'
 import type { ForcedRequest } from '../report/report.js'
 import { bounded, TIMED_OUT } from './timeout.js'
 
-/**
- * A cleanup step: close a pool, flush logs or metrics. Receives an `AbortSignal` that aborts when its timeout passes,
- * and what the drain left behind: a pool can roll back the work the deadline cut instead of waiting for it to commit.
- */
+/** A cleanup step (close a pool, flush logs): its signal aborts at its timeout; the context says what was cut. */
 export type ShutdownHook = (signal: AbortSignal, shutdown: ShutdownContext) => unknown
 
 /** What a cleanup step knows of the shutdown it runs in. */
@@ -17,11 +14,7 @@ export interface ShutdownContext {
   reason: string
   /** The drain deadline cut something: requests (their sockets destroyed) or work. */
   forced: boolean
-  /**
-   * The requests the deadline cut whose handlers had not ended their responses when this step began: their work may
-   * still commit after their clients were told they failed, unless it honours `deadlineSignal`. End it (roll the
-   * transaction back, release its connection with an error) rather than wait for it.
-   */
+  /** Requests cut whose handlers had not ended when this step began: their work may still commit. End it, not wait. */
   running: readonly ForcedRequest[]
   /** The instance's `deadlineSignal`: aborted when the drain deadline cut something. */
   deadline: AbortSignal
@@ -29,8 +22,7 @@ export interface ShutdownContext {
 
 export interface HookOptions {
   /**
-   * Bound for this hook in milliseconds; past it the hook is reported as timed out, its signal aborts and the next
-   * hook starts.
+   * Bound for this hook in milliseconds; past it the hook is reported as timed out, its signal aborts, the next starts.
    * @default the instance's `hookTimeout` (5 000 ms unless set)
    */
   timeout?: number
@@ -55,7 +47,6 @@ function noContext (): ShutdownContext {
   return { reason: '', forced: false, running: [], deadline: new AbortController().signal }
 }
 
-/** Told before each hook starts and after it ends (the lifecycle events); must not throw. */
 export interface HookObserver {
   start: (hook: Hook) => void
   end: (result: HookResult) => void
@@ -91,10 +82,7 @@ function elapsed (since: number): number {
   return Math.round((performance.now() - since) * 10) / 10
 }
 
-/**
- * Checks a cleanup step (`onShutdown`) or flush step (`onFlush`) as it is registered, so that a mistake is a
- * `GracefulError` now and never a crash during the shutdown. `late`: the phase when such steps have started already.
- */
+// Checks a step as it is registered: a mistake is a GracefulError now, never a crash during the shutdown.
 export function checkedStep (kind: 'onShutdown' | 'onFlush', name: unknown, fn: unknown, options: unknown,
   defaultTimeout: number, registered: readonly Hook[], late: string | undefined): Hook {
   if (typeof name !== 'string' || name.length === 0) {

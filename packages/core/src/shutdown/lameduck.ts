@@ -1,4 +1,4 @@
-// The lame duck's length: fixed, or adaptive (it ends once no fresh traffic has come for a quiet window).
+// The lame duck's length: fixed, or adaptive (over once no fresh traffic has come for a quiet window).
 import { performance } from 'node:perf_hooks'
 
 export interface LameDuckTimes {
@@ -10,13 +10,10 @@ export interface LameDuckTimes {
   quietWindow: number
 }
 
-/**
- * How long before the lame duck's latest end graceful stops telling clients to go (`Telling.settling`): a client told
- * then would reconnect to this instance just as its listener closes. Half the lame duck when that is shorter.
- */
+// How long before the lame duck's latest end it stops telling clients to go (`Telling.settling`): one told then would
+// reconnect here just as the listener closes. Half the lame duck when that is shorter.
 export const SETTLE_MS = 100
 
-/** When, into a lame duck of at most `maximum` ms, the settling begins. */
 export function settleAt (maximum: number): number {
   return maximum - Math.min(SETTLE_MS, maximum / 2)
 }
@@ -26,13 +23,8 @@ export interface LameDuckEnd {
   durationMs: number
 }
 
-/**
- * Waits until the lame duck may end: at the first moment past `minimum` when no fresh request has arrived for
- * `quietWindow`, or at `maximum`. `lastActivity()` is when the last request on a connection opened after the signal
- * arrived (`performance.now()` time, 0 when none): read only when the timer fires, so a request costs one store and
- * no timer. The timer is set for the earliest moment the lame duck could end, and re-set from there if traffic came
- * meanwhile: nothing polls.
- */
+// Waits until the lame duck may end: the first moment past `minimum` with no fresh request for `quietWindow`, or
+// `maximum`. `lastActivity()` (0: none) is read when the timer fires: a request costs one store, nothing polls.
 export function lameDuck (times: LameDuckTimes, lastActivity: () => number): Promise<LameDuckEnd> {
   const started = performance.now()
   const latest = started + times.maximum

@@ -1,5 +1,5 @@
-// An instance's place in the process: its membership of the signal registry (signals, crashes, the one exit), its
-// shutdown run from the signal to the exit, and what it says when something other than graceful ends the process.
+// An instance's membership of the signal registry (signals, crashes, the one exit), its shutdown from the signal to the
+// exit, and what it says when something else ends the process.
 import type { AppCloses } from '../serving/app-close.js'
 import type { DeferredRun } from '../process/competing-listeners.js'
 import type { Flushes } from './flush.js'
@@ -25,25 +25,19 @@ export class Lifecycle implements SignalMember, CrashMember {
   readonly #parts: LifecycleParts
   #shutdown: Promise<ShutdownReport> | undefined
   #registered = false
-  /**
-   * Whether the process exits at the end: `undefined` follows the `exit` option; `false` for a shutdown the application
-   * started by closing itself; `true` after a crash, whatever `exit` says.
-   */
+  // Whether the process exits at the end: `undefined` follows the `exit` option; `false` for a shutdown the
+  // application started by closing itself; `true` after a crash, whatever `exit` says.
   #exits: boolean | undefined
-  /** A second signal is ending the process on purpose: that exit is no surprise. */
   #abandoned = false
-  /** The shutdown's report said something was forced or failed. */
   #failed = false
-  // Something other than graceful ended the process while it was shutting down: a hook's own process.exit(), an
-  // uncaught exception or unhandled rejection. The report will never come, so say where it stopped, and never let
-  // such an exit pass for a clean one.
+  // Something else ended the process mid-shutdown (a hook's process.exit(), a crash): say where it stopped, and never
+  // let such an exit pass for a clean one.
   readonly #exitWatcher = { exitedEarly: (code: number): void => { this.#exitedEarly(code) } }
 
   constructor (parts: LifecycleParts) {
     this.#parts = parts
     const { options } = parts
-    // Also without signals: an instance that will exit must be known to the registry, so that no other instance
-    // exits the process while this one is still draining.
+    // Also without signals: an instance that will exit must keep any other from exiting while it drains.
     if (options.signals.length > 0 || options.exit || options.onCrash === 'drain') this.#register()
     if (options.onCrash === 'drain') signalRegistry().watchCrashes(this)
   }
@@ -52,13 +46,11 @@ export class Lifecycle implements SignalMember, CrashMember {
   get exit (): boolean { return this.#exits ?? this.#parts.options.exit }
   get hookTimeout (): number { return this.#parts.options.hookTimeout }
 
-  /** From the start of the shutdown until its report is out and the flush tier has run. */
   get busy (): boolean {
     const phase = this.#parts.sequence.phase
     return phase !== 'running' && (phase !== 'stopped' || this.#parts.flushes.running)
   }
 
-  /** Starts the shutdown (or returns the one under way) giving `reason` for it. */
   start (reason: string): Promise<ShutdownReport> {
     this.#shutdown ??= this.#run(reason)
     return this.#shutdown
@@ -70,7 +62,6 @@ export class Lifecycle implements SignalMember, CrashMember {
     return this.start(reason)
   }
 
-  /** Lets go of the registry without shutting down. */
   dispose (): void {
     signalRegistry().unwatchCrashes(this)
     if (!this.#registered) return
@@ -80,16 +71,12 @@ export class Lifecycle implements SignalMember, CrashMember {
 
   /** @internal The registry's entry: a signal this instance listens to arrived. */
   startFromSignal (signal: NodeJS.Signals): void {
-    // A signal during a shutdown the application started itself: the operator wants the process gone (after a crash
-    // it goes anyway).
+    // A signal during the application's own close: the operator wants the process gone.
     if (this.#parts.sequence.crash === undefined) this.#exits = undefined
     void this.start(signal)
   }
 
-  /**
-   * @internal The registry's entry for `onCrash: 'drain'`: the error is logged in full (never swallowed), the shutdown
-   * starts without a lame duck (or the one under way goes on), and the process exits 1 when it is over.
-   */
+  /** @internal For `onCrash: 'drain'`: logs the error in full, drains without a lame duck, exits 1 when it is over. */
   crashed (kind: 'uncaughtException' | 'unhandledRejection', error: unknown): void {
     const crash = {
       kind,
@@ -106,7 +93,7 @@ export class Lifecycle implements SignalMember, CrashMember {
     void this.start(kind)
   }
 
-  /** @internal The registry's entry: another listener of a signal this instance answers to was found. */
+  /** @internal The registry's entry: another listener of a signal it answers to was found. */
   competing (signal: NodeJS.Signals, origin: string): void {
     this.#parts.warn('competing-listener', `${signal} ${origin}`, { signal, listener: origin },
       `graceful: another ${signal} listener is installed (${origin}): run at the signal, it would close the ` +
@@ -149,8 +136,7 @@ export class Lifecycle implements SignalMember, CrashMember {
     const report = await sequence.run(reason)
     if (flushes.steps.length > 0) await this.#flush(report)
     this.#failed = report.exitCode === 1
-    // What the application's own close waits on settles now: its callback may end the process, and everything
-    // graceful owns is done and reported.
+    // What the application's own close waits on settles now: its callback may end the process.
     appCloses.settle()
     registry.unwatch(this.#exitWatcher)
     registry.unwatchCrashes(this)
@@ -161,7 +147,6 @@ export class Lifecycle implements SignalMember, CrashMember {
     return report
   }
 
-  /** The last tier, after the report is out: its outcome joins the report `shutdown()` resolves with, and is logged. */
   async #flush (report: ShutdownReport): Promise<void> {
     report.flush = await this.#parts.flushes.run()
     for (const step of report.flush) {

@@ -15,7 +15,6 @@ import type { WorkSources } from './work.js'
 
 export type Log = (level: 'info' | 'warn' | 'error', obj: object, msg: string) => void
 
-/** What the sequence works on: the instance's parts, lent by the facade. */
 export interface SequenceParts<G> {
   instance: G
   options: ResolvedOptions
@@ -23,15 +22,11 @@ export interface SequenceParts<G> {
   routes: ProbeRoutes
   match: (url: string) => ProbeKind
   webSockets: WebSockets
-  /** Aborts the instance's `signal`: draining has begun. */
   abort: (reason: string) => void
-  /** Aborts the instance's `deadlineSignal`: the drain deadline is cutting requests or work. */
   cut: (reason: string) => void
-  /** The instance's `deadlineSignal`, for the hooks. */
   deadlineSignal: () => AbortSignal
   events: LifecycleEvents<G>
   hooks: readonly Hook[]
-  /** Requests in flight (the work sources count their own work). */
   inFlight: () => number
   work: WorkSources<G>
   log: Log
@@ -41,9 +36,8 @@ export class Sequence<G> {
   phase: Phase = 'running'
   /** The hook running now, to name it when something ends the process in the middle of the shutdown. */
   hookRunning: string | undefined = undefined
-  /** The drain, once draining has begun: a server attached then is closed at once. */
   drain: Drain | undefined = undefined
-  /** Set when a crash started or joined the shutdown: no lame duck, a short drain, exit 1, and the report names it. */
+  /** Set by a crash: no lame duck, a short drain, exit 1, and the report names it. */
   crash: CrashReport | undefined = undefined
   #phaseStarted = 0
   readonly #parts: SequenceParts<G>
@@ -76,13 +70,11 @@ export class Sequence<G> {
     const started = this.#enter('stopping', inFlightAtSignal)
     log('info', { reason, phase: 'stopping', preStopDelay: options.preStopDelay, inFlight: inFlightAtSignal },
       'graceful: shutdown started')
-    // Consumers and schedulers stop taking work now: nothing routes to them, so the lame duck is no reason to go on.
+    // Consumers and schedulers stop now: nothing routes to them, so the lame duck is no reason to go on.
     this.#parts.work.stop('signal', reason)
-    // From here on every request passes the telling before the application; until now none paid for it.
     const telling = new Telling(connections, match)
     routes.observe(telling)
     telling.start()
-    // No client told to go should be reconnecting here when the listener closes: the lame duck's last moments settle.
     const settle = this.crash === undefined && options.preStopDelay > 0
       ? setTimeout(() => { telling.settle() }, settleAt(options.preStopDelay))
       : undefined
@@ -103,10 +95,8 @@ export class Sequence<G> {
       await delay(options.preStopDelay)
     }
 
-    // One more poll of the event loop before the listener closes: a connection the kernel queued while the event loop
-    // was busy, its request maybe written, is accepted by that poll and served, where closing the listener would reset
-    // it. Settling meanwhile, as at the end of a lame duck: a client told to go then would reconnect at once, into the
-    // accept queue of a listener about to close.
+    // One more poll before the listener closes: a connection the kernel queued while the event loop was busy is
+    // accepted and served, where closing would reset it (settling meanwhile, as at the end of a lame duck).
     telling.settle()
     await new Promise<void>(resolve => { afterNextPoll(resolve) })
     clearTimeout(settle)
@@ -118,10 +108,8 @@ export class Sequence<G> {
     let held: HeldAtDeadline | undefined
     this.drain = new Drain(connections, telling, match, options, inFlightAtDrain)
     const drainTimeout = this.crash === undefined ? options.drainTimeout : Math.min(options.drainTimeout, options.crashDrainTimeout)
-    // One deadline for the sockets and the work: both timers start now, so the work's `deadline` aborts in the same
-    // turn as the sockets are destroyed, and draining ends once both are done.
-    // Whatever the deadline cuts first, requests or work, `deadlineSignal` aborts before anything is destroyed: a
-    // handler still running learns it at once, as a Go handler's context is cancelled with its connection.
+    // One deadline for the sockets and the work, both started now; whatever it cuts first, `deadlineSignal` aborts
+    // before anything is destroyed, as a Go handler's context is cancelled with its connection.
     const [drain] = await Promise.all([this.drain.run(drainTimeout, () => {
       held = { inFlight: this.#parts.inFlight(), openSockets: connections.all.size, activeResources: activeResources() }
       this.#parts.cut(reason)
@@ -142,12 +130,9 @@ export class Sequence<G> {
       end: result => { events.emit('hook:end', { graceful: instance, name: result.name, result }) }
     }, () => ({ reason, forced, running: cut.stillRunning(), deadline: this.#parts.deadlineSignal() }))
     this.hookRunning = undefined
-    // The handlers the deadline cut, as they are now: named in the report as having ended since, or still running.
     cut.stillRunning()
-    // A rejection a hook left unhandled surfaces only after this turn of the event loop: exiting within it would hide
-    // the error and report a clean shutdown. One turn lets Node's own rule (it throws) apply first. Without hooks there
-    // is nothing to wait for, and the turn is not free: it runs Node's close handling of every socket the drain has
-    // just destroyed (see Drain#closeQuiet), which an exit now skips.
+    // A rejection a hook left unhandled surfaces only after this turn: exiting within it would report a clean shutdown.
+    // Without hooks the turn is skipped: it would run Node's close handling of every socket the drain just destroyed.
     if (steps.length > 0) await new Promise(resolve => setImmediate(resolve))
 
     const stopped = this.#enter('stopped')
@@ -168,10 +153,7 @@ export class Sequence<G> {
     return report
   }
 
-  /**
-   * Moves to the next phase and tells the listeners and the diagnostics channel. Returns the time it began, so that
-   * the report and the events give a phase the same duration.
-   */
+  /** Enters `phase` and tells the listeners; returns when, so that the report and the events give it one duration. */
   #enter (phase: Phase, inFlight = this.#parts.inFlight()): number {
     const previous = this.phase
     const now = performance.now()

@@ -1,6 +1,5 @@
 // One bounded wait, for everything graceful waits on: a hook, a readiness check, the drain, a cluster's workers.
 
-/** What a bounded wait resolves with when its time ran out first. */
 export const TIMED_OUT: unique symbol = Symbol('timed out')
 
 /** Resolves with `promise`'s value, or with `TIMED_OUT` after `ms` ms, whichever comes first; clears its timer either way. */
@@ -14,10 +13,7 @@ export async function deadline<T> (promise: Promise<T>, ms: number): Promise<T |
   }
 }
 
-/**
- * Runs `fn` with a signal and a bound: resolves with its result, or with `TIMED_OUT` after `ms` ms, and then aborts the
- * signal with `reason()` so that the work can cancel itself. A synchronous throw rejects, like a rejection.
- */
+// Runs `fn` with a signal that aborts (with `reason()`) once `ms` have passed, so that the work can cancel itself.
 export async function bounded<T> (fn: (signal: AbortSignal) => T, ms: number, reason: () => Error): Promise<Awaited<T> | typeof TIMED_OUT> {
   const controller = new AbortController()
   // Inside a promise chain, so that a function that throws synchronously fails like one that rejects.

@@ -1,6 +1,4 @@
-// Work sources: whatever takes work from outside the attached servers (queue consumers, schedulers, gRPC servers).
-// Each stops taking work at its moment, the work it had taken runs out alongside the sockets under the drain's one
-// deadline, and what the deadline cuts is named in the report, as a forced request is.
+// Work sources: each stops at its moment, drains under the sockets' deadline, and what the deadline cuts is named.
 import { performance } from 'node:perf_hooks'
 import { gracefulError } from '../errors.js'
 import type { LifecycleEvents } from '../report/events.js'
@@ -8,18 +6,14 @@ import { deadline, TIMED_OUT } from './timeout.js'
 import { describe } from '../options/validate.js'
 
 /**
- * When a work source is told to stop. `'signal'`: at the signal, for what nothing routes to (queue consumers,
- * schedulers): the lame duck exists for balancers, and work taken during it would only have less time to run.
- * `'draining'`: when draining begins, for what balancers route to (gRPC), served through the lame duck like HTTP.
+ * When a work source stops taking work: `'signal'` for what nothing routes to (queue consumers, schedulers: the lame
+ * duck is for balancers), `'draining'` for what balancers route to (gRPC), served through the lame duck like HTTP.
  */
 export type WorkStopAt = 'signal' | 'draining'
 
 /** What a work source's `stop` receives. */
 export interface WorkStopContext {
-  /**
-   * Aborts at the drain deadline, the moment HTTP sockets still open are destroyed (reason: a `GracefulError` with
-   * code `GRACEFUL_ERR_DRAIN_DEADLINE`): work still running should stop and hand itself back.
-   */
+  /** Aborts at the drain deadline (`GRACEFUL_ERR_DRAIN_DEADLINE`): running work should stop and hand itself back. */
   deadline: AbortSignal
   /** Why the shutdown began: the signal's name (`SIGTERM`, …) or `shutdown()`. */
   reason: string
@@ -27,43 +21,24 @@ export interface WorkStopContext {
 
 /** One piece of work a source is running: a job, a scheduled run, a call. */
 export interface RunningWork {
-  /** Its identifier, such as a job id. */
   id?: string
-  /** What it is, such as a job's name or a method's path. */
   name?: string
   /** When it started, in `Date.now()` time. Without it, its age in the report counts from the signal. */
   startedAt?: number
 }
 
 /**
- * Anything that takes work from outside: a queue consumer, a stream consumer, a scheduler, a job runner, a gRPC
- * server. Register it with `addWorkSource(name, source)`.
- *
- * The contract with the work: at the drain deadline, `deadline` aborts and `force()` hands back what is left (a job
- * to its queue). Work handed back runs again elsewhere: it runs only once if it honours the abort before its side
- * effect (checks the signal before it commits, sends, or charges).
+ * Anything that takes work from outside (a queue consumer, a scheduler, a gRPC server). At the drain deadline
+ * `deadline` aborts and `force()` hands back what is left: it runs again elsewhere, once if it honoured the abort.
  */
 export interface WorkSource {
-  /**
-   * When to stop taking work: `'signal'` (queue consumers, schedulers: nothing routes to them, so they do not wait
-   * out the lame duck) or `'draining'` (what balancers route to, served through the lame duck like HTTP: gRPC).
-   * @default 'signal'
-   */
+  /** @default 'signal' */
   stopAt?: WorkStopAt
-  /**
-   * Stop taking new work; resolve once the work already taken has ended. Its `deadline` aborts at the drain
-   * deadline, so that work can stop early and hand itself back. A rejection is reported as the source's failure.
-   */
+  /** Stop taking new work; resolve once the work already taken has ended (a rejection is the source's failure). */
   stop: (context: WorkStopContext) => unknown
-  /**
-   * What is running now: counted in `inFlight`, the phase events and the metrics, and named in the report when the
-   * deadline cuts it. Read when asked, never per piece of work.
-   */
+  /** What is running now: counted in `inFlight` and the metrics, named in the report when cut. Read when asked. */
   running?: () => Iterable<RunningWork>
-  /**
-   * At the drain deadline, after `deadline` aborted: end what is left (hand jobs back to their queue, end calls with a
-   * status a client retries). Bounded: the shutdown goes on after `FORCE_TIMEOUT` ms (1 000) whatever it does.
-   */
+  /** At the deadline, after `deadline` aborted: end what is left (jobs back to their queue), within `FORCE_TIMEOUT`. */
   force?: () => unknown
 }
 
@@ -83,7 +58,6 @@ export interface WorkSourceResult {
 
 /** A piece of work still running when the drain deadline cut it. */
 export interface ForcedWork {
-  /** The work source's name. */
   source: string
   id?: string
   name?: string
@@ -104,7 +78,6 @@ interface Entry {
   name: string
   source: WorkSource
   stopAt: WorkStopAt
-  /** `performance.now()` when it was told to stop. */
   stoppedAt: number
   runningAtStop: number
   controller: AbortController | undefined
@@ -115,7 +88,7 @@ export class WorkSources<G> {
   readonly #entries: Entry[] = []
   readonly #instance: G
   readonly #events: LifecycleEvents<G>
-  /** The moments reached so far, with the shutdown's reason: a source added after its moment stops at once. */
+  /** The moments reached, with the shutdown's reason: a source added after its moment stops at once. */
   readonly #reached = new Map<WorkStopAt, string>()
   /** `performance.now()` at the signal: the age of work whose start is unknown counts from it. */
   #since = 0
@@ -134,14 +107,12 @@ export class WorkSources<G> {
     return this.#entries.some(entry => entry.source.force !== undefined)
   }
 
-  /** Work running now, over every source. */
   get inFlight (): number {
     let count = 0
     for (const entry of this.#entries) count += runningOf(entry.source).length
     return count
   }
 
-  /** True when a source was forced or failed: the shutdown is not clean. */
   get failed (): boolean {
     return this.#entries.some(entry => entry.result !== undefined && entry.result.status !== 'ok')
   }
@@ -159,23 +130,17 @@ export class WorkSources<G> {
     }
     const entry: Entry = { name, source: checked, stopAt: checked.stopAt ?? 'signal', stoppedAt: 0, runningAtStop: 0, controller: undefined, result: undefined }
     this.#entries.push(entry)
-    // Added during the shutdown, after its moment: it stops now, and the drain waits for it too.
     const reason = this.#reached.get(entry.stopAt)
     if (reason !== undefined) this.#stop(entry, reason)
   }
 
-  /** The moment `stopAt` has come: every source waiting for it stops taking work. */
   stop (moment: WorkStopAt, reason: string): void {
     if (moment === 'signal') this.#since = performance.now()
     this.#reached.set(moment, reason)
     for (const entry of this.#entries) if (entry.stopAt === moment && entry.controller === undefined) this.#stop(entry, reason)
   }
 
-  /**
-   * Resolves once every source has ended its work, or after `timeout` ms (the drain's deadline, started when draining
-   * begins, as the sockets' is): then each source still running is named with its work, its `deadline` aborts, and
-   * its `force()` runs, all of them bounded together by `FORCE_TIMEOUT`.
-   */
+  /** Resolves once every source has ended, or at `timeout` (the drain's deadline): names, aborts, forces the rest. */
   async drain (timeout: number, atDeadline?: () => void): Promise<void> {
     if (!this.#allDone()) {
       const done = new Promise<void>(resolve => { this.#drained = resolve })
@@ -188,7 +153,6 @@ export class WorkSources<G> {
     this.#closed = true
   }
 
-  /** The report's `work`, or undefined when no source is registered. */
   report (): WorkReport | undefined {
     if (this.#entries.length === 0) return undefined
     return { sources: this.#entries.flatMap(entry => entry.result ?? []), forced: this.#forced }
