@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A container runtime for test/container.test.ts: Debian's podman (rootful) with runc, and a base image that stands in
+# A container runtime for test/containers/container.test.ts: Debian's podman (rootful) with runc, and a base image that stands in
 # for node:20-slim, built here from nothing since no image registry is reachable: `debootstrap --variant=minbase` of
 # Debian bookworm, this machine's node and npm, and a `node` user, as the official image has. Installs what is
 # missing; prints `export ...` lines for the caller to eval; progress goes to stderr. Nothing is kept across runs.
@@ -10,11 +10,11 @@ IMAGE=localhost/graceful-node-base:ci
 log () { echo "podman: $*" >&2; }
 
 start () {
-  if [ "$(id -u)" != "0" ]; then log "not root: test/container.test.ts will skip"; return 0; fi
+  if [ "$(id -u)" != "0" ]; then log "not root: test/containers/container.test.ts will skip"; return 0; fi
   if ! command -v podman >/dev/null || ! command -v runc >/dev/null || ! command -v debootstrap >/dev/null; then
     log "installing podman, runc and debootstrap from Debian packages"
     (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y podman runc debootstrap) >/dev/null 2>&1 || {
-      log "install failed: test/container.test.ts will skip"; return 0; }
+      log "install failed: test/containers/container.test.ts will skip"; return 0; }
   fi
   local started root node npm
   started=$(date +%s)
@@ -22,7 +22,7 @@ start () {
   # shellcheck disable=SC2064
   trap "rm -rf '$root'" RETURN
   debootstrap --variant=minbase bookworm "$root" >"$root.log" 2>&1 || {
-    log "debootstrap failed ($(tail -1 "$root.log")): test/container.test.ts will skip"; rm -f "$root.log"; return 0; }
+    log "debootstrap failed ($(tail -1 "$root.log")): test/containers/container.test.ts will skip"; rm -f "$root.log"; return 0; }
   rm -f "$root.log"
   node=$(command -v node)
   npm=$(dirname "$(readlink -f "$(command -v npm)")")/..
@@ -42,7 +42,7 @@ start () {
     changes+=(--change 'ENV NODE_EXTRA_CA_CERTS=/usr/local/share/ca-certificates/machine.crt')
   fi
   tar -C "$root" -c . | podman import --quiet "${changes[@]}" - "$IMAGE" >/dev/null || {
-    log "podman import failed: test/container.test.ts will skip"; return 0; }
+    log "podman import failed: test/containers/container.test.ts will skip"; return 0; }
   log "base image $IMAGE built in $(( $(date +%s) - started )) s"
   echo "export PODMAN_BASE_IMAGE=$IMAGE"
 }

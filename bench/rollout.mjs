@@ -1,6 +1,6 @@
 // `pnpm rollout`: a rolling restart behind HAProxy, in the order Kubernetes runs one, under steady keep-alive load
 // through the proxy; prints how many requests each variant lost. It is a configuration of graceful-check
-// (`graceful-check --lb haproxy`), which test/rollout.test.ts runs the same way.
+// (`graceful-check --lb haproxy`), which test/check/rollout.test.ts runs the same way.
 //
 // HAProxy health-checks /healthz on every backend slot and learns about a shutdown only from that probe. A new
 // instance is started on a spare slot; the moment HAProxy sees it UP, the old one gets SIGTERM. All traffic stays on

@@ -292,7 +292,7 @@ async function instructions () {
 
 /**
  * docs/benchmarks.md and its chart, rendered from a saved run (what docs/benchmarks.json holds) and nothing else, so
- * that the committed page is always what the committed figures give (test/bench-docs.test.ts).
+ * that the committed page is always what the committed figures give (test/docs/bench-docs.test.ts).
  */
 function writeDocs (saved) {
   const markdown = render(saved)

@@ -3,7 +3,7 @@
 //
 //   pnpm test:stress                      3 runs, 2 busy loops (one per core on this 2-core machine)
 //   pnpm test:stress --runs 5 --load 4    more of both
-//   node test/stress.mjs --runs 2 -- test/drain.test.ts test/contract.test.ts   only these files
+//   node test/stress.mjs --runs 2 -- test/core/drain.test.ts test/core/contract.test.ts   only these files
 //
 // The busy loops are child processes of this script, bounded in time on their own, and ended by their PID when the
 // runs are over (or when this script is interrupted). Vitest writes one JSON report per run under a temporary folder.
