@@ -3,7 +3,8 @@
 // The app is test/fixtures/frameworks.mjs; the recipes the docs show are run by test/docs/examples.test.ts.
 import { describe, expect, it } from 'vitest'
 import { Fixture, type FixtureConfig, frameworksOnCore } from '../helpers/index.js'
-import { coreScenarios, underLoad } from '../helpers/scenarios.js'
+import { underLoad } from '../helpers/load.js'
+import { coreScenarios } from '../helpers/scenarios.js'
 
 describe.each(frameworksOnCore)('%s on the core', (framework) => {
   const fixture = (config: Omit<FixtureConfig, 'framework'> = {}): Fixture => new Fixture({ framework, ...config })

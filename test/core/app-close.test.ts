@@ -5,7 +5,8 @@ import { once } from 'node:events'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { createTestGraceful, untilPhase } from '@graceful/core/testing'
-import { fetchOnce, holdingServer, serveInProcess } from '../helpers/index.js'
+import { holdingServer, serveInProcess } from '../helpers/index.js'
+import { fetchOnce } from '../helpers/sockets.js'
 
 describe("an attached server's own server.close()", () => {
   it('during the lame duck leaves the listener open: fresh connections are served with Connection: close, the callback fires after the hooks', async () => {

@@ -6,9 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { gracefulCluster, isGracefulError } from '@graceful/core'
-import { childEnv, Fixture, fetchOnce, thrown, type FixtureEvent } from '../helpers/index.js'
-
-const origin = (port: number): string => `http://127.0.0.1:${port}`
+import { childEnv, Fixture, thrown, type FixtureEvent } from '../helpers/index.js'
+import { fetchOnce, origin, responseOf } from '../helpers/sockets.js'
 
 /** Starts a cluster fixture and resolves with its shared port and its workers' PIDs once every worker listens. */
 async function startCluster (app: Fixture, workers: number): Promise<{ port: number, pids: number[] }> {
@@ -70,7 +69,7 @@ describe.each(['node', 'express', 'fastify'] as const)('%s cluster', (framework)
       await signal
       // Still running at the end of the lame duck: it is in flight when the listener closes.
       slow = slowClient.request({ method: 'GET', path: '/slow?ms=1500' })
-        .then(async res => ({ status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }))
+        .then(responseOf)
       await Promise.all([...load, balancer()])
       expect(await slow).toEqual({ status: 200, connection: 'close', body: 'slow done' })
     } finally {

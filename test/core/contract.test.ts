@@ -1,32 +1,9 @@
 // One contract, run against node:http, Express 5, Express 4 and Fastify: real sockets, child processes, real signals.
-import { connect, type Socket } from 'node:net'
-import { once } from 'node:events'
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { exchange, Fixture, frameworks, closeOf } from '../helpers/index.js'
-
-const origin = (port: number): string => `http://127.0.0.1:${port}`
-
-async function get (port: number, path: string): Promise<{ status: number, headers: Record<string, unknown>, body: string }> {
-  // A fresh connection per call, closed after: these calls must not add keep-alive sockets of their own.
-  const client = new Client(origin(port), { pipelining: 0 })
-  try {
-    const res = await client.request({ method: 'GET', path, headers: { connection: 'close' } })
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
-  } finally {
-    await client.close()
-  }
-}
-
-function rawRequest (socket: Socket, path: string): Promise<string> {
-  return exchange(socket, `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`)
-}
-
-async function openSocket (port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  return socket
-}
+import { Fixture, frameworks } from '../helpers/index.js'
+import { underLoad } from '../helpers/load.js'
+import { closeOf, exchange, fetchOnce, openSocket, origin, rawGet, responseOf } from '../helpers/sockets.js'
 
 describe.each(frameworks)('%s', (framework) => {
   it('32 keep-alive clients under load at SIGTERM: every request written gets a full response, each client is told to go', async () => {
@@ -35,43 +12,15 @@ describe.each(frameworks)('%s', (framework) => {
     // the behaviour under test. The drain tests cover the default window.
     const app = new Fixture({ framework, options: { drainTimeout: 15_000, idleSocketGrace: 500 } })
     const port = await app.ready()
-    const clients = Array.from({ length: 32 }, () => new Client(origin(port), { pipelining: 1, keepAliveTimeout: 60_000 }))
-    const failures: string[] = []
-    let completed = 0
-    let refused = 0
-    let signalledAt = 0
-    const lastHadClose: boolean[] = []
-    const worker = async (client: Client, index: number): Promise<void> => {
-      // Bounded: a client stops at its first refused connection (the listener is closed), or after 2 000 requests.
-      for (let i = 0; i < 2_000; i++) {
-        try {
-          const res = await client.request({ method: 'GET', path: `/work?ms=${(index + i) % 15}` })
-          const body = await res.body.text()
-          if (res.statusCode !== 200 || body !== 'ok') failures.push(`status ${res.statusCode} body ${body}`)
-          else completed++
-          lastHadClose[index] = res.headers['connection'] === 'close'
-          if (completed >= 400 && signalledAt === 0) signalledAt = app.kill('SIGTERM')
-        } catch (err) {
-          const code = (err as { code?: string }).code
-          // Refused at connect: the listener had closed and no byte of the request was written. Every client and
-          // load balancer retries that elsewhere.
-          if (code === 'ECONNREFUSED') refused++
-          else failures.push(`${code ?? ''} ${(err as Error).message}`)
-          return
-        }
-      }
-    }
-    try {
-      await Promise.all(clients.map(worker))
-    } finally {
-      await Promise.all(clients.map(client => client.destroy()))
-    }
+    // SIGTERM after 400 responses; no SIGKILL after it: the drain deadline (15 s) bounds the run.
+    const outcome = await underLoad(app, port, { clients: 32, before: 400, gracePeriod: false })
     const exit = await app.exited
-    expect(failures).toEqual([])
-    expect(signalledAt).toBeGreaterThan(0)
-    expect(refused).toBe(32)
+    expect(outcome.failures).toEqual([])
+    // Refused at connect: the listener had closed and no byte of the request was written. Every client and load
+    // balancer retries that elsewhere.
+    expect(outcome.refused).toBe(32)
     // Each client's last response before the refusal told it to go.
-    expect(lastHadClose.filter(Boolean)).toHaveLength(32)
+    expect(outcome.told.filter(Boolean)).toHaveLength(32)
     expect(exit.code).toBe(0)
     const report = app.report()
     expect(report.sockets.forced).toBe(0)
@@ -85,8 +34,7 @@ describe.each(frameworks)('%s', (framework) => {
     const clients = Array.from({ length: 8 }, () => new Client(origin(port)))
     try {
       const responses = clients.map(async client => {
-        const res = await client.request({ method: 'GET', path: '/slow?ms=600' })
-        return { status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }
+        return await responseOf(await client.request({ method: 'GET', path: '/slow?ms=600' }))
       })
       await app.started('/slow', 8)
       app.kill('SIGTERM')
@@ -107,7 +55,7 @@ describe.each(frameworks)('%s', (framework) => {
     const port = await app.ready()
     const socket = await openSocket(port)
     try {
-      expect(await rawRequest(socket, '/work')).toMatch(/^HTTP\/1\.1 200[\s\S]*keep-alive/i)
+      expect(await exchange(socket, rawGet('/work'))).toMatch(/^HTTP\/1\.1 200[\s\S]*keep-alive/i)
       const closed = closeOf(socket)
       const signalled = app.kill('SIGTERM')
       const exit = await app.exited
@@ -142,18 +90,18 @@ describe.each(frameworks)('%s', (framework) => {
   it('during the lame duck new connections are served, /healthz is 503 and /livez 200', async () => {
     const app = new Fixture({ framework, options: { preStopDelay: 1_500 } })
     const port = await app.ready()
-    expect((await get(port, '/healthz')).status).toBe(200)
+    expect((await fetchOnce(origin(port), '/healthz')).status).toBe(200)
     app.kill('SIGTERM')
     await app.shutdownStarted()
-    const work = await get(port, '/work')
+    const work = await fetchOnce(origin(port), '/work')
     expect(work.status).toBe(200)
     expect(work.body).toBe('ok')
-    const ready = await get(port, '/healthz')
+    const ready = await fetchOnce(origin(port), '/healthz')
     expect(ready.status).toBe(503)
     expect(ready.headers['retry-after']).toMatch(/^\d+$/)
     expect(ready.headers['cache-control']).toBe('no-store')
     expect(JSON.parse(ready.body)).toMatchObject({ phase: 'stopping' })
-    const live = await get(port, '/livez')
+    const live = await fetchOnce(origin(port), '/livez')
     expect(live.status).toBe(200)
     const exit = await app.exited
     expect(exit.code).toBe(0)
@@ -170,11 +118,11 @@ describe.each(frameworks)('%s', (framework) => {
     const port = await app.ready()
     const idle = await openSocket(port)
     try {
-      await rawRequest(idle, '/work')
+      await exchange(idle, rawGet('/work'))
       app.kill('SIGTERM')
       await app.shutdownStarted()
       await new Promise(resolve => setTimeout(resolve, 300))
-      const late = await rawRequest(idle, '/work')
+      const late = await exchange(idle, rawGet('/work'))
       expect(late).toMatch(/^HTTP\/1\.1 200/)
       expect(late).toMatch(/connection: close/i)
       expect((await app.exited).code).toBe(0)
@@ -193,7 +141,7 @@ describe.each(frameworks)('%s', (framework) => {
     await app.waitFor(event => event.event === 'holding', 'the process held at the signal')
     const queued = await openSocket(port)
     try {
-      const answer = rawRequest(queued, '/work')
+      const answer = exchange(queued, rawGet('/work'))
       app.release()
       const response = await answer
       expect(response).toMatch(/^HTTP\/1\.1 200/)

@@ -3,6 +3,7 @@ import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
 import { createGraceful } from '@graceful/core'
 import { Fixture, type Framework } from '../helpers/index.js'
+import { responseOf } from '../helpers/sockets.js'
 
 /** Starts `/slow?ms=` on a keep-alive client, then crashes the service; resolves with how the slow request ended. */
 async function crashUnderLoad (app: Fixture, port: number, kind: 'exception' | 'rejection'): Promise<{ status?: number, connection?: unknown, body?: string, error?: string }> {
@@ -13,8 +14,7 @@ async function crashUnderLoad (app: Fixture, port: number, kind: 'exception' | '
     await app.started('/slow')
     await (await crasher.request({ method: 'GET', path: `/crash?kind=${kind}` })).body.text()
     try {
-      const response = await slow
-      return { status: response.statusCode, connection: response.headers['connection'], body: await response.body.text() }
+      return await responseOf(await slow)
     } catch (err) {
       return { error: (err as { code?: string }).code ?? String(err) }
     }

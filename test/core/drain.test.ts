@@ -9,13 +9,14 @@ import {
   type Http2ServerResponse,
   type ServerHttp2Stream
 } from 'node:http2'
-import { connect, type Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { once } from 'node:events'
 import { performance } from 'node:perf_hooks'
 import { Client } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
-import { closeOf, selfSignedCertificate } from '../helpers/index.js'
+import { selfSignedCertificate } from '../helpers/index.js'
+import { closeOf, openSocket, rawGet, readUntil } from '../helpers/sockets.js'
 
 const cleanup: Array<() => void> = []
 afterEach(() => {
@@ -31,28 +32,7 @@ async function listen (server: Server): Promise<number> {
   return address.port
 }
 
-async function open (port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1')
-  cleanup.push(() => socket.destroy())
-  await once(socket, 'connect')
-  socket.setEncoding('latin1')
-  return socket
-}
-
-/** Reads from `socket` until `pattern` has arrived; rejects if the socket closes first. */
-function read (socket: Socket, pattern: RegExp): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = ''
-    const onData = (chunk: string): void => {
-      data += chunk
-      if (pattern.test(data)) { done(); resolve(data) }
-    }
-    const onClose = (): void => { done(); reject(new Error(`closed before ${String(pattern)}; got ${JSON.stringify(data)}`)) }
-    const done = (): void => { socket.off('data', onData); socket.off('close', onClose) }
-    socket.on('data', onData)
-    socket.on('close', onClose)
-  })
-}
+const open = (port: number): Promise<Socket> => openSocket(port, { encoding: 'latin1', opened: socket => cleanup.push(() => socket.destroy()) })
 
 function setup (options: GracefulOptions = {}, attach = true): { g: Graceful, server: Server } {
   const g = createGraceful({ signals: [], exit: false, logger: false, ...options })
@@ -64,7 +44,7 @@ function setup (options: GracefulOptions = {}, attach = true): { g: Graceful, se
   return { g, server }
 }
 
-const GET = 'GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'
+const GET = rawGet()
 
 /** Resolves when draining begins: one poll of the event loop after the signal or `shutdown()`, without a lame duck. */
 function drainingOf (g: Graceful): Promise<void> {
@@ -78,8 +58,8 @@ describe('drain', () => {
     const port = await listen(server)
     const socket = await open(port)
     socket.write(GET)
-    await read(socket, /\r\n\r\nok$/)
-    const answer = read(socket, /\r\n\r\nok$/)
+    await readUntil(socket, /\r\n\r\nok$/)
+    const answer = readUntil(socket, /\r\n\r\nok$/)
     // Written as draining begins: in the server's receive buffer, not yet read by Node, when the drain starts.
     g.on('phase', ({ phase }) => { if (phase === 'draining') socket.write(GET) })
     const report = g.shutdown()
@@ -95,17 +75,17 @@ describe('drain', () => {
     const slow = await open(port)
     const quiet = await open(port)
     slow.write(GET)
-    await read(slow, /\r\n\r\nok$/)
+    await readUntil(slow, /\r\n\r\nok$/)
     slow.write('GET / HTTP/1.1\r\nHost: local') // half of the next request's headers
     // A round trip on another socket, written after those bytes: once it is answered, the server has read them.
     quiet.write(GET)
-    await read(quiet, /\r\n\r\nok$/)
+    await readUntil(quiet, /\r\n\r\nok$/)
     const quietClosed = closeOf(quiet)
     const report = g.shutdown()
     // Both sockets' quiet windows end in the same timer phase: once the quiet one is closed, the slow one was spared.
     await quietClosed
     expect(slow.destroyed).toBe(false)
-    const answer = read(slow, /\r\n\r\nok$/)
+    const answer = readUntil(slow, /\r\n\r\nok$/)
     slow.write('host\r\n\r\n')
     expect(await answer).toMatch(/connection: close/i)
     expect((await report).sockets).toMatchObject({ closedIdle: 1, forced: 0 })
@@ -120,7 +100,7 @@ describe('drain', () => {
       })
       const port = await listen(server)
       const client = await open(port)
-      const switched = read(client, /101 Switching Protocols[\s\S]*\r\n\r\n/)
+      const switched = readUntil(client, /101 Switching Protocols[\s\S]*\r\n\r\n/)
       client.write('GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
       await switched
       client.on('end', () => client.end())
@@ -143,7 +123,7 @@ describe('drain', () => {
     const port = await listen(server)
     const socket = await open(port)
     socket.write(GET)
-    await read(socket, /\r\n\r\nok$/)
+    await readUntil(socket, /\r\n\r\nok$/)
     const closed = closeOf(socket).then(() => performance.now())
     let drainingAt = 0
     g.on('phase', ({ phase }) => { if (phase === 'draining') drainingAt = performance.now() })
@@ -159,7 +139,7 @@ describe('drain', () => {
     const port = await listen(server)
     const socket = await open(port)
     socket.write(GET)
-    await read(socket, /\r\n\r\nok$/)
+    await readUntil(socket, /\r\n\r\nok$/)
     // The scenario, not a synchronisation: the socket has been quiet for longer than the window when the signal comes.
     await new Promise(resolve => setTimeout(resolve, 1_600))
     const closed = closeOf(socket).then(() => performance.now())
@@ -181,7 +161,7 @@ describe('drain', () => {
       const socket = await open(port)
       const [serverSide] = await accepted
       socket.write(GET)
-      await read(socket, /\r\n\r\nok$/)
+      await readUntil(socket, /\r\n\r\nok$/)
       const closeEvent = new Promise<void>(resolve => { serverSide.once('close', () => { order.push('close event'); resolve() }) })
       g.on('phase', ({ phase }) => { if (phase === 'cleanup' || phase === 'stopped') order.push(phase) })
       const report = await g.shutdown()
@@ -199,7 +179,7 @@ describe('drain', () => {
     const port = await listen(server)
     const socket = await open(port)
     socket.write(GET)
-    await read(socket, /\r\n\r\nok$/)
+    await readUntil(socket, /\r\n\r\nok$/)
     await new Promise(resolve => setTimeout(resolve, 700))
     const closed = closeOf(socket).then(() => performance.now())
     const started = performance.now()
@@ -212,12 +192,12 @@ describe('drain', () => {
     const { g, server } = setup({ preStopDelay: 300, idleSocketGrace: 5_000, drainTimeout: 5_000 })
     const port = await listen(server)
     const socket = await open(port)
-    const probe = 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n'
+    const probe = rawGet('/healthz')
     socket.write(probe)
-    await read(socket, /"status":"ok"/)
+    await readUntil(socket, /"status":"ok"/)
     const closed = closeOf(socket)
     const report = g.shutdown()
-    const answer = read(socket, /"status":"shutting down"[^}]*}/)
+    const answer = readUntil(socket, /"status":"shutting down"[^}]*}/)
     socket.write(probe)
     const response = await answer
     expect(response).toMatch(/^HTTP\/1\.1 503/)
@@ -234,7 +214,7 @@ describe('drain', () => {
     const early = await open(port) // connected before graceful knew the server
     const adopted = await open(port)
     adopted.write(GET) // the middleware path: the first request attaches the server
-    await read(adopted, /\r\n\r\nok$/)
+    await readUntil(adopted, /\r\n\r\nok$/)
     const earlyClosed = closeOf(early)
     const report = await g.shutdown()
     await earlyClosed

@@ -1,23 +1,20 @@
 // Faults during a shutdown, in child processes with real signals: hooks that misbehave, handlers that throw, clients
 // that never finish, signal storms, unhandled rejections. Each is bounded, reported, and ends with the right exit code.
 // (Hooks that reject or hang, a hanging request and a second signal are in the contract suite.)
-import { connect, type Socket } from 'node:net'
-import { once } from 'node:events'
+import type { Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { exchange, Fixture, closeOf } from '../helpers/index.js'
+import { Fixture } from '../helpers/index.js'
+import { closeOf, exchange, openSocket, rawGet } from '../helpers/sockets.js'
 
 const sockets = new Set<Socket>()
 
-async function openSocket (port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1')
-  sockets.add(socket)
-  socket.on('close', () => sockets.delete(socket))
-  await once(socket, 'connect')
-  socket.setEncoding('latin1')
-  return socket
-}
-
-const get = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
+const open = (port: number): Promise<Socket> => openSocket(port, {
+  encoding: 'latin1',
+  opened: socket => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+  }
+})
 
 async function withSockets (test: () => Promise<void>): Promise<void> {
   try {
@@ -82,13 +79,13 @@ describe('faults in requests and clients', () => {
     await withSockets(async () => {
       const app = new Fixture({ framework, phases: true })
       const port = await app.ready()
-      const slow = await openSocket(port)
-      const failing = await openSocket(port)
-      const inFlight = exchange(slow, get('/slow?ms=400'))
+      const slow = await open(port)
+      const failing = await open(port)
+      const inFlight = exchange(slow, rawGet('/slow?ms=400'))
       await app.started('/slow')
       app.kill('SIGTERM')
       await app.waitFor(event => event.event === 'phase' && event['phase'] === 'draining', 'draining')
-      const broken = await exchange(failing, get('/throw'))
+      const broken = await exchange(failing, rawGet('/throw'))
       expect(broken).toMatch(/^HTTP\/1\.1 500/)
       expect(broken).toMatch(/connection: close/i)
       expect(await inFlight).toMatch(/slow done/)
@@ -101,7 +98,7 @@ describe('faults in requests and clients', () => {
     await withSockets(async () => {
       const app = new Fixture({ framework: 'express', options: { drainTimeout: 1_000 } })
       const port = await app.ready()
-      const slowloris = await openSocket(port)
+      const slowloris = await open(port)
       const headers = 'GET /work HTTP/1.1\r\nHost: localhost\r\nX-Padding: ' + 'a'.repeat(1_000)
       let sent = 0
       const drip = setInterval(() => { if (!slowloris.destroyed) slowloris.write(headers[sent++ % headers.length]!) }, 20)
@@ -127,7 +124,7 @@ describe('faults in requests and clients', () => {
     await withSockets(async () => {
       const app = new Fixture({ framework: 'fastify', options: { drainTimeout: 1_000 } })
       const port = await app.ready()
-      const uploader = await openSocket(port)
+      const uploader = await open(port)
       // Destroyed at the deadline with the drip's bytes still unread, the server's side may reset rather than close:
       // either is the cut this test expects.
       uploader.on('error', () => {})
@@ -156,8 +153,8 @@ describe('faults in requests and clients', () => {
     await withSockets(async () => {
       const app = new Fixture({ framework: 'express', options: { drainTimeout: 30_000 } })
       const port = await app.ready()
-      const socket = await openSocket(port)
-      const hanging = exchange(socket, get('/hang')).catch((err: unknown) => err)
+      const socket = await open(port)
+      const hanging = exchange(socket, rawGet('/hang')).catch((err: unknown) => err)
       await app.started('/hang')
       let last = 0
       for (let i = 0; i < 50; i++) last = app.kill(i % 2 === 0 ? 'SIGTERM' : 'SIGINT')
@@ -179,14 +176,14 @@ describe('faults in requests and clients', () => {
       // runs: the socket must be read once more before it is judged quiet.
       const app = new Fixture({ framework: 'node', options: { idleSocketGrace: 1_000 } })
       const port = await app.ready()
-      const quiet = await openSocket(port)
-      const blocker = await openSocket(port)
-      expect(await exchange(quiet, get('/work'))).toMatch(/^HTTP\/1\.1 200/)
+      const quiet = await open(port)
+      const blocker = await open(port)
+      expect(await exchange(quiet, rawGet('/work'))).toMatch(/^HTTP\/1\.1 200/)
       app.kill('SIGTERM')
       await app.shutdownStarted()
-      const blocked = exchange(blocker, get('/block?ms=2500'))
+      const blocked = exchange(blocker, rawGet('/block?ms=2500'))
       await app.started('/block')
-      const late = await exchange(quiet, get('/work'))
+      const late = await exchange(quiet, rawGet('/work'))
       expect(late).toMatch(/^HTTP\/1\.1 200/)
       expect(late).toMatch(/connection: close/i)
       expect(await blocked).toMatch(/unblocked/)

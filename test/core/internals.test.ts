@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, Server as HttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { connect as connectHttp2, createServer as createHttp2Server, type Http2Session, type ServerHttp2Stream } from 'node:http2'
 import { createServer as createHttpsServer } from 'node:https'
-import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -26,6 +26,7 @@ import {
 } from '../../packages/core/dist/internals.js'
 import { onServerListening } from '../../packages/core/dist/preload/listen-channel.js'
 import { selfSignedCertificate } from '../helpers/index.js'
+import { openSocket, rawGet, readUntil } from '../helpers/sockets.js'
 import { root } from '../helpers/packages.js'
 
 const execFileAsync = promisify(execFile)
@@ -50,27 +51,7 @@ async function holding (): Promise<{ server: Server, port: number, sockets: Sock
   return { server, port: (server.address() as AddressInfo).port, sockets, held }
 }
 
-async function client (port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1')
-  cleanup.push(() => socket.destroy())
-  await once(socket, 'connect')
-  socket.setEncoding('latin1')
-  return socket
-}
-
-/** Resolves with everything read once `pattern` has arrived. */
-function read (socket: Socket, pattern: RegExp): Promise<string> {
-  return new Promise(resolve => {
-    let data = ''
-    const onData = (chunk: string): void => {
-      data += chunk
-      if (!pattern.test(data)) return
-      socket.off('data', onData)
-      resolve(data)
-    }
-    socket.on('data', onData)
-  })
-}
+const client = (port: number): Promise<Socket> => openSocket(port, { encoding: 'latin1', opened: socket => cleanup.push(() => socket.destroy()) })
 
 /** Resolves once the server side of a connection has read more than `bytes` bytes. */
 function serverRead (socket: Socket, bytes: number): Promise<void> {
@@ -85,18 +66,17 @@ function serverRead (socket: Socket, bytes: number): Promise<void> {
   })
 }
 
-const GET = (path: string): string => `GET ${path} HTTP/1.1\r\nHost: localhost\r\n\r\n`
 
 describe('Node internals graceful reads', () => {
   it('socket._httpMessage: the response Node is writing, none once it finished', async () => {
     const { port, sockets, held } = await holding()
     const socket = await client(port)
-    socket.write(GET('/hold'))
+    socket.write(rawGet('/hold'))
     // Node's own 'data' listener came first: it has parsed the request and called the handler by now.
     await serverRead(sockets[0]!, 0)
     expect(held).toHaveLength(1)
     expect(activeResponse(sockets[0]!)).toBe(held[0])
-    const answered = read(socket, /\r\n\r\n/)
+    const answered = readUntil(socket, /\r\n\r\n/)
     held[0]!.end('done')
     await answered
     expect(activeResponse(sockets[0]!)).toBeUndefined()
@@ -106,13 +86,13 @@ describe('Node internals graceful reads', () => {
     const { port, sockets, held } = await holding()
     const socket = await client(port)
     // Both requests in one write: Node queues the second response behind the first, which is held.
-    socket.write(GET('/hold') + GET('/hold'))
-    await serverRead(sockets[0]!, GET('/hold').length)
+    socket.write(rawGet('/hold') + rawGet('/hold'))
+    await serverRead(sockets[0]!, rawGet('/hold').length)
     expect(held).toHaveLength(2)
     expect(held[0]!.socket).toBe(sockets[0])
     expect(isQueued(held[0]!)).toBe(false)
     expect(isQueued(held[1]!)).toBe(true)
-    const answered = read(socket, /done[\s\S]*done/)
+    const answered = readUntil(socket, /done[\s\S]*done/)
     held[0]!.end('done')
     held[1]!.end('done')
     await answered
@@ -122,8 +102,8 @@ describe('Node internals graceful reads', () => {
     const { server, port, sockets } = await holding()
     const upgraded = new Promise<Socket>(resolve => server.on('upgrade', (_req: IncomingMessage, socket: Socket) => resolve(socket)))
     const socket = await client(port)
-    socket.write(GET('/'))
-    await read(socket, /ok$/)
+    socket.write(rawGet('/'))
+    await readUntil(socket, /ok$/)
     expect(isDetachedFromHttp(sockets[0]!)).toBe(false)
     socket.write('GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
     expect(isDetachedFromHttp(await upgraded)).toBe(true)
@@ -158,10 +138,10 @@ describe('Node internals graceful reads', () => {
     const partial = await client(port)
     await client(port) // never sends a byte
     while (sockets.length < 3) await once(server, 'connection')
-    idle.write(GET('/'))
-    partial.write(GET('/'))
-    await read(idle, /ok$/)
-    await read(partial, /ok$/)
+    idle.write(rawGet('/'))
+    partial.write(rawGet('/'))
+    await readUntil(idle, /ok$/)
+    await readUntil(partial, /ok$/)
     const before = sockets[1]!.bytesRead
     partial.write('GET / HTTP/1.1\r\nHost: loc')
     await serverRead(sockets[1]!, before)
@@ -177,8 +157,8 @@ describe('Node internals graceful reads', () => {
       const { server, port, sockets } = await holding()
       server.keepAliveTimeout = keepAliveTimeout
       const socket = await client(port)
-      socket.write(GET('/'))
-      await read(socket, /ok$/)
+      socket.write(rawGet('/'))
+      await readUntil(socket, /ok$/)
       // The scenario: quiet for a while.
       await new Promise(resolve => setTimeout(resolve, 250))
       const quiet = quietFor(sockets[0]!, loopNow())

@@ -1,36 +1,16 @@
 // The adaptive lame duck over real sockets: it ends once no request has come on a fresh connection for the quiet
 // window, never before the minimum, never after preStopDelay.
 import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
+import { connect } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, isGracefulError, type Graceful, type GracefulOptions } from '@graceful/core'
 import { untilPhase } from '@graceful/core/testing'
-import { fetchOnce, holdingServer, recordingLogger, serveInProcess, thrown } from '../helpers/index.js'
+import { holdingServer, recordingLogger, serveInProcess, thrown } from '../helpers/index.js'
+import { fetchOnce, nextResponse, openSocket, rawGet } from '../helpers/sockets.js'
 
 const quiet = { signals: [], exit: false, logger: false } as const
-
-/** The next complete response on a raw socket (its head and a body of Content-Length or chunked). */
-function readResponse (socket: Socket): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = ''
-    const onData = (chunk: string): void => {
-      data += chunk
-      const head = data.indexOf('\r\n\r\n')
-      if (head === -1) return
-      const length = /content-length: (\d+)/i.exec(data.slice(0, head))
-      const complete = length === null ? data.endsWith('0\r\n\r\n') : data.length >= head + 4 + Number(length[1])
-      if (!complete) return
-      socket.off('data', onData)
-      socket.off('close', onClose)
-      resolve(data)
-    }
-    const onClose = (): void => { reject(new Error(`closed before a response; got ${JSON.stringify(data)}`)) }
-    socket.on('data', onData)
-    socket.once('close', onClose)
-  })
-}
 
 const instances: Graceful[] = []
 afterEach(() => {
@@ -124,14 +104,14 @@ describe('adaptive lame duck', () => {
     try {
       await once(socket, 'connect')
       socket.setEncoding('latin1')
-      const request = 'GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n'
-      const first = readResponse(socket)
+      const request = rawGet('/work')
+      const first = nextResponse(socket)
       socket.write(request)
       await first
       const done = g.shutdown()
       // The scenario's clock, not a synchronisation: the client finishes its work a while into the lame duck.
       await new Promise(resolve => setTimeout(resolve, 800))
-      const last = readResponse(socket)
+      const last = nextResponse(socket)
       socket.write(request)
       expect(await last).toMatch(/connection: close/i)
       const report = await done
@@ -187,11 +167,9 @@ describe('the lame duck settles', () => {
     // then refused, which a client can always retry).
     const g = instance({ preStopDelay: 1_000, preStopQuietWindow: 0 })
     const { port, arrived, release } = await holdingServer(g)
-    const socket = connect(port, '127.0.0.1')
-    await once(socket, 'connect')
+    const socket = await openSocket(port, { encoding: 'latin1' })
     try {
-      socket.setEncoding('latin1')
-      socket.write('GET /first HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      socket.write(rawGet('/first'))
       await arrived(1)
       // Released 950 ms into the lame duck: a timer of this process set in the same turn as the lame duck's own, so
       // however late the process runs, it fires after the settling begins (900 ms) and before draining (1 000 ms).
@@ -199,14 +177,14 @@ describe('the lame duck settles', () => {
         if (phase === 'stopping') setTimeout(() => { release(1) }, 950)
       })
       const done = g.shutdown()
-      const first = await readResponse(socket)
+      const first = await nextResponse(socket)
       expect(first).toMatch(/^HTTP\/1\.1 200 /)
       expect(first).not.toMatch(/connection: close/i)
-      socket.write('GET /second HTTP/1.1\r\nHost: localhost\r\n\r\n')
+      socket.write(rawGet('/second'))
       await arrived(1)
       await untilPhase(g, 'draining')
       release(1)
-      const second = await readResponse(socket)
+      const second = await nextResponse(socket)
       expect(second).toMatch(/^HTTP\/1\.1 200 /)
       expect(second).toMatch(/connection: close/i)
       const report = await done

@@ -6,25 +6,8 @@ import { connect, type Socket } from 'node:net'
 import { Client, Pool } from 'undici'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Fixture, now, selfSignedCertificate, type FixtureConfig, closeOf } from '../helpers/index.js'
-
-const origin = (port: number): string => `http://127.0.0.1:${port}`
-
-async function get (port: number, path: string): Promise<{ status: number, body: string }> {
-  const client = new Client(origin(port))
-  try {
-    const res = await client.request({ method: 'GET', path, headers: { connection: 'close' } })
-    return { status: res.statusCode, body: await res.body.text() }
-  } finally {
-    await client.destroy()
-  }
-}
-
-async function openSocket (port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  return socket
-}
+import { Fixture, now, selfSignedCertificate, type FixtureConfig } from '../helpers/index.js'
+import { closeOf, fetchOnce, openSocket, origin, responseOf } from '../helpers/sockets.js'
 
 interface ServerSentEvent { event: string, data: string, retry?: number }
 
@@ -95,11 +78,11 @@ describe.each(frameworks)('%s', (framework) => {
       const greeting = once(ws, 'message')
       const closed = once(ws, 'close')
       expect(String((await greeting)[0])).toBe('hello')
-      expect((await get(port, '/healthz')).status).toBe(200)
+      expect((await fetchOnce(origin(port), '/healthz')).status).toBe(200)
       const signalled = app.kill('SIGTERM')
       await app.shutdownStarted()
       // The lame duck: readiness fails at once, while the WebSocket stays open until draining.
-      expect((await get(port, '/healthz')).status).toBe(503)
+      expect((await fetchOnce(origin(port), '/healthz')).status).toBe(503)
       expect(ws.readyState).toBe(WebSocket.OPEN)
       const [code, reason] = await closed as [number, Buffer]
       expect(code).toBe(1001)
@@ -333,7 +316,7 @@ describe('HTTP/2', () => {
       expect(await response).toEqual({ status: 200, body: 'slow done' })
       if (http1Response !== undefined) {
         const res = await http1Response
-        expect({ status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() })
+        expect(await responseOf(res))
           .toEqual({ status: 200, connection: 'close', body: 'slow done' })
       }
       await idleClosed

@@ -4,7 +4,8 @@
 // connections for the whole lame duck) and Fastify answered 503. The fixtures are test/fixtures/own-stop/*.mjs.
 import { Client } from 'undici'
 import { describe, expect, it } from 'vitest'
-import { fetchOnce, Fixture, type FixtureConfig } from '../helpers/index.js'
+import { Fixture, type FixtureConfig } from '../helpers/index.js'
+import { fetchOnce, responseOf } from '../helpers/sockets.js'
 
 const usualWays: Array<[FixtureConfig['framework'], string, RegExp]> = [
   ['node', 'node.mjs', /own-stop[\\/]node\.mjs/],
@@ -16,10 +17,8 @@ const usualWays: Array<[FixtureConfig['framework'], string, RegExp]> = [
   ['nest-fastify', 'nest.mjs', /^NestJS's enableShutdownHooks\(\)$/]
 ]
 
-async function request (client: Client, path: string): Promise<{ status: number, connection: unknown, body: string }> {
-  const res = await client.request({ method: 'GET', path })
-  return { status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }
-}
+const request = async (client: Client, path: string): Promise<{ status: number, connection: unknown, body: string }> =>
+  await responseOf(await client.request({ method: 'GET', path }))
 
 describe.each(usualWays)('%s, closing itself on SIGTERM the way its documentation shows, next to graceful', (framework, script, origin) => {
   const fixture = (preStopDelay: string): Fixture =>

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createGraceful, type Graceful, type GracefulOptions } from '@graceful/core'
 import { graceful } from '@graceful/express'
 import { gracefulPlugin } from '@graceful/fastify'
-import { Fixture, fetchOnce, recordingLogger, serveInProcess, closeOf } from '../helpers/index.js'
+import { Fixture, recordingLogger, serveInProcess } from '../helpers/index.js'
+import { fetchOnce, closeOf } from '../helpers/sockets.js'
 
 const quiet = { signals: [], exit: false, logger: false } as const
 

@@ -8,12 +8,12 @@ import { join } from 'node:path'
 import { Client } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Fixture } from '../helpers/index.js'
+import { responseOf } from '../helpers/sockets.js'
 
 async function slow (port: number, ms: number, options: Client.Options = {}, protocol = 'http'): Promise<{ status: number, connection: unknown, body: string }> {
   const client = new Client(`${protocol}://127.0.0.1:${port}`, options)
   try {
-    const res = await client.request({ method: 'GET', path: `/slow?ms=${ms}` })
-    return { status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }
+    return await responseOf(await client.request({ method: 'GET', path: `/slow?ms=${ms}` }))
   } finally {
     await client.destroy()
   }
@@ -175,8 +175,7 @@ describe('fastify on localhost', () => {
     const v6 = new Client(`http://[::1]:${port}`)
     try {
       const responses = [v4, v6].map(async client => {
-        const res = await client.request({ method: 'GET', path: '/slow?ms=400' })
-        return { status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }
+        return await responseOf(await client.request({ method: 'GET', path: '/slow?ms=400' }))
       })
       await app.started('/slow', 2)
       const signalled = app.kill('SIGTERM')

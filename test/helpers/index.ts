@@ -1,14 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, it } from 'vitest'
-import { Client } from 'undici'
 import type { GracefulLogger, ShutdownReport } from '@graceful/core'
 
 export const frameworks = ['node', 'express', 'express4', 'express-attach', 'fastify'] as const
@@ -356,50 +355,11 @@ export async function holdingServer (g: { attach: (server: Server) => unknown })
   }
 }
 
-/** Writes raw HTTP/1.1 `text` and resolves with the first complete response (Content-Length or chunked); rejects when the socket closes first. */
-export function exchange (socket: Socket, text: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = ''
-    const onData = (chunk: string | Buffer): void => {
-      data += typeof chunk === 'string' ? chunk : chunk.toString('latin1')
-      const head = data.indexOf('\r\n\r\n')
-      if (head === -1) return
-      const length = /content-length: *(\d+)/i.exec(data.slice(0, head))
-      if (length === null ? data.endsWith('\r\n0\r\n\r\n') : data.length >= head + 4 + Number(length[1])) {
-        done()
-        resolve(data)
-      }
-    }
-    const onClose = (): void => { done(); reject(new Error(`closed before a response; got ${JSON.stringify(data)}`)) }
-    const onError = (err: Error): void => { done(); reject(err) }
-    const done = (): void => {
-      socket.off('data', onData)
-      socket.off('close', onClose)
-      socket.off('error', onError)
-    }
-    socket.on('data', onData)
-    socket.on('close', onClose)
-    socket.on('error', onError)
-    socket.write(text)
-  })
-}
-
 /** A logger that keeps what it is given, for assertions. */
 export function recordingLogger (): { logger: GracefulLogger, lines: Array<{ level: string, obj: Record<string, unknown>, msg?: string | undefined }> } {
   const lines: Array<{ level: string, obj: Record<string, unknown>, msg?: string | undefined }> = []
   const record = (level: string) => (obj: object, msg?: string): void => { lines.push({ level, obj: obj as Record<string, unknown>, msg }) }
   return { lines, logger: { info: record('info'), warn: record('warn'), error: record('error') } }
-}
-
-/** One request on a connection of its own, closed after: a load balancer's or kubelet's probe. */
-export async function fetchOnce (origin: string, path: string, init: { method?: string, headers?: Record<string, string> } = {}): Promise<{ status: number, headers: Record<string, string | string[] | undefined>, body: string }> {
-  const client = new Client(origin, { pipelining: 0 })
-  try {
-    const res = await client.request({ method: init.method ?? 'GET', path, headers: { connection: 'close', ...init.headers } })
-    return { status: res.statusCode, headers: res.headers, body: await res.body.text() }
-  } finally {
-    await client.destroy()
-  }
 }
 
 /** A self-signed certificate for localhost made for this run, in a temporary directory that `dispose()` removes. */
@@ -429,12 +389,3 @@ export function available (what: string, missing: string | undefined): boolean {
   return false
 }
 
-/**
- * Resolves when the socket closes, whether it was closed or reset: `events.once(socket, 'close')` rejects on an
- * 'error' that comes first (a reset, which a socket cut at a deadline may get), and that rejection is unhandled until
- * the test gets round to awaiting it.
- */
-export function closeOf (socket: { once: (event: 'close', listener: () => void) => unknown, on: (event: 'error', listener: () => void) => unknown }): Promise<void> {
-  socket.on('error', () => {})
-  return new Promise(resolve => { socket.once('close', () => { resolve() }) })
-}

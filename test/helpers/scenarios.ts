@@ -1,69 +1,11 @@
 // The contract's core scenarios, for a fixture started by `fixture(config)`: the frameworks that run on the core
 // (test/adapters/frameworks.test.ts) and other runtimes (test/packaging/runtimes.test.ts) run the same ones, as http-terminator's
 // createTests(factory) does. Real sockets and a real SIGTERM each time.
-import { once } from 'node:events'
-import { connect, type Socket } from 'node:net'
 import { Client } from 'undici'
 import { expect, it, type TestContext } from 'vitest'
-import { exchange, fetchOnce, type Fixture, type FixtureConfig, closeOf } from './index.js'
-
-const origin = (port: number): string => `http://127.0.0.1:${port}`
-
-export interface LoadOutcome {
-  completed: number
-  /** Requests written that got no full response, or a wrong one: what a client cannot retry safely. */
-  failures: string[]
-  /** Connections refused at connect: no byte of the request was written, so every client retries it elsewhere. */
-  refused: number
-  /** Per client: whether its last response before it stopped said Connection: close. */
-  told: boolean[]
-}
-
-/**
- * Keep-alive clients send requests back to back; SIGTERM once `before` requests have completed, and SIGKILL when the
- * process is still there `gracePeriod` ms later, as Kubernetes does at terminationGracePeriodSeconds. Bounded: a
- * client stops at its first error or after 2 000 requests.
- */
-export async function underLoad (app: Fixture, port: number, { clients = 16, before = 300, gracePeriod = 5_000 } = {}): Promise<LoadOutcome> {
-  const pool = Array.from({ length: clients }, () => new Client(origin(port), { pipelining: 1, keepAliveTimeout: 60_000 }))
-  const outcome: LoadOutcome = { completed: 0, failures: [], refused: 0, told: [] }
-  let signalled = false
-  const worker = async (client: Client, index: number): Promise<void> => {
-    for (let i = 0; i < 2_000; i++) {
-      try {
-        const res = await client.request({ method: 'GET', path: `/work?ms=${(index + i) % 15}` })
-        const body = await res.body.text()
-        if (res.statusCode !== 200 || body !== 'ok') outcome.failures.push(`status ${res.statusCode} body ${body}`)
-        else outcome.completed++
-        outcome.told[index] = res.headers['connection'] === 'close'
-        if (outcome.completed >= before && !signalled) {
-          signalled = true
-          app.kill('SIGTERM')
-          const deadline = setTimeout(() => app.kill('SIGKILL'), gracePeriod)
-          void app.exited.then(() => { clearTimeout(deadline) })
-        }
-      } catch (err) {
-        const code = (err as { code?: string }).code
-        if (code === 'ECONNREFUSED') outcome.refused++
-        else outcome.failures.push(`${code ?? ''} ${(err as Error).message}`)
-        return
-      }
-    }
-  }
-  try {
-    await Promise.all(pool.map(worker))
-  } finally {
-    await Promise.all(pool.map(client => client.destroy()))
-  }
-  expect(signalled).toBe(true)
-  return outcome
-}
-
-async function openSocket (port: number): Promise<Socket> {
-  const socket = connect(port, '127.0.0.1')
-  await once(socket, 'connect')
-  return socket
-}
+import { type Fixture, type FixtureConfig } from './index.js'
+import { underLoad } from './load.js'
+import { closeOf, exchange, fetchOnce, openSocket, origin, rawGet, responseOf } from './sockets.js'
 
 export interface ScenarioOptions {
   /** A NestJS app: its lifecycle hooks and its @nestjs/terminus indicator are checked too. */
@@ -101,11 +43,10 @@ export function coreScenarios (fixture: (config?: Omit<FixtureConfig, 'framework
     const clients = Array.from({ length: 4 }, () => new Client(origin(port)))
     const idle = await openSocket(port)
     try {
-      expect(await exchange(idle, 'GET /work HTTP/1.1\r\nHost: localhost\r\n\r\n')).toMatch(/^HTTP\/1\.1 200[\s\S]*keep-alive/i)
+      expect(await exchange(idle, rawGet('/work'))).toMatch(/^HTTP\/1\.1 200[\s\S]*keep-alive/i)
       const idleClosed = closeOf(idle)
       const responses = clients.map(async client => {
-        const res = await client.request({ method: 'GET', path: '/slow?ms=600' })
-        return { status: res.statusCode, connection: res.headers['connection'], body: await res.body.text() }
+        return await responseOf(await client.request({ method: 'GET', path: '/slow?ms=600' }))
       })
       await app.started('/slow', 4)
       const signalled = app.kill('SIGTERM')
