@@ -23,16 +23,21 @@ describe.each([['express 5', express], ['express 4', express4]] as const)('%s', 
     expect(response.text).toMatch(/graceful is a factory: call it/)
   })
 
-  it('answers every variant of a probe path that Express would route to the same route, ahead of the app', async () => {
+  it.each(['/healthz', '/HEALTHZ', '/healthz/', '/Healthz/?probe=1', '/LIVEZ'])('answers every variant of a probe path that Express would route to the same route, ahead of the app: %s', async (path) => {
     const app = createApp()
     const shutdown = graceful({ ...testOptions })
     app.use(shutdown)
     app.use((_req, res) => { res.status(404).send('the app') })
-    for (const path of ['/healthz', '/HEALTHZ', '/healthz/', '/Healthz/?probe=1', '/LIVEZ']) {
-      const response = await request(app).get(path)
-      expect(response.status, path).toBe(200)
-      expect(response.body, path).toMatchObject({ status: 'ok' })
-    }
+    const response = await request(app).get(path)
+    expect(response.status, path).toBe(200)
+    expect(response.body, path).toMatchObject({ status: 'ok' })
+  })
+
+  it('leaves a path Express would not route to a probe\'s route to the app', async () => {
+    const app = createApp()
+    const shutdown = graceful({ ...testOptions })
+    app.use(shutdown)
+    app.use((_req, res) => { res.status(404).send('the app') })
     expect((await request(app).get('/healthzz')).text).toBe('the app')
     expect((await request(app).get('/healthz/more')).text).toBe('the app')
   })
@@ -73,16 +78,17 @@ describe.each([['express 5', express], ['express 4', express4]] as const)('%s', 
     expect(lines.filter(line => line.obj['warning'] === 'attach')).toHaveLength(1)
   })
 
-  it('req.shutdownSignal is there through the middleware, and through attach() alone', async () => {
-    for (const withMiddleware of [true, false]) {
-      const app = createApp()
-      const shutdown = graceful({ ...testOptions })
-      if (withMiddleware) app.use(shutdown)
-      app.get('/signal', (req, res) => { res.json({ aborted: req.shutdownSignal.aborted }) })
-      const server = createServer(app)
-      if (!withMiddleware) shutdown.attach(server)
-      expect((await request(server).get('/signal')).body).toEqual({ aborted: false })
-      expect((await request(server).get('/livez')).status).toBe(200)
-    }
+  it.each([
+    { through: 'the middleware', withMiddleware: true },
+    { through: 'attach() alone', withMiddleware: false }
+  ])('req.shutdownSignal is there through $through', async ({ withMiddleware }) => {
+    const app = createApp()
+    const shutdown = graceful({ ...testOptions })
+    if (withMiddleware) app.use(shutdown)
+    app.get('/signal', (req, res) => { res.json({ aborted: req.shutdownSignal.aborted }) })
+    const server = createServer(app)
+    if (!withMiddleware) shutdown.attach(server)
+    expect((await request(server).get('/signal')).body).toEqual({ aborted: false })
+    expect((await request(server).get('/livez')).status).toBe(200)
   })
 })

@@ -170,19 +170,20 @@ describe('inject()', () => {
 })
 
 describe('registration mistakes', () => {
-  it('registered inside a prefixed or encapsulated plugin: a GracefulError that says where to register it', async () => {
-    for (const prefix of ['/api', undefined]) {
-      const app = Fastify()
-      apps.push(app)
-      void app.register((child, _options, next) => {
-        void child.register(gracefulPlugin, { signals: [], exit: false, logger: false })
-        next()
-      }, prefix === undefined ? {} : { prefix })
-      const error = await app.ready().then(() => undefined, (err: unknown) => err)
-      expect(isGracefulError(error, 'GRACEFUL_ERR_NOT_AT_ROOT')).toBe(true)
-      expect((error as Error).message).toMatch(/register it on the root instance/)
-      expect(app.hasDecorator('graceful')).toBe(false)
-    }
+  it.each([
+    { where: 'a prefixed', prefix: '/api' },
+    { where: 'an encapsulated', prefix: undefined }
+  ])('registered inside $where plugin: a GracefulError that says where to register it', async ({ prefix }) => {
+    const app = Fastify()
+    apps.push(app)
+    void app.register((child, _options, next) => {
+      void child.register(gracefulPlugin, { signals: [], exit: false, logger: false })
+      next()
+    }, prefix === undefined ? {} : { prefix })
+    const error = await app.ready().then(() => undefined, (err: unknown) => err)
+    expect(isGracefulError(error, 'GRACEFUL_ERR_NOT_AT_ROOT')).toBe(true)
+    expect((error as Error).message).toMatch(/register it on the root instance/)
+    expect(app.hasDecorator('graceful')).toBe(false)
   })
 
   it('registered from a plugin wrapped in fastify-plugin, it is at the root and works', async () => {

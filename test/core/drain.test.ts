@@ -91,28 +91,29 @@ describe('drain', () => {
     expect((await report).sockets).toMatchObject({ closedIdle: 1, forced: 0 })
   })
 
-  it('an upgraded socket (WebSocket) is not taken for an unused one: it may end itself on signal, or is forced at the deadline', async () => {
-    for (const endsOnSignal of [true, false]) {
-      const { g, server } = setup({ newSocketGrace: 0, drainTimeout: 300 })
-      server.on('upgrade', (_req, socket: Socket) => {
-        socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
-        if (endsOnSignal) g.signal.addEventListener('abort', () => socket.end())
-      })
-      const port = await listen(server)
-      const client = await open(port)
-      const switched = readUntil(client, /101 Switching Protocols[\s\S]*\r\n\r\n/)
-      client.write('GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
-      await switched
-      client.on('end', () => client.end())
-      const report = await g.shutdown()
-      if (endsOnSignal) {
-        expect(report.sockets).toMatchObject({ forced: 0, closedIdle: 0, closedAfterResponse: 1 })
-        expect(report.exitCode).toBe(0)
-      } else {
-        expect(report.sockets).toMatchObject({ forced: 1, closedIdle: 0 })
-        expect(report.phases.draining).toBeGreaterThanOrEqual(290)
-        expect(report.exitCode).toBe(1)
-      }
+  it.each([
+    { how: 'it may end itself on signal', endsOnSignal: true },
+    { how: 'or is forced at the deadline', endsOnSignal: false }
+  ])('an upgraded socket (WebSocket) is not taken for an unused one: $how', async ({ endsOnSignal }) => {
+    const { g, server } = setup({ newSocketGrace: 0, drainTimeout: 300 })
+    server.on('upgrade', (_req, socket: Socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
+      if (endsOnSignal) g.signal.addEventListener('abort', () => socket.end())
+    })
+    const port = await listen(server)
+    const client = await open(port)
+    const switched = readUntil(client, /101 Switching Protocols[\s\S]*\r\n\r\n/)
+    client.write('GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: demo\r\nConnection: Upgrade\r\n\r\n')
+    await switched
+    client.on('end', () => client.end())
+    const report = await g.shutdown()
+    if (endsOnSignal) {
+      expect(report.sockets).toMatchObject({ forced: 0, closedIdle: 0, closedAfterResponse: 1 })
+      expect(report.exitCode).toBe(0)
+    } else {
+      expect(report.sockets).toMatchObject({ forced: 1, closedIdle: 0 })
+      expect(report.phases.draining).toBeGreaterThanOrEqual(290)
+      expect(report.exitCode).toBe(1)
     }
   })
 
@@ -149,28 +150,29 @@ describe('drain', () => {
     expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
   })
 
-  it('the drain is over when it destroys the last idle socket, not at its close event; the hooks\' turn comes only when there are hooks', async () => {
-    // Node runs its own close handling of a destroyed socket in the event loop's close phase. Without hooks the shutdown
-    // is over before that phase (an exit then skips it); with hooks it waits one turn for their unhandled rejections.
-    for (const withHook of [false, true]) {
-      const { g, server } = setup({ idleSocketGrace: 0 })
-      const order: string[] = []
-      const accepted = once(server, 'connection') as Promise<[Socket]>
-      if (withHook) g.onShutdown('flush', () => { order.push('hook') })
-      const port = await listen(server)
-      const socket = await open(port)
-      const [serverSide] = await accepted
-      socket.write(GET)
-      await readUntil(socket, /\r\n\r\nok$/)
-      const closeEvent = new Promise<void>(resolve => { serverSide.once('close', () => { order.push('close event'); resolve() }) })
-      g.on('phase', ({ phase }) => { if (phase === 'cleanup' || phase === 'stopped') order.push(phase) })
-      const report = await g.shutdown()
-      await closeEvent
-      expect(order).toEqual(withHook ? ['cleanup', 'hook', 'close event', 'stopped'] : ['cleanup', 'stopped', 'close event'])
-      // Counted once, although its close event came after it was released.
-      expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
-      expect(g.openSockets).toBe(0)
-    }
+  // Node runs its own close handling of a destroyed socket in the event loop's close phase. Without hooks the shutdown is
+  // over before that phase (an exit then skips it); with hooks it waits one turn for their unhandled rejections.
+  it.each([
+    { hooks: 'without hooks', withHook: false },
+    { hooks: 'with a hook', withHook: true }
+  ])('the drain is over when it destroys the last idle socket, not at its close event; the hooks\' turn comes only when there are hooks: $hooks', async ({ withHook }) => {
+    const { g, server } = setup({ idleSocketGrace: 0 })
+    const order: string[] = []
+    const accepted = once(server, 'connection') as Promise<[Socket]>
+    if (withHook) g.onShutdown('flush', () => { order.push('hook') })
+    const port = await listen(server)
+    const socket = await open(port)
+    const [serverSide] = await accepted
+    socket.write(GET)
+    await readUntil(socket, /\r\n\r\nok$/)
+    const closeEvent = new Promise<void>(resolve => { serverSide.once('close', () => { order.push('close event'); resolve() }) })
+    g.on('phase', ({ phase }) => { if (phase === 'cleanup' || phase === 'stopped') order.push(phase) })
+    const report = await g.shutdown()
+    await closeEvent
+    expect(order).toEqual(withHook ? ['cleanup', 'hook', 'close event', 'stopped'] : ['cleanup', 'stopped', 'close event'])
+    // Counted once, although its close event came after it was released.
+    expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
+    expect(g.openSockets).toBe(0)
   })
 
   it('without a lame duck, a socket whose quiet time is unknown waits the whole idleSocketGrace from the drain\'s start', async () => {

@@ -152,22 +152,23 @@ describe('Node internals graceful reads', () => {
     expect(receiving!.has(sockets[2]!)).toBe(true)
   })
 
-  it('socket[kTimeout]._idleStart: how long an idle keep-alive socket has been quiet; unknown without a keep-alive timer', async () => {
-    for (const keepAliveTimeout of [30_000, 0]) {
-      const { server, port, sockets } = await holding()
-      server.keepAliveTimeout = keepAliveTimeout
-      const socket = await client(port)
-      socket.write(rawGet('/'))
-      await readUntil(socket, /ok$/)
-      // The scenario: quiet for a while.
-      await new Promise(resolve => setTimeout(resolve, 250))
-      const quiet = quietFor(sockets[0]!, loopNow())
-      if (keepAliveTimeout === 0) {
-        expect(quiet).toBeUndefined()
-      } else {
-        expect(quiet).toBeGreaterThanOrEqual(200)
-        expect(quiet).toBeLessThan(60_000)
-      }
+  it.each([
+    { timer: 'how long an idle keep-alive socket has been quiet', keepAliveTimeout: 30_000 },
+    { timer: 'unknown without a keep-alive timer', keepAliveTimeout: 0 }
+  ])('socket[kTimeout]._idleStart: $timer', async ({ keepAliveTimeout }) => {
+    const { server, port, sockets } = await holding()
+    server.keepAliveTimeout = keepAliveTimeout
+    const socket = await client(port)
+    socket.write(rawGet('/'))
+    await readUntil(socket, /ok$/)
+    // The scenario: quiet for a while.
+    await new Promise(resolve => setTimeout(resolve, 250))
+    const quiet = quietFor(sockets[0]!, loopNow())
+    if (keepAliveTimeout === 0) {
+      expect(quiet).toBeUndefined()
+    } else {
+      expect(quiet).toBeGreaterThanOrEqual(200)
+      expect(quiet).toBeLessThan(60_000)
     }
   })
 

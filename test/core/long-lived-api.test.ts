@@ -59,21 +59,22 @@ describe('endEventStream', () => {
     expect(await text(await listen(server), '/')).toBe('retry: 1000\n\n')
   })
 
-  it('rejects what would corrupt the stream, and unknown options with a hint', () => {
-    const sink = { end: () => undefined }
-    const cases: Array<[unknown, RegExp, GracefulErrorCode]> = [
-      [{ retry: -1 }, /`retry` must be/, 'GRACEFUL_ERR_INVALID_DURATION'],
-      [{ event: 'a\nb' }, /`event` must be a string without line breaks/, 'GRACEFUL_ERR_INVALID_OPTION'],
-      [{ id: 'x\r' }, /`id` must be/, 'GRACEFUL_ERR_INVALID_OPTION'],
-      [{ data: 42 }, /`data` must be a string/, 'GRACEFUL_ERR_INVALID_OPTION'],
-      [{ retryy: 10 }, /Did you mean `retry`\?/, 'GRACEFUL_ERR_UNKNOWN_OPTION'],
-      ['soon', /endEventStream\(\) options must be an object/, 'GRACEFUL_ERR_OPTIONS_NOT_OBJECT']
-    ]
-    for (const [options, message, code] of cases) {
-      const error = thrown(() => { endEventStream(sink, options as EventStreamEnd) })
-      expect(isGracefulError(error, code), String(error)).toBe(true)
-      expect((error as Error).message).toMatch(message)
-    }
+  const sink = { end: () => undefined }
+
+  it.each<[unknown, RegExp, GracefulErrorCode]>([
+    [{ retry: -1 }, /`retry` must be/, 'GRACEFUL_ERR_INVALID_DURATION'],
+    [{ event: 'a\nb' }, /`event` must be a string without line breaks/, 'GRACEFUL_ERR_INVALID_OPTION'],
+    [{ id: 'x\r' }, /`id` must be/, 'GRACEFUL_ERR_INVALID_OPTION'],
+    [{ data: 42 }, /`data` must be a string/, 'GRACEFUL_ERR_INVALID_OPTION'],
+    [{ retryy: 10 }, /Did you mean `retry`\?/, 'GRACEFUL_ERR_UNKNOWN_OPTION'],
+    ['soon', /endEventStream\(\) options must be an object/, 'GRACEFUL_ERR_OPTIONS_NOT_OBJECT']
+  ])('rejects what would corrupt the stream, and unknown options with a hint: %o', (options, message, code) => {
+    const error = thrown(() => { endEventStream(sink, options as EventStreamEnd) })
+    expect(isGracefulError(error, code), String(error)).toBe(true)
+    expect((error as Error).message).toMatch(message)
+  })
+
+  it('rejects what is not a stream', () => {
     expect(isGracefulError(thrown(() => { endEventStream({} as typeof sink) }), 'GRACEFUL_ERR_NOT_A_STREAM')).toBe(true)
   })
 })
@@ -139,11 +140,9 @@ describe('trackWebSockets', () => {
     expect(outcome.sockets).toMatchObject({ webSockets: 0, forced: 0 })
   })
 
-  it('refuses what is not a WebSocket server', () => {
+  it.each([undefined, {}, { on: () => undefined, clients: 3 }])('refuses what is not a WebSocket server: %o', (value) => {
     const g = createGraceful({ signals: [], exit: false, logger: false })
-    for (const value of [undefined, {}, { on: () => undefined, clients: 3 }]) {
-      expect(isGracefulError(thrown(() => g.trackWebSockets(value as never)), 'GRACEFUL_ERR_NOT_A_WEBSOCKET_SERVER')).toBe(true)
-    }
+    expect(isGracefulError(thrown(() => g.trackWebSockets(value as never)), 'GRACEFUL_ERR_NOT_A_WEBSOCKET_SERVER')).toBe(true)
   })
 })
 

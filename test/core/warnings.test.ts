@@ -338,11 +338,9 @@ describe('configuration from the environment', () => {
     expect(lines.find(line => line.obj['warning'] === 'budget')).toMatchObject({ obj: { drainTimeout: 100_000, gracePeriod: 1_000 } })
   })
 
-  it('a duration without its unit, or a bad path, is refused with GRACEFUL_ERR_INVALID_ENV naming the variable', () => {
-    for (const env of [{ GRACEFUL_PRE_STOP_DELAY: '5' }, { GRACEFUL_DRAIN_TIMEOUT: 'ten seconds' }, { GRACEFUL_LIVENESS_PATH: 'livez' }]) {
-      const caught = withEnv(env, () => thrown(() => createGraceful({ ...quiet, logger: false })))
-      expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ENV'), String(caught)).toBe(true)
-      expect((caught as Error).message).toContain(Object.keys(env)[0])
-    }
+  it.each([{ GRACEFUL_PRE_STOP_DELAY: '5' }, { GRACEFUL_DRAIN_TIMEOUT: 'ten seconds' }, { GRACEFUL_LIVENESS_PATH: 'livez' }])('a duration without its unit, or a bad path, is refused with GRACEFUL_ERR_INVALID_ENV naming the variable: %o', (env) => {
+    const caught = withEnv(env, () => thrown(() => createGraceful({ ...quiet, logger: false })))
+    expect(isGracefulError(caught, 'GRACEFUL_ERR_INVALID_ENV'), String(caught)).toBe(true)
+    expect((caught as Error).message).toContain(Object.keys(env)[0])
   })
 })

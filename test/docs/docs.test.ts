@@ -12,6 +12,7 @@ import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import config from '../../vitest.config.js'
+import { CLIENTS, PRE_STOP_DELAY, REQUEST_MS, setUps, STOP_TIMEOUT } from '../containers/container-setups.js'
 import { root } from '../helpers/packages.js'
 
 /**
@@ -71,7 +72,8 @@ const include = (config as { test: { include: string[] } }).test.include
 function isTestFile (file: string): boolean {
   return include.some(glob => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`).test(file))
 }
-const tests = readdirSync(join(root, 'test')).filter(file => file.endsWith('.test.ts') && file !== 'docs.test.ts')
+const tests = readdirSync(join(root, 'test'), { recursive: true, encoding: 'utf8' })
+  .filter(file => file.endsWith('.test.ts') && file !== join('docs', 'docs.test.ts'))
   .map(file => readFileSync(join(root, 'test', file), 'utf8'))
 
 describe('code in the docs', () => {
@@ -95,13 +97,11 @@ describe('code in the docs', () => {
     expect(isTestFile(example) || tests.some(test => test.includes(`'${example}'`)), `a test runs ${example}`).toBe(true)
   })
 
-  it('covers the README and every guide that shows an app', () => {
-    // The blocks this page is about exist: a parsing slip must not turn the checks above into no checks.
+  // The blocks this page is about exist: a parsing slip must not turn the checks above into no checks.
+  it.each(['README.md', 'docs/getting-started.md', 'docs/express.md', 'docs/fastify.md', 'docs/nestjs.md',
+    'docs/koa.md', 'docs/hono.md', 'packages/core/README.md'])('covers the README and every guide that shows an app: %s', (file) => {
     const files = new Set(marked.map(block => block.file))
-    for (const file of ['README.md', 'docs/getting-started.md', 'docs/express.md', 'docs/fastify.md', 'docs/nestjs.md',
-      'docs/koa.md', 'docs/hono.md', 'packages/core/README.md']) {
-      expect(files, file).toContain(file)
-    }
+    expect(files, file).toContain(file)
   })
 })
 
@@ -207,23 +207,25 @@ describe('statements in the docs', () => {
     expect(read('docs/nestjs.md').split('\n## ')[0]).toContain(`Node.js ${needed} or later`)
   })
 
-  it('docker.md\'s table says what test/containers/container.test.ts asserts of each set-up', async () => {
-    const { setUps, STOP_TIMEOUT, CLIENTS, REQUEST_MS, PRE_STOP_DELAY } = await import('../containers/container-setups.js')
-    const page = section('docs/docker.md', '## `CMD ["node", …]`, not `npm start`')
+  const dockerSetUps = (): string => section('docs/docker.md', '## `CMD ["node", …]`, not `npm start`')
+  const dockerRows = (): string[][] => [...dockerSetUps().matchAll(/^\| (?!set-up|---)(.+) \|$/gm)].map(match => match[1]!.split(' | '))
+
+  it('docker.md\'s table says what test/containers/container.test.ts asserts of each set-up: how they are run, one row each', () => {
+    const page = dockerSetUps()
     expect(page).toContain(`\`podman stop -t ${STOP_TIMEOUT}\`, ${CLIENTS} keep-alive clients each with a ${REQUEST_MS} ms request`)
     expect(page).toContain(`lame duck\nset to ${PRE_STOP_DELAY / 1000} s`)
-    const rows = [...page.matchAll(/^\| (?!set-up|---)(.+) \|$/gm)].map(match => match[1]!.split(' | '))
-    expect(rows.map(row => row[0])).toEqual(setUps.map(setUp => setUp.name))
-    for (const [index, setUp] of setUps.entries()) {
-      const [, exitCode, took, complete, lost, warning] = rows[index]!
-      expect({ exitCode, tookTheTimeout: took === 'the whole timeout', complete, lost, warning }, setUp.name).toEqual({
-        exitCode: String(setUp.exitCode),
-        tookTheTimeout: setUp.killedAtTimeout,
-        complete: setUp.drains ? 'yes' : 'no',
-        lost: setUp.drains ? '0' : 'all in flight',
-        warning: setUp.warnings.length === 0 ? 'none' : setUp.warnings.map(name => `\`${name}\``).join(', ')
-      })
-    }
+    expect(dockerRows().map(row => row[0])).toEqual(setUps.map(setUp => setUp.name))
+  })
+
+  it.each(setUps.map((setUp, index) => ({ ...setUp, index })))('docker.md\'s table says what test/containers/container.test.ts asserts of each set-up: $name', (setUp) => {
+    const [, exitCode, took, complete, lost, warning] = dockerRows()[setUp.index] ?? []
+    expect({ exitCode, tookTheTimeout: took === 'the whole timeout', complete, lost, warning }, setUp.name).toEqual({
+      exitCode: String(setUp.exitCode),
+      tookTheTimeout: setUp.killedAtTimeout,
+      complete: setUp.drains ? 'yes' : 'no',
+      lost: setUp.drains ? '0' : 'all in flight',
+      warning: setUp.warnings.length === 0 ? 'none' : setUp.warnings.map(name => `\`${name}\``).join(', ')
+    })
   })
 
   it('docker.md says how to build the example, with the tarballs its package.json takes', () => {
