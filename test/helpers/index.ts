@@ -53,7 +53,8 @@ export interface FixtureConfig {
   /** An authentication middleware in front of everything (and of graceful): 401 without `authorization`. */
   auth?: boolean
   /**
-   * Node cluster: a primary with `gracefulCluster(clusterOptions)` forking this many workers running the app.
+   * Node cluster (test/fixtures/cluster.mjs): a primary with `gracefulCluster(clusterOptions)` forking this many
+   * workers running the app.
    * `deadWorkerAtShutdown`: once every worker listens, the primary SIGKILLs the last one and starts its shutdown
    * before it has heard of that death (the worker's IPC channel still looks connected). `workerDiesListening`: the
    * primary SIGKILLs the first worker whose request for the listening socket it reads, the moment it reads it, and
@@ -108,6 +109,7 @@ export interface Exit {
 
 const fixturePath = fileURLToPath(new URL('../fixtures/app.mjs', import.meta.url))
 const frameworksFixturePath = fileURLToPath(new URL('../fixtures/frameworks.mjs', import.meta.url))
+const clusterFixturePath = fileURLToPath(new URL('../fixtures/cluster.mjs', import.meta.url))
 const running = new Set<ChildProcess>()
 
 // Every child this file started is ended by its PID, even when a test fails half-way.
@@ -136,7 +138,8 @@ export class Fixture {
     const env = childEnv({ ...config.env, GRACEFUL_FIXTURE: JSON.stringify(config) })
     const script = config.script !== undefined
       ? fileURLToPath(new URL(`../fixtures/${config.script}`, import.meta.url))
-      : (frameworksOnCore as readonly string[]).includes(config.framework) ? frameworksFixturePath : fixturePath
+      : config.cluster !== undefined ? clusterFixturePath
+        : (frameworksOnCore as readonly string[]).includes(config.framework) ? frameworksFixturePath : fixturePath
     const [command, ...args] = [...config.wrapper ?? [], ...config.runtime ?? [process.execPath], ...config.nodeArgs ?? [], script]
     this.child = tty
       ? spawn('script', ['-qec', `${shellQuote(process.execPath)} ${shellQuote(fixturePath)}`, '/dev/null'], {
