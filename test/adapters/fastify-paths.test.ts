@@ -109,7 +109,7 @@ describe('fastify.close() called directly', () => {
   })
 
   it('leaves the process alone: a direct close is the application\'s, not a signal', async () => {
-    const app = new Fixture({ framework: 'fastify', options: { exit: true }, closeDirectly: true })
+    const app = new Fixture({ framework: 'fastify', script: 'fastify-closes-itself.mjs', options: { exit: true } })
     await app.ready()
     const exit = await app.exited
     expect(app.eventsNamed('closed-directly')).toHaveLength(1)

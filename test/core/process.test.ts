@@ -167,7 +167,7 @@ describe('exit: false', () => {
 
 describe('fastify on localhost', () => {
   it('drains the second server Fastify opens for ::1 as well as the first', async () => {
-    const app = new Fixture({ framework: 'fastify', fastifyLocalhost: true, keepAliveTimeout: 60_000 })
+    const app = new Fixture({ framework: 'fastify', script: 'fastify-localhost.mjs', keepAliveTimeout: 60_000 })
     const port = await app.ready()
     const ready = app.events.find(e => e.event === 'ready')!
     expect((ready['addresses'] as Array<{ address: string }>).map(a => a.address).sort()).toEqual(['127.0.0.1', '::1'])

@@ -285,7 +285,7 @@ describe('configuration warnings', () => {
 
 describe('a competing signal listener', () => {
   it('is named at start-up, and runs once the shutdown is over instead of at the signal', async () => {
-    const app = new Fixture({ framework: 'node', ownSigtermHandler: true })
+    const app = new Fixture({ framework: 'node', script: 'own-sigterm-listener.mjs' })
     await app.ready()
     expect(app.warnings()).toEqual(['competing-listener'])
     expect(app.events.find(event => event['warning'] === 'competing-listener')!.msg)

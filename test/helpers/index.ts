@@ -34,7 +34,6 @@ export interface FixtureConfig {
   keepAliveTimeout?: number
   tls?: { key: string, cert: string }
   attach?: boolean
-  fastifyLocalhost?: boolean
   instanceOptions?: Array<Record<string, unknown>>
   /** Log through graceful's own fallback logger (to stderr) instead of the fixture's JSON lines on stdout. */
   fallbackLogger?: boolean
@@ -63,8 +62,6 @@ export interface FixtureConfig {
   cluster?: { workers: number, options?: Record<string, unknown>, deadWorkerAtShutdown?: boolean, workerDiesListening?: boolean }
   /** A `ws` server on /ws (node, Express) or @fastify/websocket (Fastify); each WebSocket is greeted with "hello". */
   webSockets?: boolean
-  /** The application's own SIGTERM listener, next to graceful's. */
-  ownSigtermHandler?: boolean
   /**
    * When the shutdown starts, the whole process stops (its event loop too) until `release()`: a connection opened
    * meanwhile waits in the listener's accept queue, as behind an event loop held by a long task.
@@ -74,8 +71,6 @@ export interface FixtureConfig {
   phases?: boolean
   /** Count event-loop turns from the end of a /slow response to the exit (the exit event's `turnsAfterFinish`). */
   countTurns?: boolean
-  /** Fastify: once listening, the app calls fastify.close() itself, then exits with 7. */
-  closeDirectly?: boolean
   /** node:http2 instead of node:http (secure with `tls`, else cleartext); Fastify with `http2: true`. */
   http2?: { allowHTTP1?: boolean }
 }
