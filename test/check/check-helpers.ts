@@ -1,4 +1,4 @@
-// graceful-check on the command line, as a user or a CI job runs it, for the tests of test/check*.test.ts: each run a
+// graceful-check on the command line, as a user or a CI job runs it, for the tests of test/check/check*.test.ts: each run a
 // real child process that starts a real service, loads it over 127.0.0.1 and signals it.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
