@@ -115,7 +115,7 @@ describe('public surface', () => {
 
   it('@graceful/core/register exports nothing: it is a preload, loaded for what it does', () => {
     const manifest = JSON.parse(readFileSync(join(root, 'packages/core/package.json'), 'utf8')) as { exports: Record<string, unknown> }
-    expect(manifest.exports['./register']).toEqual({ types: './dist/register.d.ts', default: './dist/register.js' })
+    expect(manifest.exports['./register']).toEqual({ types: './dist/register.d.ts', default: './dist/bundle/register.js' })
     expect(readFileSync(join(root, 'packages/core/dist/register.d.ts'), 'utf8')).toMatch(/^export \{\};/m)
     expect(readFileSync(join(root, 'docs/reference/api.md'), 'utf8')).toContain('## @graceful/core/register')
   })
@@ -202,12 +202,13 @@ describe.each(publishedPackages().map(pkg => [pkg.manifest.name, pkg] as const))
     expect(manifest.repository).toEqual({ type: 'git', url: 'git+https://github.com/graceful-js/graceful.git', directory: pkg.dir })
     expect(manifest.homepage).toBe(`https://github.com/graceful-js/graceful/tree/main/${pkg.dir}#readme`)
     expect(manifest.bugs?.url).toBe('https://github.com/graceful-js/graceful/issues')
-    expect(manifest.files).toEqual(['dist', '!dist/.tsbuildinfo'])
+    expect(manifest.files).toEqual(name === '@graceful/core' ? ['dist/bundle', 'dist/**/*.d.ts', 'dist/**/*.d.ts.map'] : ['dist', '!dist/.tsbuildinfo'])
     expect(manifest.engines).toEqual({ node: '>=20.19' })
     // The preload is the one module that acts when it is loaded: a bundler must keep `import '@graceful/core/register'`.
-    expect(manifest.sideEffects).toEqual(name === '@graceful/core' ? ['./dist/register.js'] : false)
+    expect(manifest.sideEffects).toEqual(name === '@graceful/core' ? ['./dist/bundle/register.js'] : false)
     expect(manifest.publishConfig).toEqual({ access: 'public' })
-    expect(manifest.exports?.['.']).toEqual({ types: './dist/index.d.ts', default: './dist/index.js' })
+    // The core is published as one bundle (packages/core/bundle.mjs); its types stay tsc's.
+    expect(manifest.exports?.['.']).toEqual({ types: './dist/index.d.ts', default: name === '@graceful/core' ? './dist/bundle/index.js' : './dist/index.js' })
     // The licence travels with the package, and it is the repository's.
     expect(readFileSync(join(root, pkg.dir, 'LICENSE'), 'utf8')).toBe(readFileSync(join(root, 'LICENSE'), 'utf8'))
   })

@@ -32,8 +32,17 @@ function sourceModules (pkg: Package): string[] {
 describe.each(packages.map(pkg => [pkg.manifest.name, pkg] as const))('%s', (name, pkg) => {
   it('packs only its built code with maps and declarations, README, LICENSE and package.json', async () => {
     const expected = ['LICENSE', 'README.md', 'package.json']
+    const bundled = name === '@graceful/core'
     for (const module of sourceModules(pkg)) {
-      expected.push(`dist/${module}.js`, `dist/${module}.js.map`, `dist/${module}.d.ts`, `dist/${module}.d.ts.map`)
+      expected.push(`dist/${module}.d.ts`, `dist/${module}.d.ts.map`)
+      // The core ships its bundle (packages/core/bundle.mjs) instead of one file per module.
+      if (!bundled) expected.push(`dist/${module}.js`, `dist/${module}.js.map`)
+    }
+    if (bundled) {
+      const chunks = readdirSync(join(root, pkg.dir, 'dist/bundle')).filter(file => !/^(index|register|testing)\.js/.test(file))
+      expect(chunks.filter(file => file.endsWith('.js')), 'one chunk shared by the entries').toHaveLength(1)
+      for (const file of ['index.js', 'register.js', 'testing.js', ...chunks]) expected.push(`dist/bundle/${file}`)
+      for (const entry of ['index', 'register', 'testing']) expected.push(`dist/bundle/${entry}.js.map`)
     }
     expect(await tarballFiles(tarballs.get(name)!)).toEqual(expected.sort())
   })

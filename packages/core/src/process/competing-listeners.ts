@@ -16,6 +16,9 @@ export interface DeferredRun {
 }
 
 /** Who added a listener, when the stack tells: the libraries known to add one, else the file that did. */
+/** This module's file as stack frames name it: a file URL, or its path when loaded through require(). */
+const OWN_FILE = import.meta.url
+
 export function originOf (stack: string | undefined): string | undefined {
   if (stack === undefined) return undefined
   const known: Array<[RegExp, string]> = [
@@ -27,8 +30,8 @@ export function originOf (stack: string | undefined): string | undefined {
     [/[\\/](nitropack|nitro)[\\/]/, 'Nitro']
   ]
   const frames = stack.split('\n').slice(1).map(line => line.trim())
-  // The first frame that is neither Node's own (process.on) nor this file.
-  const caller = frames.find(frame => !frame.includes('node:') && !frame.includes('competing-listeners.'))
+  // The first frame that is neither Node's own (process.on) nor this file (the published bundle's chunk, which holds it).
+  const caller = frames.find(frame => !frame.includes('node:') && !frame.includes(OWN_FILE))
   if (caller === undefined) return undefined
   for (const [pattern, name] of known) if (pattern.test(caller)) return name
   return caller.replace(/^at\s+/, '')
