@@ -1,4 +1,4 @@
-// Types for bench/chart.mjs, which test/bench-docs.test.ts imports.
+// Types for bench/chart.mjs, which test/docs/bench-docs.test.ts imports.
 import type { SavedRun } from './targets.d.mts'
 
 /** The chart's file name, next to docs/benchmarks.md. */

@@ -1,4 +1,4 @@
-// Types for bench/render.mjs, which test/bench-docs.test.ts imports.
+// Types for bench/render.mjs, which test/docs/bench-docs.test.ts imports.
 import type { SavedRun } from './targets.d.mts'
 
 /** docs/benchmarks.md from a saved run (docs/benchmarks.json), measuring nothing. */

@@ -1,4 +1,4 @@
-// Types for bench/rollout.mjs, which test/rollout.test.ts imports.
+// Types for bench/rollout.mjs, which test/check/rollout.test.ts imports.
 import type { CheckReport } from '@graceful/check'
 
 export interface RolloutOptions {

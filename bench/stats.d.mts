@@ -1,4 +1,4 @@
-// Types for bench/stats.mjs, which test/bench-stats.test.ts imports.
+// Types for bench/stats.mjs, which test/docs/bench-stats.test.ts imports.
 
 /** The median of the values (the mean of the two middle ones for an even count). */
 export function median (values: readonly number[]): number

@@ -1,4 +1,4 @@
-// Types for bench/targets.mjs, which test/bench-docs.test.ts imports.
+// Types for bench/targets.mjs, which test/docs/bench-docs.test.ts imports.
 
 /** One shutdown measurement of one server (bench/run.mjs's shape in docs/benchmarks.json). */
 export interface ShutdownEntry {

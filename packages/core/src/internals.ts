@@ -1,4 +1,4 @@
-// Every Node internal graceful reads, each tested on every supported Node line (test/internals.test.ts), its fallback
+// Every Node internal graceful reads, each tested on every supported Node line (test/core/internals.test.ts), its fallback
 // named in docs/how-it-works.md. None is read per request but `isQueued`.
 import type { ServerResponse } from 'node:http'
 import type { Http2Session, ServerHttp2Stream } from 'node:http2'

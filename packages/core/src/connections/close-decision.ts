@@ -1,5 +1,5 @@
 // When a connection may close once draining has begun: pure functions of its state and the time, so that the rules
-// that lose no request are property-tested without sockets (test/close-decision.test.ts).
+// that lose no request are property-tested without sockets (test/core/close-decision.test.ts).
 
 /** The drain's windows, in ms: `idleSocketGrace` after a connection's last byte, `newSocketGrace` after its accept. */
 export interface DrainTimes {
