@@ -66,7 +66,13 @@ export function render (saved) {
         'instructions per request, found with `node --log-ic`: the stores in `EventEmitter.init`). Loading an ES module ' +
         'package of a few files is enough to get there (on Node 20 the loader reads each file through a FileHandle, an ' +
         'EventEmitter), so loading graceful, or any such package, into the hello world moves it there. The second ' +
-        'pair compares graceful with the bare framework in the same state: that difference is graceful\'s own.', '')
+        'pair compares graceful with the bare framework in the same state: that difference is graceful\'s own. The core ' +
+        'is published as one bundle (its three entries and one shared chunk, packages/core/bundle.mjs) so that loading it ' +
+        'reads four files, not one per module.', '')
+    }
+    if (saved.instructionsMeasured !== undefined) {
+      lines.push(`These counts were taken again on their own (${saved.instructionsMeasured}, \`node bench/run.mjs --instructions\`), ` +
+        'after the core was published as a bundle; the timings on this page are from the runs named with them.', '')
     }
     lines.push('| framework | bare | with graceful | difference per request | ratio |' + (service ? ' bare, after a service\'s start-up | with graceful | difference | ratio |' : ''))
     lines.push('|---|---:|---:|---:|---:|' + (service ? '---:|---:|---:|---:|' : ''))
