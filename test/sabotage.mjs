@@ -140,7 +140,7 @@ export const sabotages = [
     file: 'packages/core/src/connections/close-decision.ts',
     find: '  if (facts.idleSinceSignal) return facts.msSinceSignal\n',
     replace: '',
-    tests: [['test/core/close-decision.test.ts', 'counts the quiet time from the whole shutdown so far'], ['test/core/drain.test.ts', 'after a lame duck, a keep-alive socket idle since the signal is closed as draining begins']]
+    tests: [['test/core/close-decision.test.ts', 'counts the quiet time from the whole shutdown so far'], ['test/core/drain.test.ts', 'after a lame duck shorter than the quiet window, a keep-alive socket idle since the signal waits only the rest of its window']]
   },
   {
     mechanism: "a socket in the middle of a request's head is not closed as quiet",

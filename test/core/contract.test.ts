@@ -112,15 +112,16 @@ describe.each(frameworks)('%s', (framework) => {
   })
 
   it('a keep-alive request sent on a socket that turned idle a moment before the drain is answered, not reset', async () => {
-    // The client's next request goes out 300 ms into the drain, long after the event loop has polled again (so only
-    // the quiet window can save it), and well inside a window widened so that a starved runner cannot decide it.
-    const app = new Fixture({ framework, options: { idleSocketGrace: 5_000, drainTimeout: 10_000 } })
+    // The client's next request goes out 300 ms after the app said draining began, long after its event loop has
+    // polled again (so only the quiet window can save it), and well inside a window widened so that a starved runner
+    // cannot decide it. Timed from the draining line, not from the signal: a starved app may start draining late.
+    const app = new Fixture({ framework, phases: true, options: { idleSocketGrace: 5_000, drainTimeout: 10_000 } })
     const port = await app.ready()
     const idle = await openSocket(port)
     try {
       await exchange(idle, rawGet('/work'))
       app.kill('SIGTERM')
-      await app.shutdownStarted()
+      await app.waitFor(event => event.event === 'phase' && event.phase === 'draining', 'draining')
       await new Promise(resolve => setTimeout(resolve, 300))
       const late = await exchange(idle, rawGet('/work'))
       expect(late).toMatch(/^HTTP\/1\.1 200/)

@@ -134,6 +134,22 @@ describe('drain', () => {
     expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
   })
 
+  it('after a lame duck shorter than the quiet window, a keep-alive socket idle since the signal waits only the rest of its window', async () => {
+    // The lame duck (1.5 s) is quiet time: the window (2 s) ends 0.5 s into the drain, not 2 s into it.
+    const { g, server } = setup({ preStopDelay: 1_500, idleSocketGrace: 2_000 })
+    server.keepAliveTimeout = 0
+    const port = await listen(server)
+    const socket = await open(port)
+    socket.write(GET)
+    await readUntil(socket, /\r\n\r\nok$/)
+    const closed = closeOf(socket).then(() => performance.now())
+    let drainingAt = 0
+    g.on('phase', ({ phase }) => { if (phase === 'draining') drainingAt = performance.now() })
+    const report = await g.shutdown()
+    expect(await closed - drainingAt).toBeLessThan(1_400)
+    expect(report.sockets).toMatchObject({ closedIdle: 1, forced: 0 })
+  })
+
   it('without a lame duck, a socket whose quiet time Node knows (its keep-alive timer) is closed at once if quiet long enough', async () => {
     const { g, server } = setup({ idleSocketGrace: 1_500 })
     server.keepAliveTimeout = 30_000

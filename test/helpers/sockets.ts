@@ -58,6 +58,11 @@ export function nextResponse (socket: Socket): Promise<string> {
       socket.off('close', onClose)
       socket.off('error', onError)
     }
+    // A socket the server closed before this was asked: its 'close' has gone by, so say so now instead of waiting.
+    if (socket.destroyed) {
+      reject(new Error('the socket was closed before the request was sent'))
+      return
+    }
     socket.on('data', onData)
     socket.on('close', onClose)
     socket.on('error', onError)
