@@ -172,6 +172,17 @@ describe('statements in the docs', () => {
     expect([...table.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map(match => match[1]).sort()).toEqual([...WARNING_NAMES].sort())
   })
 
+  it('reliability.md\'s sabotage table has a row for every sabotage, with its tests, and each failed as it must', async () => {
+    const { sabotages } = await import('../sabotage.mjs')
+    const table = section('docs/reliability.md', '## Sabotage')
+    const rows = [...table.matchAll(/^\| (?!mechanism removed|---)(.+) \| (.+) \| (.+) \|$/gm)]
+      .map(([, mechanism, tests, verdict]) => ({ mechanism, tests, verdict }))
+    // The rows as test/sabotage.mjs prints them, so that a new sabotage (or a renamed test) is run before it is listed.
+    expect(rows.map(row => `${row.mechanism} | ${row.tests}`)).toEqual(sabotages.map(entry =>
+      `${entry.mechanism} | ${entry.tests.map(([file, name]) => `${file.replace('test/', '')}: ${name}`).join('; ')}`))
+    expect(rows.filter(row => row.verdict !== 'fails, as it must')).toEqual([])
+  })
+
   it('express.md has one "In tests" section', () => {
     expect(read('docs/express.md').match(/^## In tests$/gm)).toHaveLength(1)
   })
