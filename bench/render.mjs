@@ -234,6 +234,12 @@ function summary (saved) {
     out.push(`| [${target.title}](${anchor(target.title)}) | ${cells.join(' | ')} |`)
   }
   out.push('')
+  if (saved.shutdownByLineStale !== undefined) {
+    // Set by hand when the core's shutdown path changed after the other lines' shutdown runs.
+    out.push(`The shutdown figures of Node ${Object.keys(saved.shutdownByLine ?? {}).sort().join(', ')} predate ` +
+      `${saved.shutdownByLineStale}; Node ${saved.machine.node}'s were measured after it. \`node bench/run.mjs ` +
+      '--skip-throughput --merge` run with a line\'s binary measures that line again (about 12 minutes on a quiet machine).', '')
+  }
   if (Object.keys(saved.shutdown ?? {}).length > 0) {
     out.push(`![Shutdown times of graceful and the peers, per Node line and socket count](${chartFile})`, '',
       'The chart: SIGTERM → exit with idle keep-alive sockets, per Node line (rows) and socket count (columns, each ' +
