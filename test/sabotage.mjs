@@ -326,9 +326,9 @@ export const sabotages = [
     find: "    this.#parts.work.stop('signal', reason)\n",
     replace: '',
     tests: [
-      ['test/work/work-recipes.test.ts', 'a run in progress at SIGTERM finishes, no run starts after it'],
-      ['test/work/work-recipes.test.ts', 'the message being handled at SIGTERM finishes, none is taken after it'],
-      ['test/work/work.test.ts', "a consumer stops at the signal, during the lame duck"]
+      ['test/work-sources/work-recipes.test.ts', 'a run in progress at SIGTERM finishes, no run starts after it'],
+      ['test/work-sources/work-recipes.test.ts', 'the message being handled at SIGTERM finishes, none is taken after it'],
+      ['test/work-sources/work.test.ts', "a consumer stops at the signal, during the lame duck"]
     ]
   },
   {
@@ -337,8 +337,8 @@ export const sabotages = [
     find: '      this.#forced.push(...forced)\n',
     replace: '',
     tests: [
-      ['test/work/work.test.ts', 'at the drain deadline the work is named'],
-      ['test/work/work-recipes.test.ts', 'a run still going at the drain deadline is named in the report'],
+      ['test/work-sources/work.test.ts', 'at the drain deadline the work is named'],
+      ['test/work-sources/work-recipes.test.ts', 'a run still going at the drain deadline is named in the report'],
       ['test/adapters/grpc.test.ts', 'at the deadline the calls still open end with UNAVAILABLE, not CANCELLED, and each is named in the report']
     ]
   },
@@ -347,7 +347,7 @@ export const sabotages = [
     file: 'packages/core/src/shutdown/sequence.ts',
     find: '}), this.#parts.work.drain(drainTimeout, () => { this.#parts.cut(reason) })])',
     replace: '}), Promise.resolve()])',
-    tests: [['test/work/work.test.ts', 'draining lasts until the work taken before the signal has ended']]
+    tests: [['test/work-sources/work.test.ts', 'draining lasts until the work taken before the signal has ended']]
   },
   {
     mechanism: 'telemetry and logs flushed last, after the drain, the hooks and the report',
@@ -356,7 +356,7 @@ export const sabotages = [
     replace: '    const early = flushes.steps.length > 0 ? flushes.run() : undefined\n    const report = await sequence.run(reason)\n    if (early !== undefined) report.flush = await early\n',
     tests: [
       ['test/adapters/telemetry.test.ts', 'the spans of the requests served during the lame duck and the drain reach the collector'],
-      ['test/work/work.test.ts', 'runs after the hooks and after the report is logged, last registered first']
+      ['test/work-sources/work.test.ts', 'runs after the hooks and after the report is logged, last registered first']
     ]
   },
   {
@@ -378,14 +378,14 @@ export const sabotages = [
     file: 'packages/bullmq/src/index.ts',
     find: '          await job.moveToWait(job.token)\n',
     replace: '',
-    tests: [['test/work/work-bullmq.test.ts', 'the one cut at the deadline is back in wait at once']]
+    tests: [['test/work-sources/work-bullmq.test.ts', 'the one cut at the deadline is back in wait at once']]
   },
   {
     mechanism: 'a BullMQ worker takes no job once stopped, even one that wakes its blocking wait (needs Redis: REDIS_URL)',
     file: 'packages/bullmq/src/index.ts',
     find: '      if (typeof fetching.moveToActive === \'function\') fetching.moveToActive = () => Promise.resolve(undefined)\n',
     replace: '',
-    tests: [['test/work/work-bullmq.test.ts', 'a job added as the worker stops, while it waits for one, is not taken']]
+    tests: [['test/work-sources/work-bullmq.test.ts', 'a job added as the worker stops, while it waits for one, is not taken']]
   },
   {
     mechanism: 'deadlineSignal aborts at the drain deadline, before the sockets are destroyed',

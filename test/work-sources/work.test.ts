@@ -1,5 +1,5 @@
 // Work sources and the flush tier of the core, in-process: no signals, no exit, real sockets where the HTTP drain is
-// part of the behaviour. The real consumers (BullMQ on Redis, croner, an async iterator) are in test/work/work-*.test.ts.
+// part of the behaviour. The real consumers (BullMQ on Redis, croner, an async iterator) are in test/work-sources/work-*.test.ts.
 import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import { Client } from 'undici'
