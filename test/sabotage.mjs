@@ -251,6 +251,13 @@ export const sabotages = [
     tests: [['test/check/check-balancer.test.ts', 'each cycle of a text report names the --seed']]
   },
   {
+    mechanism: 'graceful-check: a split pipelined batch is cut inside a request, never between two',
+    file: 'packages/check/src/clients.ts',
+    find: '  return before + rng.int(1, texts[which]!.length - 1)\n',
+    replace: '  return rng.int(1, texts.join(\'\').length - 1) + 0 * before\n',
+    tests: [['test/check/check-api.test.ts', 'a split pipelined batch is cut inside one of its requests, never between two']]
+  },
+  {
     mechanism: 'graceful-check: the docs\' options table is the option table\'s',
     file: 'packages/check/src/option-table.ts',
     find: "key: 'load.keepAlive', min: 0, max: 256, initial: 8, shown: '8'",

@@ -8,6 +8,8 @@ import { checkShutdown, isCheckError, SCHEMA_VERSION } from '@graceful/check'
 import config from '../../vitest.config.js'
 import { BALANCERS } from '../../packages/check/src/balancer.js'
 import { classify } from '../../packages/check/src/classify.js'
+import { cutInside } from '../../packages/check/src/clients.js'
+import { random } from '../../packages/check/src/random.js'
 import { freePorts } from '../../packages/check/src/service.js'
 import { root } from '../helpers/packages.js'
 
@@ -117,6 +119,16 @@ describe('what a balancer re-sends', () => {
         expect(failure).toEqual(plain)
       }
       if (!failure.idempotent && o.what !== 'refused') expect(failure.kind).not.toBe('retried-elsewhere')
+    }), { numRuns: 500 })
+  })
+
+  it('a split pipelined batch is cut inside one of its requests, never between two (--split-pipelines)', () => {
+    fc.assert(fc.property(fc.array(fc.string({ minLength: 2, maxLength: 80 }), { minLength: 1, maxLength: 4 }), fc.integer(), (texts, seed) => {
+      const cut = cutInside(texts, random(seed))
+      const boundaries = texts.map((_, i) => texts.slice(0, i + 1).join('').length)
+      expect(cut).toBeGreaterThan(0)
+      expect(cut).toBeLessThan(texts.join('').length)
+      expect(boundaries).not.toContain(cut)
     }), { numRuns: 500 })
   })
 

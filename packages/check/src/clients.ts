@@ -256,8 +256,9 @@ export async function pipeliningClient (recorder: Recorder, target: Target, rng:
       const count = fresh ? 1 : rng.int(2, 4)
       const specs = Array.from({ length: count }, () => target.requests[rng.int(0, target.requests.length - 1)]!)
       const ids = specs.map(() => recorder.ids++)
-      const text = specs.map((spec, i) => requestText(spec, target.host, ids[i]!)).join('')
-      const cut = split && rng.chance(0.3) ? rng.int(1, text.length - 1) : text.length
+      const texts = specs.map((spec, i) => requestText(spec, target.host, ids[i]!))
+      const text = texts.join('')
+      const cut = split && rng.chance(0.3) ? cutInside(texts, rng) : text.length
       const parts = cut === text.length ? [text] : [text.slice(0, cut), text.slice(cut)]
       const idleMs = fresh ? 0 : performance.now() - connection.lastAnsweredAt
       const sentAt = performance.now()
@@ -282,6 +283,17 @@ export async function pipeliningClient (recorder: Recorder, target: Target, rng:
   } finally {
     connection?.destroy()
   }
+}
+
+/**
+ * Where a split batch is cut: inside one of its requests, never between two. A cut between two requests would make the
+ * second a request written some milliseconds after the first was complete, which a server may answer with a close
+ * before a byte of it arrives: that is a new request on a closing connection, not a batch split by the network.
+ */
+export function cutInside (texts: readonly string[], rng: Random): number {
+  const which = rng.int(0, texts.length - 1)
+  const before = texts.slice(0, which).reduce((sum, text) => sum + text.length, 0)
+  return before + rng.int(1, texts[which]!.length - 1)
 }
 
 /** A socket that connects and never sends a byte, as a browser's preconnect does: when, and by whom, it closed. */
