@@ -252,7 +252,7 @@ export const sabotages = [
   },
   {
     mechanism: 'graceful-check: a split pipelined batch is cut inside a request, never between two',
-    file: 'packages/check/src/clients.ts',
+    file: 'packages/check/src/wire.ts',
     find: '  return before + rng.int(1, texts[which]!.length - 1)\n',
     replace: '  return rng.int(1, texts.join(\'\').length - 1) + 0 * before\n',
     tests: [['test/check/check-api.test.ts', 'a split pipelined batch is cut inside one of its requests, never between two']]

@@ -4,7 +4,7 @@ import { RawConnection, type Exchange } from './connection.js'
 import type { Random } from './random.js'
 import { processAlive, type Recorder } from './recorder.js'
 import type { ClientKind, RequestSpec } from './types.js'
-import { contentType, errorCode, isRefused, isTimeout, requestText } from './wire.js'
+import { contentType, cutInside, errorCode, isRefused, isTimeout, requestText } from './wire.js'
 
 export interface Target {
   host: string
@@ -283,17 +283,6 @@ export async function pipeliningClient (recorder: Recorder, target: Target, rng:
   } finally {
     connection?.destroy()
   }
-}
-
-/**
- * Where a split batch is cut: inside one of its requests, never between two. A cut between two requests would make the
- * second a request written some milliseconds after the first was complete, which a server may answer with a close
- * before a byte of it arrives: that is a new request on a closing connection, not a batch split by the network.
- */
-export function cutInside (texts: readonly string[], rng: Random): number {
-  const which = rng.int(0, texts.length - 1)
-  const before = texts.slice(0, which).reduce((sum, text) => sum + text.length, 0)
-  return before + rng.int(1, texts[which]!.length - 1)
 }
 
 /** A socket that connects and never sends a byte, as a browser's preconnect does: when, and by whom, it closed. */
